@@ -1,0 +1,1 @@
+"""Relata relations service: the source of truth for relations."""

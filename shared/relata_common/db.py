@@ -1,0 +1,121 @@
+"""Async SQLAlchemy plumbing: one engine per service database, created and migrated on start."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import MetaData, pool
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_metadata() -> MetaData:
+    """A MetaData with the project's constraint naming, so migrations name things predictably."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def asyncpg_dsn(sqlalchemy_url: str) -> str:
+    """The plain ``postgresql://`` DSN asyncpg wants, from a SQLAlchemy URL."""
+    return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(
+        hide_password=False
+    )
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def transaction(
+    sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """The unit of work at the edge: commit on success, roll back on any error."""
+    async with sessions() as session, session.begin():
+        yield session
+
+
+async def ensure_database(database_url: str) -> None:
+    """Create the service's database when it does not exist yet."""
+    url = make_url(database_url)
+    name = url.database
+    if name is None:
+        raise ValueError("database URL names no database")
+    admin = await asyncpg.connect(asyncpg_dsn(str(url.set(database="postgres"))))
+    try:
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            try:
+                await admin.execute(f'CREATE DATABASE "{name}"')
+            except asyncpg.DuplicateDatabaseError:
+                pass  # another replica created it first
+    finally:
+        await admin.close()
+
+
+async def drop_database(database_url: str) -> None:
+    url = make_url(database_url)
+    admin = await asyncpg.connect(asyncpg_dsn(str(url.set(database="postgres"))))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def alembic_config(migrations_dir: Path, database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+async def migrate(migrations_dir: Path, database_url: str) -> None:
+    """Create the database if needed and bring it to the newest Alembic revision."""
+    await ensure_database(database_url)
+    config = alembic_config(migrations_dir, database_url)
+    # Alembic's command API is synchronous and runs its own event loop in env.py.
+    await asyncio.to_thread(command.upgrade, config, "head")
+
+
+def run_migrations_in_env(target_metadata: MetaData) -> None:
+    """The body of every service's ``migrations/env.py``: online migrations over asyncpg."""
+    from alembic import context
+
+    url = context.config.get_main_option("sqlalchemy.url")
+
+    def run(connection: Connection) -> None:
+        context.configure(connection=connection, target_metadata=target_metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run_async() -> None:
+        engine = create_async_engine(url, poolclass=pool.NullPool)
+        async with engine.connect() as connection:
+            await connection.run_sync(run)
+        await engine.dispose()
+
+    asyncio.run(run_async())

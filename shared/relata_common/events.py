@@ -1,0 +1,194 @@
+"""The event envelope and every event contract of the platform.
+
+Topic and event names are part of the public contract: add fields, never rename or remove them;
+an incompatible change gets a new ``schema_version``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from relata_common.logging import current_correlation_id
+
+# Topics owned by the CRM services.
+RELATIONS_TOPIC = "crm.relations"
+CONTACTMOMENTS_TOPIC = "crm.contactmoments"
+LISTS_TOPIC = "crm.lists"
+LIST_MEMBERSHIP_TOPIC = "crm.lists.membership"
+SELECTIONS_TOPIC = "crm.selections"
+# Topics other platform modules publish into the CRM.
+DONATIONS_TOPIC = "platform.donations"
+REGISTRATIONS_TOPIC = "platform.registrations"
+
+ALL_TOPICS = (
+    RELATIONS_TOPIC,
+    CONTACTMOMENTS_TOPIC,
+    LISTS_TOPIC,
+    LIST_MEMBERSHIP_TOPIC,
+    SELECTIONS_TOPIC,
+    DONATIONS_TOPIC,
+    REGISTRATIONS_TOPIC,
+)
+
+
+def dead_letter_topic(topic: str) -> str:
+    return f"{topic}.dlq"
+
+
+class ActorKind(StrEnum):
+    """Who caused a change: a staff user, the relation itself (self-service), a module, the system."""
+
+    USER = "user"
+    RELATION = "relation"
+    SYSTEM = "system"
+    MODULE = "module"
+
+
+class Actor(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: ActorKind
+    id: str | None = None
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(kind=ActorKind.SYSTEM, id=None)
+
+
+class Envelope(BaseModel):
+    """One message on any topic. ``subject_id`` is the Kafka key."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    type: str
+    schema_version: int = 1
+    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    producer: str
+    subject_id: str
+    subject_version: int | None = None
+    actor: Actor = Field(default_factory=Actor.system)
+    correlation_id: str = Field(default_factory=current_correlation_id)
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"))
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Envelope:
+        return cls.model_validate_json(raw)
+
+
+# --- crm.relations ---------------------------------------------------------------------------
+
+
+class RelationEventType(StrEnum):
+    CREATED = "relation.created"
+    UPDATED = "relation.updated"
+    MERGED = "relation.merged"
+    RESTORED = "relation.restored"
+    ERASED = "relation.erased"
+
+
+class RelationStatus(StrEnum):
+    ACTIVE = "active"
+    MERGED = "merged"
+    ERASED = "erased"
+
+
+class FunctionState(BaseModel):
+    """A dated role link from this relation (the subject) to another relation (the object)."""
+
+    function_id: uuid.UUID
+    role: str
+    object_id: uuid.UUID
+    start_date: date
+    end_date: date | None = None
+
+
+class RelationState(BaseModel):
+    """The full state of a relation as carried by every relation event."""
+
+    relation_id: uuid.UUID
+    relation_type: Literal["person", "organisation"]
+    relation_number: int
+    external_id: str | None = None
+    status: RelationStatus = RelationStatus.ACTIVE
+    merged_into: uuid.UUID | None = None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    fields: dict[str, Any]
+    functions: list[FunctionState] = Field(default_factory=list)
+
+
+class RelationChangedPayload(BaseModel):
+    """Payload of relation.created, relation.updated and relation.restored."""
+
+    state: RelationState
+    changed_fields: list[str]
+
+
+class RelationMergedPayload(BaseModel):
+    """Payload of relation.merged, keyed by the merged (disappearing) relation."""
+
+    survivor_id: uuid.UUID
+    merged_id: uuid.UUID
+    merge_id: uuid.UUID
+    state: RelationState
+
+
+class RelationErasedPayload(BaseModel):
+    """Payload of relation.erased: every service removes or anonymises what it holds."""
+
+    relation_id: uuid.UUID
+
+
+# --- platform.donations and platform.registrations --------------------------------------------
+
+
+class DonationReceivedPayload(BaseModel):
+    """A donation registered by the donations module (event type ``donation.received``)."""
+
+    donation_id: uuid.UUID
+    relation_id: uuid.UUID
+    amount: Decimal = Field(gt=0)
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    received_on: date
+    campaign: str | None = None
+
+
+class RegistrationPayload(BaseModel):
+    """An event registration (``registration.created`` / ``registration.cancelled``)."""
+
+    registration_id: uuid.UUID
+    relation_id: uuid.UUID
+    event_code: str
+    event_date: date | None = None
+    status: Literal["registered", "attended", "cancelled"] = "registered"
+
+
+EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
+    RelationEventType.CREATED: RelationChangedPayload,
+    RelationEventType.UPDATED: RelationChangedPayload,
+    RelationEventType.RESTORED: RelationChangedPayload,
+    RelationEventType.MERGED: RelationMergedPayload,
+    RelationEventType.ERASED: RelationErasedPayload,
+    "donation.received": DonationReceivedPayload,
+    "registration.created": RegistrationPayload,
+    "registration.cancelled": RegistrationPayload,
+}
+"""Every known event type and its payload model, for consumers and the AsyncAPI document."""
+
+
+def parse_payload(envelope: Envelope) -> BaseModel:
+    """Validate an envelope's payload against its contract; unknown types raise ``KeyError``."""
+    model = EVENT_PAYLOADS[envelope.type]
+    return model.model_validate(envelope.payload)

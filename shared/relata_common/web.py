@@ -1,0 +1,162 @@
+"""HTTP conventions every service shares: errors, health, readiness, metrics, internal token,
+correlation ids."""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from relata_common.errors import DomainError, InvalidInput
+from relata_common.logging import correlation_id_var, get_logger
+
+log = get_logger(__name__)
+
+CORRELATION_HEADER = "X-Correlation-ID"
+INTERNAL_TOKEN_HEADER = "X-Internal-Token"
+
+REQUEST_SECONDS = Histogram(
+    "relata_http_request_seconds",
+    "HTTP request latency",
+    ["method", "route", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+)
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+class RequestContextMiddleware:
+    """Binds the caller's correlation id (or a new one), echoes it, and times the request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = CORRELATION_HEADER.lower().encode()
+        incoming = dict(scope["headers"]).get(header)
+        correlation_id = incoming.decode()[:100] if incoming else str(uuid.uuid4())
+        token = correlation_id_var.set(correlation_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"].append((header, correlation_id.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            REQUEST_SECONDS.labels(
+                scope["method"], getattr(route, "path", "unmatched"), str(status)
+            ).observe(time.perf_counter() - started)
+            correlation_id_var.reset(token)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(InvalidInput)
+    async def invalid_input(_: Request, error: InvalidInput) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": error.errors})
+
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, error: DomainError) -> JSONResponse:
+        body = {"detail": error.message, "type": error.error_type, **error.details}
+        return JSONResponse(status_code=error.status_code, content=body)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_validation(_: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()
+        ]
+        return JSONResponse(status_code=422, content={"detail": errors})
+
+
+def internal_token_guard(expected: str) -> Callable[..., None]:
+    """A dependency refusing calls that lack the internal service token (401) or forge it (403)."""
+
+    def guard(
+        token: Annotated[str | None, Header(alias=INTERNAL_TOKEN_HEADER)] = None,
+    ) -> None:
+        if token is None:
+            raise _Unauthorized("missing internal service token")
+        if not secrets.compare_digest(token.encode(), expected.encode()):
+            raise _Forbidden("invalid internal service token")
+
+    return guard
+
+
+class _Unauthorized(DomainError):
+    status_code = 401
+    error_type = "unauthorized"
+
+
+class _Forbidden(DomainError):
+    status_code = 403
+    error_type = "forbidden"
+
+
+def operations_router(checks: Sequence[tuple[str, ReadinessCheck]]) -> APIRouter:
+    """``/health`` (the process runs), ``/ready`` (its dependencies answer), ``/metrics``."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/health")
+    async def health() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @router.get("/ready")
+    async def ready() -> JSONResponse:
+        """Readiness: every dependency this process needs answers."""
+        results: dict[str, str] = {}
+        for name, check in checks:
+            try:
+                await check()
+                results[name] = "ok"
+            except Exception as error:
+                results[name] = f"failed: {error!r}"[:300]
+        ok = all(v == "ok" for v in results.values())
+        return JSONResponse(
+            status_code=200 if ok else 503,
+            content={"status": "ready" if ok else "not ready", "checks": results},
+        )
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def create_app(
+    *,
+    title: str,
+    description: str,
+    lifespan: Callable,
+    internal_token: str,
+    routers: Sequence[APIRouter],
+    readiness: Sequence[tuple[str, ReadinessCheck]],
+) -> FastAPI:
+    """A service's FastAPI app: its routers behind the internal token, plus the operations ones."""
+    app = FastAPI(title=title, description=description, lifespan=lifespan, version="1")
+    app.add_middleware(RequestContextMiddleware)
+    install_error_handlers(app)
+    guard = Depends(internal_token_guard(internal_token))
+    for router in routers:
+        app.include_router(router, dependencies=[guard])
+    app.include_router(operations_router(readiness))
+    return app
