@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -35,15 +36,13 @@ def new_metadata() -> MetaData:
 
 def asyncpg_dsn(sqlalchemy_url: str) -> str:
     """The plain ``postgresql://`` DSN asyncpg wants, from a SQLAlchemy URL."""
-    return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(
-        hide_password=False
+    return (
+        make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
     )
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-    )
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -69,10 +68,9 @@ async def ensure_database(database_url: str) -> None:
     try:
         exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
-            try:
+            # Another replica may create it first.
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
                 await admin.execute(f'CREATE DATABASE "{name}"')
-            except asyncpg.DuplicateDatabaseError:
-                pass  # another replica created it first
     finally:
         await admin.close()
 
@@ -110,6 +108,8 @@ def run_migrations_in_env(target_metadata: MetaData) -> None:
     def run(connection: Connection) -> None:
         context.configure(connection=connection, target_metadata=target_metadata)
         with context.begin_transaction():
+            # Replicas starting together migrate one after the other.
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7237468)")
             context.run_migrations()
 
     async def run_async() -> None:

@@ -40,7 +40,9 @@ class PreconditionFailed(DomainError):
 class FieldError(dict):
     """One bad field, in FastAPI's validation-error shape: ``loc``, ``msg``, ``type``."""
 
-    def __init__(self, loc: tuple[str | int, ...] | list[str | int], msg: str, type: str = "value_error"):
+    def __init__(
+        self, loc: tuple[str | int, ...] | list[str | int], msg: str, type: str = "value_error"
+    ):
         super().__init__(loc=list(loc), msg=msg, type=type)
 
 

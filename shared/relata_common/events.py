@@ -43,7 +43,7 @@ def dead_letter_topic(topic: str) -> str:
 
 
 class ActorKind(StrEnum):
-    """Who caused a change: a staff user, the relation itself (self-service), a module, the system."""
+    """Who caused a change: staff, the relation itself (self-service), a module, the system."""
 
     USER = "user"
     RELATION = "relation"

@@ -10,6 +10,7 @@ without committing the offset, so a crash meanwhile loses nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -34,7 +35,9 @@ log = get_logger(__name__)
 
 CONSUMED = Counter("relata_events_consumed_total", "Events applied", ["consumer", "topic"])
 DUPLICATES = Counter("relata_events_duplicate_total", "Redelivered events ignored", ["consumer"])
-DEAD_LETTERED = Counter("relata_events_dead_lettered_total", "Events sent to a DLQ", ["consumer", "topic"])
+DEAD_LETTERED = Counter(
+    "relata_events_dead_lettered_total", "Events sent to a DLQ", ["consumer", "topic"]
+)
 BATCH_SECONDS = Histogram("relata_consumer_batch_seconds", "Time to apply one batch", ["consumer"])
 
 SUPPORTED_SCHEMA_VERSION = 1
@@ -80,10 +83,9 @@ async def ensure_topics(
             NewTopic(topic, partitions, replication) for topic in wanted if topic not in existing
         ]
         if missing:
-            try:
+            # Another process may create them first.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another process created them first
     finally:
         await admin.close()
 

@@ -31,9 +31,7 @@ def _add_correlation_id(_: object, __: str, event_dict: dict) -> dict:
 def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -> None:
     """Route stdlib and structlog output through one JSON (or console) renderer."""
     renderer = (
-        structlog.processors.JSONRenderer()
-        if json
-        else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
     shared = [
         structlog.contextvars.merge_contextvars,

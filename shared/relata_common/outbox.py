@@ -14,6 +14,7 @@ over when the holder's connection dies.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -152,7 +153,11 @@ class OutboxRelay:
             await connection.close(timeout=2)
 
     async def _become_leader(self, connection: asyncpg.Connection) -> None:
-        while not await connection.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY):
+        # A standby polls: the lock frees when the leader's connection ends, which no
+        # notification announces.
+        while not await connection.fetchval(  # noqa: ASYNC110
+            "SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY
+        ):
             await asyncio.sleep(self.poll_interval)
         self.is_leader = True
         log.info("outbox relay holds the relay lock")
@@ -161,10 +166,8 @@ class OutboxRelay:
         self._wakeup.set()
 
     async def _wait_for_work(self) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_interval)
-        except TimeoutError:
-            pass
         self._wakeup.clear()
 
     async def relay_batch(self, connection: asyncpg.Connection) -> int:
@@ -214,7 +217,9 @@ class OutboxRelay:
             PUBLISH_DELAY.observe(max(0.0, now - row.created_at))
 
     async def mark_sent(self, connection: asyncpg.Connection, rows: Sequence[_PendingRow]) -> None:
-        await connection.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r.id for r in rows])
+        await connection.execute(
+            "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r.id for r in rows]
+        )
 
 
 async def outbox_backlog(session: AsyncSession) -> int:

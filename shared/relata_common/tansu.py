@@ -27,7 +27,9 @@ def broker_binary() -> str:
 class TansuBroker:
     """One Tansu broker process on a loopback port."""
 
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_file: Path | None = None):
+    def __init__(
+        self, port: int | None = None, host: str = "127.0.0.1", log_file: Path | None = None
+    ):
         self.host = host
         self.port = port or free_port(host)
         self.log_file = log_file
@@ -44,9 +46,12 @@ class TansuBroker:
             [
                 broker_binary(),
                 "broker",
-                "--listener-url", url,
-                "--advertised-listener-url", url,
-                "--storage-engine", "memory://tansu/",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
             ],
             stdout=output,
             stderr=output,

@@ -6,16 +6,24 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from relata_common.errors import DomainError, InvalidInput
+from relata_common.db import transaction
+from relata_common.errors import (
+    DomainError,
+    InvalidInput,
+    PreconditionFailed,
+    PreconditionRequired,
+)
+from relata_common.events import Actor, ActorKind
 from relata_common.logging import correlation_id_var, get_logger
 
 log = get_logger(__name__)
@@ -160,3 +168,42 @@ def create_app(
         app.include_router(router, dependencies=[guard])
     app.include_router(operations_router(readiness))
     return app
+
+
+async def _transactional_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with transaction(request.app.state.sessions) as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(_transactional_session, scope="function")]
+"""A session in a transaction that commits before the response is sent, or rolls back."""
+
+
+def _actor(
+    kind: Annotated[ActorKind, Header(alias="X-Actor-Kind")] = ActorKind.SYSTEM,
+    actor_id: Annotated[str | None, Header(alias="X-Actor-Id", max_length=200)] = None,
+) -> Actor:
+    return Actor(kind=kind, id=actor_id)
+
+
+ActorDep = Annotated[Actor, Depends(_actor)]
+"""Who makes the change, as stated by the caller (the gateway, or another module)."""
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def required_version(
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+) -> int:
+    """The version named by If-Match; writes without one are refused (428)."""
+    if if_match is None:
+        raise PreconditionRequired("this write needs an If-Match header with the ETag you read")
+    value = if_match.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise PreconditionFailed(f"If-Match {if_match!r} names no version of this resource")
+    return int(value)
+
+
+IfMatchDep = Annotated[int, Depends(required_version)]

@@ -43,9 +43,9 @@ class CustomFieldDefinition(BaseModel):
                 re.compile(self.pattern)
             except re.error as error:
                 raise ValueError(f"pattern is not a valid regular expression: {error}") from None
-        if self.min_value is not None and self.max_value is not None:
-            if self.min_value > self.max_value:
-                raise ValueError("min_value is greater than max_value")
+        low, high = self.min_value, self.max_value
+        if low is not None and high is not None and low > high:
+            raise ValueError("min_value is greater than max_value")
         return self
 
     def applies(self, relation_type: str) -> bool:
@@ -102,7 +102,11 @@ def _decimal(value: Any) -> Decimal:
     if isinstance(value, bool):
         raise ValueError("must be a number")
     try:
-        number = Decimal(str(value).strip().replace(",", ".")) if isinstance(value, str) else Decimal(str(value))
+        number = (
+            Decimal(str(value).strip().replace(",", "."))
+            if isinstance(value, str)
+            else Decimal(str(value))
+        )
     except (InvalidOperation, ValueError):
         raise ValueError("must be a number") from None
     if not number.is_finite():
@@ -149,7 +153,7 @@ def validate_custom_values(
             except ValueError as error:
                 errors.append((key, str(error)))
     for key, definition in definitions.items():
-        if definition.required and definition.applies(relation_type) and key not in normalised:
-            if not any(k == key for k, _ in errors):
-                errors.append((key, "required"))
+        missing = key not in normalised and all(k != key for k, _ in errors)
+        if definition.required and definition.applies(relation_type) and missing:
+            errors.append((key, "required"))
     return normalised, errors

@@ -1,0 +1,153 @@
+"""Process entrypoints every service shares: the API server, the outbox relay, event workers.
+
+Each runs as its own process with ``/health``, ``/ready`` and ``/metrics``, so operators scale
+them independently: API replicas freely, workers up to the partition count, relays as standbys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+from sqlalchemy import text
+
+from relata_common.db import asyncpg_dsn, create_engine, create_sessionmaker, migrate
+from relata_common.kafka import create_producer, ensure_topics
+from relata_common.logging import configure_logging, get_logger
+from relata_common.outbox import OutboxRelay
+from relata_common.settings import CommonSettings
+from relata_common.web import RequestContextMiddleware, install_error_handlers, operations_router
+
+log = get_logger(__name__)
+
+
+def api_lifespan(settings: CommonSettings, migrations: Path) -> Callable:
+    """Lifespan of a service API: migrate, open the engine, close it on the way out."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await migrate(migrations, settings.database_url)
+        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessions = create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    return lifespan
+
+
+def database_check(app: FastAPI) -> Callable[[], Awaitable[None]]:
+    async def check() -> None:
+        async with app.state.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    return check
+
+
+def background_app(
+    title: str, run: Callable[[FastAPI], Awaitable[None]], checks: Sequence[tuple[str, Callable]]
+) -> FastAPI:
+    """An operations-only app (health, readiness, metrics) around a long-running task."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(run(app), name=title)
+        app.state.task = task
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = FastAPI(title=title, lifespan=lifespan)
+    app.add_middleware(RequestContextMiddleware)
+    install_error_handlers(app)
+
+    async def task_alive() -> None:
+        task: asyncio.Task = app.state.task
+        if task.done():
+            raise RuntimeError(f"stopped: {task.exception()!r}")
+
+    app.include_router(operations_router([("task", task_alive), *checks]))
+    return app
+
+
+def relay_app(settings: CommonSettings, migrations: Path, topics: Sequence[str]) -> FastAPI:
+    """The outbox relay of one service, as a process of its own."""
+    state: dict[str, OutboxRelay] = {}
+
+    async def run(_: FastAPI) -> None:
+        await migrate(migrations, settings.database_url)
+        await ensure_topics(
+            settings.kafka_bootstrap,
+            topics,
+            partitions=settings.topic_partitions,
+            replication=settings.topic_replication,
+        )
+        producer = create_producer(settings)
+        await producer.start()
+        try:
+            relay = OutboxRelay(asyncpg_dsn(settings.database_url), producer)
+            state["relay"] = relay
+            await relay.run()
+        finally:
+            await producer.stop()
+
+    async def leader_or_standby() -> None:
+        if "relay" not in state:
+            raise RuntimeError("starting")
+
+    return background_app(
+        f"{settings.service_name} outbox relay", run, [("relay", leader_or_standby)]
+    )
+
+
+def worker_app(
+    settings: CommonSettings,
+    migrations: Path,
+    topics: Sequence[str],
+    build: Callable[[KafkaBroker, FastAPI], Awaitable[None]],
+) -> FastAPI:
+    """An event worker: ``build`` registers its consumers on the broker, then it consumes."""
+    from relata_common.kafka import create_broker
+
+    async def run(app: FastAPI) -> None:
+        await migrate(migrations, settings.database_url)
+        await ensure_topics(
+            settings.kafka_bootstrap,
+            topics,
+            partitions=settings.topic_partitions,
+            replication=settings.topic_replication,
+        )
+        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        app.state.engine = engine
+        app.state.sessions = create_sessionmaker(engine)
+        producer = create_producer(settings)
+        await producer.start()
+        app.state.producer = producer
+        broker = create_broker(settings)
+        await build(broker, app)
+        await broker.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await broker.stop()
+            await producer.stop()
+            await engine.dispose()
+
+    return background_app(f"{settings.service_name} worker", run, [])
+
+
+def serve(app: FastAPI, *, host: str, port: int, settings: CommonSettings) -> None:
+    """Run an app under uvicorn with the project's logging."""
+    configure_logging(settings.service_name, level=settings.log_level, json=settings.log_json)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
