@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -118,12 +118,14 @@ class OutboxRelay:
         batch_size: int = 1000,
         poll_interval: float = 1.0,
         retry_backoff: float = 0.5,
+        ensure_topics: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.database_dsn = database_dsn
         self.producer = producer
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.retry_backoff = retry_backoff
+        self.ensure_topics = ensure_topics
         self.is_leader = False
         self._wakeup = asyncio.Event()
 
@@ -211,10 +213,20 @@ class OutboxRelay:
             except Exception as error:  # broker down or unreachable: wait and resend
                 log.warning("outbox publish failed, retrying", error=repr(error), rows=len(rows))
                 await asyncio.sleep(self.retry_backoff)
+                await self._recreate_topics()
         now = time.time()
         for row in rows:
             PUBLISHED.labels(row.topic).inc()
             PUBLISH_DELAY.observe(max(0.0, now - row.created_at))
+
+    async def _recreate_topics(self) -> None:
+        """A broker that came back empty (or a new cluster) needs its topics again."""
+        if self.ensure_topics is None:
+            return
+        try:
+            await self.ensure_topics()
+        except Exception as error:
+            log.warning("could not ensure topics", error=repr(error))
 
     async def mark_sent(self, connection: asyncpg.Connection, rows: Sequence[_PendingRow]) -> None:
         await connection.execute(

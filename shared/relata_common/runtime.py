@@ -87,16 +87,21 @@ def relay_app(settings: CommonSettings, migrations: Path, topics: Sequence[str])
 
     async def run(_: FastAPI) -> None:
         await migrate(migrations, settings.database_url)
-        await ensure_topics(
-            settings.kafka_bootstrap,
-            topics,
-            partitions=settings.topic_partitions,
-            replication=settings.topic_replication,
-        )
+        async def create_topics() -> None:
+            await ensure_topics(
+                settings.kafka_bootstrap,
+                topics,
+                partitions=settings.topic_partitions,
+                replication=settings.topic_replication,
+            )
+
+        await create_topics()
         producer = create_producer(settings)
         await producer.start()
         try:
-            relay = OutboxRelay(asyncpg_dsn(settings.database_url), producer)
+            relay = OutboxRelay(
+                asyncpg_dsn(settings.database_url), producer, ensure_topics=create_topics
+            )
             state["relay"] = relay
             await relay.run()
         finally:
