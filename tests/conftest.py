@@ -19,6 +19,8 @@ import redis.asyncio as aioredis
 from relata_common.db import asyncpg_dsn, drop_database, ensure_database
 from relata_common.tansu import TansuBroker
 
+pytest_plugins = ["tests.read_model"]
+
 USE_CONTAINERS = os.environ.get("CRM_TESTCONTAINERS") == "1"
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/15"

@@ -71,3 +71,49 @@ async def running(coroutine: Awaitable[None]) -> AsyncIterator[asyncio.Task]:
 
 def new_id() -> uuid.UUID:
     return uuid.uuid4()
+
+
+class OutageProxy:
+    """A TCP proxy in front of the broker that can be cut and restored: a broker outage
+    (connections refused) without losing the broker's state."""
+
+    def __init__(self, listen_port: int, target_port: int, host: str = "127.0.0.1") -> None:
+        self.listen_port = listen_port
+        self.target_port = target_port
+        self.host = host
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def restore(self) -> None:
+        self._server = await asyncio.start_server(self._handle, self.host, self.listen_port)
+
+    async def cut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._writers):
+            writer.close()
+        self._writers.clear()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(
+                self.host, self.target_port
+            )
+        except OSError:
+            writer.close()
+            return
+        self._writers |= {writer, upstream_writer}
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                sink.close()
+
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))

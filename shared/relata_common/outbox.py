@@ -213,20 +213,27 @@ class OutboxRelay:
             except Exception as error:  # broker down or unreachable: wait and resend
                 log.warning("outbox publish failed, retrying", error=repr(error), rows=len(rows))
                 await asyncio.sleep(self.retry_backoff)
-                await self._recreate_topics()
+                while not await self._recreate_topics():
+                    await asyncio.sleep(self.retry_backoff)
         now = time.time()
         for row in rows:
             PUBLISHED.labels(row.topic).inc()
             PUBLISH_DELAY.observe(max(0.0, now - row.created_at))
 
-    async def _recreate_topics(self) -> None:
-        """A broker that came back empty (or a new cluster) needs its topics again."""
+    async def _recreate_topics(self) -> bool:
+        """After a failure, make sure the topics exist before publishing again.
+
+        A broker that came back empty (Tansu's memory storage, a new cluster) would otherwise
+        accept records for topics it no longer lists, and they would be lost.
+        """
         if self.ensure_topics is None:
-            return
+            return True
         try:
             await self.ensure_topics()
+            return True
         except Exception as error:
             log.warning("could not ensure topics", error=repr(error))
+            return False
 
     async def mark_sent(self, connection: asyncpg.Connection, rows: Sequence[_PendingRow]) -> None:
         await connection.execute(

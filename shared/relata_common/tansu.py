@@ -28,16 +28,22 @@ class TansuBroker:
     """One Tansu broker process on a loopback port."""
 
     def __init__(
-        self, port: int | None = None, host: str = "127.0.0.1", log_file: Path | None = None
+        self,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        log_file: Path | None = None,
+        advertised_port: int | None = None,
     ):
         self.host = host
         self.port = port or free_port(host)
+        # Clients connect to the advertised port: a proxy there can simulate outages.
+        self.advertised_port = advertised_port or self.port
         self.log_file = log_file
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
-        return f"{self.host}:{self.port}"
+        return f"{self.host}:{self.advertised_port}"
 
     def start(self, timeout: float = 30.0) -> TansuBroker:
         url = f"tcp://{self.host}:{self.port}"
@@ -49,7 +55,7 @@ class TansuBroker:
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                f"tcp://{self.host}:{self.advertised_port}",
                 "--storage-engine",
                 "memory://tansu/",
             ],
@@ -66,7 +72,7 @@ class TansuBroker:
             except OSError:
                 time.sleep(0.05)
         self.stop()
-        raise TimeoutError(f"Tansu broker did not listen on {self.bootstrap} in {timeout} s")
+        raise TimeoutError(f"Tansu broker did not listen on port {self.port} in {timeout} s")
 
     def stop(self) -> None:
         if self.process is None:

@@ -61,3 +61,17 @@ async def create(client: httpx.AsyncClient, body: dict) -> dict:
     response = await client.post("/relations", json=body)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+@pytest.fixture
+async def relations_db(
+    postgres_server: str, database_name: str, relations_api: httpx.AsyncClient
+) -> AsyncIterator[object]:
+    """A direct asyncpg connection to the (migrated) relations test database."""
+    import asyncpg
+
+    from relata_common.db import asyncpg_dsn
+
+    connection = await asyncpg.connect(asyncpg_dsn(f"{postgres_server}/{database_name}"))
+    yield connection
+    await connection.close()

@@ -152,4 +152,4 @@ def type_errors(relation_type: str, fields: RelationFields) -> list[tuple[str, s
 def dump_fields(fields: RelationFields) -> dict[str, Any]:
     """The stored form: JSON-ready, without empty values, so diffs show only real changes."""
     dumped = fields.model_dump(mode="json", exclude_none=True)
-    return {k: v for k, v in dumped.items() if v not in ([], {})}
+    return {k: v for k, v in dumped.items() if v not in ("", [], {})}

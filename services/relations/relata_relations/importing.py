@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -225,12 +225,11 @@ async def import_chunk(
     for row in rows:
         current = existing.get(row.external_id)
         if current is None and row.external_id in pending_new:
-            new = pending_new[row.external_id]
-            merged, _ = field_errors(
-                apply_patch(new["fields"], row.fields), row.relation_type, definitions, ("fields",)
-            )
-            new["fields"] = merged or new["fields"]
-            report.unchanged += 1  # folded into the row above it in the same file
+            refused = _fold_into_new(pending_new[row.external_id], row, definitions)
+            if refused is not None:
+                report.reject(refused)
+            else:
+                report.unchanged += 1  # folded into the row above it in the same file
             continue
         if current is None:
             stored, _ = field_errors(row.fields, row.relation_type, definitions, ("fields",))
@@ -272,9 +271,27 @@ async def import_chunk(
         if not changes:
             report.unchanged += 1
             continue
-        plan.updates.append((current, stored, changes))
         current.fields = stored  # a later row of the same file sees this one
+        current.version += 1
+        plan.updates.append((replace(current), stored, changes))
     await _write(session, plan, actor, report)
+
+
+def _fold_into_new(
+    new: dict[str, Any], row: ImportRow, definitions: dict[str, CustomFieldDefinition]
+) -> InvalidRow | None:
+    """Apply a later row of a relation this chunk creates to it, or say why it cannot be."""
+    if new["relation_type"] != row.relation_type:
+        errors = [{"loc": ["relation_type"], "msg": "relation_type never changes"}]
+        return InvalidRow(line=row.line, external_id=row.external_id, errors=errors)
+    merged, problems = field_errors(
+        apply_patch(new["fields"], row.fields), row.relation_type, definitions, ("fields",)
+    )
+    if problems or merged is None:
+        errors = [dict(problem) for problem in problems]
+        return InvalidRow(line=row.line, external_id=row.external_id, errors=errors)
+    new["fields"] = merged
+    return None
 
 
 async def _write(
@@ -307,14 +324,13 @@ async def _write(
                 updated_at=func.now(),
             ),
             [
-                {"target_id": r.id, "new_fields": stored, "new_version": r.version + 1}
+                {"target_id": r.id, "new_fields": stored, "new_version": r.version}
                 for r, stored, _ in plan.updates
             ],
         )
         held = await functions_of_many(session, [record.id for record, _, _ in plan.updates])
         now = datetime.now(UTC)
         for record, stored, diff in plan.updates:
-            record.version += 1
             record.fields = stored
             record.updated_at = now
             state = state_of(record, held.get(record.id, []))

@@ -8,6 +8,7 @@ from relata_common.errors import FieldError, InvalidInput
 
 Choice = Literal["survivor", "merged", "both"]
 LIST_FIELDS = frozenset({"addresses", "phones", "emails"})
+EMPTY: tuple[Any, ...] = (None, "", [], {})
 
 
 def _flatten(fields: dict[str, Any]) -> dict[str, Any]:
@@ -20,7 +21,7 @@ def _unflatten(flat: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     custom: dict[str, Any] = {}
     for key, value in flat.items():
-        if value is None:
+        if value in EMPTY:
             continue
         if key.startswith("custom."):
             custom[key.removeprefix("custom.")] = value
@@ -60,7 +61,7 @@ def decide(
         if mine == theirs:
             result[name] = mine
             continue
-        choice = choices.get(name) or ("survivor" if mine is not None else "merged")
+        choice = choices.get(name) or ("merged" if mine in EMPTY else "survivor")
         decisions[name] = choice
         if choice == "both":
             result[name] = (mine or []) + [
