@@ -69,7 +69,7 @@ async def ensure_database(database_url: str) -> None:
         exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
             # Another replica may create it first.
-            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
                 await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()

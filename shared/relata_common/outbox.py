@@ -213,7 +213,7 @@ class OutboxRelay:
             except Exception as error:  # broker down or unreachable: wait and resend
                 log.warning("outbox publish failed, retrying", error=repr(error), rows=len(rows))
                 await asyncio.sleep(self.retry_backoff)
-                while not await self._recreate_topics():
+                while not await self._recreate_topics():  # noqa: ASYNC110 - polls the broker
                     await asyncio.sleep(self.retry_backoff)
         now = time.time()
         for row in rows:

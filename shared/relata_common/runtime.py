@@ -57,9 +57,25 @@ def background_app(
 ) -> FastAPI:
     """An operations-only app (health, readiness, metrics) around a long-running task."""
 
+    async def supervise(app: FastAPI) -> None:
+        """Restart the task after a failure (the database or broker not up yet, say)."""
+        delay = 1.0
+        while True:
+            try:
+                await run(app)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.error("background task failed; restarting", task=title, error=repr(error))
+                app.state.last_error = repr(error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(run(app), name=title)
+        app.state.last_error = None
+        task = asyncio.create_task(supervise(app), name=title)
         app.state.task = task
         try:
             yield
@@ -87,6 +103,7 @@ def relay_app(settings: CommonSettings, migrations: Path, topics: Sequence[str])
 
     async def run(_: FastAPI) -> None:
         await migrate(migrations, settings.database_url)
+
         async def create_topics() -> None:
             await ensure_topics(
                 settings.kafka_bootstrap,
@@ -110,6 +127,8 @@ def relay_app(settings: CommonSettings, migrations: Path, topics: Sequence[str])
     async def leader_or_standby() -> None:
         if "relay" not in state:
             raise RuntimeError("starting")
+        if not state["relay"].is_leader:
+            return  # a standby is ready too: it takes over when the leader goes
 
     return background_app(
         f"{settings.service_name} outbox relay", run, [("relay", leader_or_standby)]

@@ -34,7 +34,11 @@ async def relations_api(relations_settings: RelationsSettings) -> AsyncIterator[
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=manager.app),
             base_url="http://relations",
-            headers={"X-Internal-Token": INTERNAL_TOKEN, "X-Actor-Kind": "user", "X-Actor-Id": "u1"},
+            headers={
+                "X-Internal-Token": INTERNAL_TOKEN,
+                "X-Actor-Kind": "user",
+                "X-Actor-Id": "u1",
+            },
         ) as client,
     ):
         yield client

@@ -18,8 +18,14 @@ async def test_create_person_normalises_fields_and_returns_etag(relations_api: h
             phones=[{"type": "mobile", "number": "06 1234 5678"}],
             emails=[{"address": "jan@example.org"}],
             iban="nl91 abna 0417 1643 00",
-            addresses=[{"street": "Oudegracht", "house_number": "1", "postal_code": "3511ab",
-                        "city": "Utrecht"}],
+            addresses=[
+                {
+                    "street": "Oudegracht",
+                    "house_number": "1",
+                    "postal_code": "3511ab",
+                    "city": "Utrecht",
+                }
+            ],
         ),
     )
     assert response.status_code == 201, response.text
@@ -123,10 +129,21 @@ async def test_internal_token_is_required(relations_api: httpx.AsyncClient):
 async def test_custom_fields_are_typed_and_validated(relations_api: httpx.AsyncClient):
     definitions = [
         {"key": "member_since", "label": "Member since", "type": "date", "applies_to": "person"},
-        {"key": "membership", "label": "Membership", "type": "choice", "required": True,
-         "choices": ["regular", "student", "honorary"], "applies_to": "person"},
-        {"key": "employees", "label": "Employees", "type": "number", "min_value": 0,
-         "applies_to": "organisation"},
+        {
+            "key": "membership",
+            "label": "Membership",
+            "type": "choice",
+            "required": True,
+            "choices": ["regular", "student", "honorary"],
+            "applies_to": "person",
+        },
+        {
+            "key": "employees",
+            "label": "Employees",
+            "type": "number",
+            "min_value": 0,
+            "applies_to": "organisation",
+        },
         {"key": "newsletter", "label": "Newsletter", "type": "boolean"},
         {"key": "dues", "label": "Annual dues", "type": "money", "min_value": 0},
         {"key": "nickname", "label": "Nickname", "type": "text", "max_length": 10},
@@ -136,17 +153,41 @@ async def test_custom_fields_are_typed_and_validated(relations_api: httpx.AsyncC
         assert response.status_code == 201, response.text
     assert (await relations_api.post("/custom-fields", json=definitions[0])).status_code == 409
 
-    good = await relations_api.post("/relations", json=person("Berg", custom={
-        "member_since": "2001-02-03", "membership": "student", "newsletter": "ja",
-        "dues": "12,5", "nickname": "Jantje"}))
+    good = await relations_api.post(
+        "/relations",
+        json=person(
+            "Berg",
+            custom={
+                "member_since": "2001-02-03",
+                "membership": "student",
+                "newsletter": "ja",
+                "dues": "12,5",
+                "nickname": "Jantje",
+            },
+        ),
+    )
     assert good.status_code == 201, good.text
     assert good.json()["fields"]["custom"] == {
-        "member_since": "2001-02-03", "membership": "student", "newsletter": True,
-        "dues": {"amount": "12.50", "currency": "EUR"}, "nickname": "Jantje"}
+        "member_since": "2001-02-03",
+        "membership": "student",
+        "newsletter": True,
+        "dues": {"amount": "12.50", "currency": "EUR"},
+        "nickname": "Jantje",
+    }
 
-    bad = await relations_api.post("/relations", json=person("Berg", custom={
-        "member_since": "yesterday", "employees": 5, "dues": -1, "nickname": "far too long name",
-        "colour": "red"}))
+    bad = await relations_api.post(
+        "/relations",
+        json=person(
+            "Berg",
+            custom={
+                "member_since": "yesterday",
+                "employees": 5,
+                "dues": -1,
+                "nickname": "far too long name",
+                "colour": "red",
+            },
+        ),
+    )
     assert bad.status_code == 422
     errors = {e["loc"][-1]: e["msg"] for e in bad.json()["detail"]}
     assert errors["member_since"].startswith("must be a date")
@@ -180,7 +221,11 @@ async def test_history_records_who_changed_what(relations_api: httpx.AsyncClient
     await relations_api.patch(
         url,
         json={"fields": {"first_name": "Johan"}},
-        headers={"If-Match": '"1"', "X-Actor-Kind": "relation", "X-Actor-Id": created["relation_id"]},
+        headers={
+            "If-Match": '"1"',
+            "X-Actor-Kind": "relation",
+            "X-Actor-Id": created["relation_id"],
+        },
     )
     history = (await relations_api.get(f"{url}/history")).json()
     assert [entry["version"] for entry in history] == [2, 1]

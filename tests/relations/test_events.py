@@ -18,8 +18,8 @@ from relata_common.settings import CommonSettings
 from relata_common.tansu import TansuBroker, free_port
 from relata_relations.app import create_api, create_relay
 from relata_relations.settings import RelationsSettings
-from tests.read_model import ReadModel, inbox
 from tests.helpers import OutageProxy, envelopes, eventually, read_topic, running
+from tests.read_model import ReadModel, inbox
 from tests.relations.conftest import create, person
 
 
@@ -130,9 +130,10 @@ async def test_relay_crash_after_publish_duplicates_are_ignored(
     try:
 
         async def all_applied() -> bool:
-            return len({row[1] for row in await read_model.rows()} & ids) == 5 and sum(
-                1 for row in await read_model.rows() if row[1] in ids
-            ) >= 15
+            return (
+                len({row[1] for row in await read_model.rows()} & ids) == 5
+                and sum(1 for row in await read_model.rows() if row[1] in ids) >= 15
+            )
 
         await eventually(all_applied)
         await asyncio.sleep(0.5)

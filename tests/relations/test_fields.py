@@ -112,7 +112,10 @@ def test_field_errors_prefix_locations_and_normalise_custom_values():
     raw = {"last_name": "Berg", "custom": {"dues": "12,5"}}
     stored, errors = field_errors(raw, "person", definitions, ("fields",))
     assert errors == []
-    assert stored == {"last_name": "Berg", "custom": {"dues": {"amount": "12.50", "currency": "EUR"}}}
+    assert stored == {
+        "last_name": "Berg",
+        "custom": {"dues": {"amount": "12.50", "currency": "EUR"}},
+    }
     stored, errors = field_errors(
         {"organisation_name": "Acme", "custom": {"colour": "red"}}, "person", {}, ("row",)
     )
@@ -162,8 +165,11 @@ def test_inconsistent_definitions_are_refused(given: dict[str, Any]):
         ({"type": "choice", "choices": ["a", "b"]}, "b", "b"),
         ({"type": "money"}, "12,5", {"amount": "12.50", "currency": "EUR"}),
         ({"type": "money"}, {"amount": 3}, {"amount": "3.00", "currency": "EUR"}),
-        ({"type": "money", "currency": "USD"}, {"amount": "1", "currency": "USD"},
-         {"amount": "1.00", "currency": "USD"}),
+        (
+            {"type": "money", "currency": "USD"},
+            {"amount": "1", "currency": "USD"},
+            {"amount": "1.00", "currency": "USD"},
+        ),
     ],
 )
 def test_custom_values_are_normalised(given: dict[str, Any], value: Any, stored: Any):
@@ -289,8 +295,9 @@ def test_survivor_wins_by_default_unless_its_value_is_empty():
 
 
 def test_an_empty_string_counts_as_empty():
-    fields, decisions = decide({"last_name": "Berg", "infix": ""}, {"last_name": "Berg",
-                                                                     "infix": "van"}, {})
+    fields, decisions = decide(
+        {"last_name": "Berg", "infix": ""}, {"last_name": "Berg", "infix": "van"}, {}
+    )
     assert fields == {"last_name": "Berg", "infix": "van"}
     assert decisions == {"infix": "merged"}
 

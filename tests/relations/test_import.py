@@ -66,8 +66,11 @@ async def test_ndjson_keeps_valid_rows_and_reports_each_invalid_row_by_line(
         {"relation_type": "person", "fields": {"last_name": "Nobody"}},
         row("m-4", emails=[{"address": "not-an-address"}]),
         {**row("m-5"), "colour": "red"},
-        {"relation_type": "organisation", "external_id": "o-1",
-         "fields": {"organisation_name": "Ærø Fietsen BV"}},
+        {
+            "relation_type": "organisation",
+            "external_id": "o-1",
+            "fields": {"organisation_name": "Ærø Fietsen BV"},
+        },
         {"relation_type": "animal", "external_id": "a-1", "fields": {}},
         {"relation_type": "person", "external_id": "  ", "fields": {"last_name": "Blank"}},
         {"relation_type": "organisation", "external_id": "o-2", "fields": {"last_name": "X"}},
@@ -137,8 +140,14 @@ async def test_csv_with_bom_quoted_lines_and_non_ascii_names(relations_api: http
         "infix": "van der",
         "last_name": "Berg",
         "addresses": [
-            {"type": "home", "country": "NL", "street": "Oudegracht", "house_number": "1",
-             "postal_code": "3511 AB", "city": "Utrecht"}
+            {
+                "type": "home",
+                "country": "NL",
+                "street": "Oudegracht",
+                "house_number": "1",
+                "postal_code": "3511 AB",
+                "city": "Utrecht",
+            }
         ],
         "phones": [{"type": "mobile", "number": "+31612345678"}],
         "emails": [{"type": "private", "address": "jan@example.org"}],
@@ -153,14 +162,21 @@ async def test_csv_with_bom_quoted_lines_and_non_ascii_names(relations_api: http
 async def test_csv_header_only_and_unterminated_quote(relations_api: httpx.AsyncClient):
     header_only = await import_body(relations_api, b"relation_type,external_id,last_name\n", CSV)
     assert header_only == {
-        "created": 0, "updated": 0, "unchanged": 0, "invalid_count": 0, "invalid": []
+        "created": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "invalid_count": 0,
+        "invalid": [],
     }
     body = b'relation_type,external_id,last_name\nperson,u-1,Berg\nperson,u-2,"Open\nstill open\n'
     report = await import_body(relations_api, body, CSV)
     assert report["created"] == 1
     assert report["invalid"] == [
-        {"line": 3, "external_id": None,
-         "errors": [{"loc": [], "msg": "unterminated quoted value"}]}
+        {
+            "line": 3,
+            "external_id": None,
+            "errors": [{"loc": [], "msg": "unterminated quoted value"}],
+        }
     ]
 
 
@@ -175,20 +191,24 @@ async def test_reimporting_the_same_file_changes_nothing(
         "/custom-fields", json={"key": "dues", "label": "Dues", "type": "money"}
     )
     body = (
-        "relation_type,external_id,first_name,last_name,birth_date,phone,country,"
-        "custom.member_since,custom.dues\n"
-        'person,r-1,Jan,Berg,1970-05-01,0612345678,nl,2001-02-03,"12,5"\n'
-        "person,r-2,Piet,Groot,,+31201234567,NL,,10\n"
-        "organisation,r-3,,,,,BE,,\n"
-    ).encode()
+        b"relation_type,external_id,first_name,last_name,birth_date,phone,country,"
+        b"custom.member_since,custom.dues\n"
+        b'person,r-1,Jan,Berg,1970-05-01,0612345678,nl,2001-02-03,"12,5"\n'
+        b"person,r-2,Piet,Groot,,+31201234567,NL,,10\n"
+        b"organisation,r-3,,,,,BE,,\n"
+    )
     first = await import_body(relations_api, body, CSV)
     assert first["invalid"] and first["invalid"][0]["line"] == 4  # no organisation name
     assert (first["created"], first["updated"], first["unchanged"]) == (2, 0, 0)
     states = [await by_external_id(relations_api, f"r-{n}") for n in (1, 2)]
     assert states[0]["fields"]["custom"] == {
-        "member_since": "2001-02-03", "dues": {"amount": "12.50", "currency": "EUR"}
+        "member_since": "2001-02-03",
+        "dues": {"amount": "12.50", "currency": "EUR"},
     }
-    events, changes = await count(relations_db, "outbox"), await count(relations_db, "relation_changes")
+    events, changes = (
+        await count(relations_db, "outbox"),
+        await count(relations_db, "relation_changes"),
+    )
 
     second = await import_body(relations_api, body, CSV)
     assert (second["created"], second["updated"], second["unchanged"]) == (0, 0, 2)
@@ -202,9 +222,7 @@ async def test_a_changed_row_updates_the_relation(
     relations_api: httpx.AsyncClient, relations_db: Any
 ):
     await import_body(relations_api, ndjson(row("m-1", first_name="Jan"), row("m-2")))
-    report = await import_body(
-        relations_api, ndjson(row("m-1", first_name="Johan"), row("m-2"))
-    )
+    report = await import_body(relations_api, ndjson(row("m-1", first_name="Johan"), row("m-2")))
     assert (report["created"], report["updated"], report["unchanged"]) == (0, 1, 1)
     johan = await by_external_id(relations_api, "m-1")
     assert johan["version"] == 2
@@ -212,7 +230,8 @@ async def test_a_changed_row_updates_the_relation(
     assert (await by_external_id(relations_api, "m-2"))["version"] == 1
     history = (await relations_api.get(f"/relations/{johan['relation_id']}/history")).json()
     assert [(h["version"], h["kind"]) for h in history] == [
-        (2, "relation.updated"), (1, "relation.created")
+        (2, "relation.updated"),
+        (1, "relation.created"),
     ]
     assert history[0]["changes"] == [{"field": "first_name", "old": "Jan", "new": "Johan"}]
     updated = await outbox_events(relations_db, "relation.updated")
@@ -234,8 +253,11 @@ async def test_rows_of_one_external_id_in_one_file(
             row("m-1", first_name="Johan"),
             row("n-1", first_name="Piet"),
             row("n-1", infix="de"),
-            {"relation_type": "organisation", "external_id": "n-1",
-             "fields": {"organisation_name": "Acme"}},
+            {
+                "relation_type": "organisation",
+                "external_id": "n-1",
+                "fields": {"organisation_name": "Acme"},
+            },
         ),
     )
     assert report["created"] == 1 and report["updated"] == 2
@@ -265,14 +287,20 @@ async def test_a_row_may_not_change_the_relation_type(
         relations_api,
         ndjson(
             row("x-2"),
-            {"relation_type": "organisation", "external_id": "x-1",
-             "fields": {"organisation_name": "Jan BV"}},
+            {
+                "relation_type": "organisation",
+                "external_id": "x-1",
+                "fields": {"organisation_name": "Jan BV"},
+            },
         ),
     )
     assert report["created"] == 1 and report["updated"] == 0
     assert report["invalid"] == [
-        {"line": 2, "external_id": "x-1",
-         "errors": [{"loc": ["relation_type"], "msg": "relation_type never changes"}]}
+        {
+            "line": 2,
+            "external_id": "x-1",
+            "errors": [{"loc": ["relation_type"], "msg": "relation_type never changes"}],
+        }
     ]
     assert await by_external_id(relations_api, "x-1") == before
     assert len(await history_rows(relations_db, before["relation_id"])) == 1
@@ -296,28 +324,34 @@ async def test_an_unsupported_content_type_is_415(relations_api: httpx.AsyncClie
 async def test_a_row_with_an_unknown_custom_field_is_refused(relations_api: httpx.AsyncClient):
     await relations_api.post(
         "/custom-fields",
-        json={"key": "membership", "label": "Membership", "type": "choice",
-              "choices": ["regular", "student"]},
+        json={
+            "key": "membership",
+            "label": "Membership",
+            "type": "choice",
+            "choices": ["regular", "student"],
+        },
     )
     body = (
-        "relation_type,external_id,last_name,custom.membership,custom.colour\n"
-        "person,k-1,Berg,student,\n"
-        "person,k-2,Groot,regular,red\n"
-        "person,k-3,Klein,gold,\n"
-    ).encode()
+        b"relation_type,external_id,last_name,custom.membership,custom.colour\n"
+        b"person,k-1,Berg,student,\n"
+        b"person,k-2,Groot,regular,red\n"
+        b"person,k-3,Klein,gold,\n"
+    )
     report = await import_body(relations_api, body, CSV)
     assert report["created"] == 1
     invalid = invalid_by_line(report)
     assert invalid[3] == [
-        {"loc": ["fields", "custom", "colour"], "msg": "no such custom field", "type": "value_error"}
+        {
+            "loc": ["fields", "custom", "colour"],
+            "msg": "no such custom field",
+            "type": "value_error",
+        }
     ]
     assert invalid[4][0]["loc"] == ["fields", "custom", "membership"]
     assert (await by_external_id(relations_api, "k-1"))["fields"]["custom"] == {
         "membership": "student"
     }
-    ndjson_report = await import_body(
-        relations_api, ndjson(row("k-1", custom={"colour": "blue"}))
-    )
+    ndjson_report = await import_body(relations_api, ndjson(row("k-1", custom={"colour": "blue"})))
     assert ndjson_report["invalid"][0]["errors"][0]["loc"] == ["fields", "custom", "colour"]
 
 

@@ -49,7 +49,9 @@ async def give_function(
 
 async def define_text_fields(client: httpx.AsyncClient, *keys: str) -> None:
     for key in keys:
-        response = await client.post("/custom-fields", json={"key": key, "label": key, "type": "text"})
+        response = await client.post(
+            "/custom-fields", json={"key": key, "label": key, "type": "text"}
+        )
         assert response.status_code == 201, response.text
 
 
@@ -71,10 +73,19 @@ async def two_people(client: httpx.AsyncClient) -> tuple[dict, dict]:
             "Bergh",
             infix="van den",
             birth_date="1970-05-01",
-            emails=[{"address": "jan@acme.example", "type": "work"}, {"address": "jan@example.org"}],
+            emails=[
+                {"address": "jan@acme.example", "type": "work"},
+                {"address": "jan@example.org"},
+            ],
             phones=[{"number": "020-1234567", "type": "home"}],
-            addresses=[{"street": "Oudegracht", "house_number": "1", "postal_code": "3511 AB",
-                        "city": "Utrecht"}],
+            addresses=[
+                {
+                    "street": "Oudegracht",
+                    "house_number": "1",
+                    "postal_code": "3511 AB",
+                    "city": "Utrecht",
+                }
+            ],
             custom={"source": "event", "region": "Utrecht"},
         ),
     )
@@ -196,8 +207,9 @@ async def organisations_with_functions(client: httpx.AsyncClient) -> dict[str, d
 
 
 async def functions_at(client: httpx.AsyncClient, relation: dict, side: str) -> list[dict]:
-    response = await client.get(f"/relations/{relation['relation_id']}/functions",
-                                params={"side": side})
+    response = await client.get(
+        f"/relations/{relation['relation_id']}/functions", params={"side": side}
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -226,8 +238,9 @@ async def test_functions_of_the_merged_relation_move_to_the_survivor(
     holding_side = await functions_at(relations_api, r["holding"], "object")
     assert [f["subject_id"] for f in holding_side] == [survivor_id]
     assert (await state(relations_api, r["merged"]))["functions"] == []
-    assert (await relations_api.get(f"/relations/{r['merged']['relation_id']}/functions")
-            ).status_code == 409
+    assert (
+        await relations_api.get(f"/relations/{r['merged']['relation_id']}/functions")
+    ).status_code == 409
 
     merged_events = await outbox_events(relations_db, "relation.merged")
     assert len(merged_events) == 1
@@ -319,5 +332,6 @@ async def test_undo_is_refused_once_the_survivor_changed(relations_api: httpx.As
     assert (await state(relations_api, merged))["status"] == "merged"
     assert (await state(relations_api, survivor)) == changed.json()
     assert (await relations_api.get(f"/merges/{result['merge_id']}")).json()["undone"] is False
-    assert (await relations_api.post("/merges/00000000-0000-0000-0000-000000000000/undo")
-            ).status_code == 404
+    assert (
+        await relations_api.post("/merges/00000000-0000-0000-0000-000000000000/undo")
+    ).status_code == 404

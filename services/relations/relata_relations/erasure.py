@@ -1,14 +1,15 @@
 """Erasure on a privacy request: the relation keeps only its id, type and number.
 
 Its fields, functions and external id go; its history keeps which fields changed and when, but
-not the values; merge snapshots holding its data are cleared (such a merge cannot be undone).
+not the values; merge snapshots holding its data are cleared (such a merge cannot be undone), and
+the relations merged into it, which held data of the same person, are erased with it.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import delete, func, null, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.errors import Conflict
@@ -38,6 +39,7 @@ _FORGET_HISTORY_VALUES = text(
 async def erase_relation(
     session: AsyncSession, *, relation_id: uuid.UUID, actor: Actor
 ) -> RelationState:
+    """Erase a relation and every relation merged into it (they were the same person)."""
     record = await get_record(session, relation_id, for_update=True)
     if record.status == RelationStatus.ERASED:
         return state_of(record, [])
@@ -46,6 +48,30 @@ async def erase_relation(
             f"relation {relation_id} was merged into {record.merged_into}: erase the survivor",
             merged_into=str(record.merged_into),
         )
+    state = await _erase(session, relation_id, actor)
+    for merged_id in await _merged_into(session, relation_id):
+        await _erase(session, merged_id, actor)
+    return state
+
+
+async def _merged_into(session: AsyncSession, relation_id: uuid.UUID) -> list[uuid.UUID]:
+    """The relations merged into this one, directly or through earlier merges."""
+    found: list[uuid.UUID] = []
+    frontier = [relation_id]
+    while frontier:
+        rows = await session.execute(
+            select(relations.c.id)
+            .where(relations.c.merged_into.in_(frontier))
+            .where(relations.c.status == RelationStatus.MERGED.value)
+            .order_by(relations.c.id)
+            .with_for_update()
+        )
+        frontier = list(rows.scalars())
+        found += frontier
+    return found
+
+
+async def _erase(session: AsyncSession, relation_id: uuid.UUID, actor: Actor) -> RelationState:
     holders = set(
         (
             await session.execute(
@@ -62,7 +88,7 @@ async def erase_relation(
     await session.execute(
         update(merges)
         .where(or_(merges.c.survivor_id == relation_id, merges.c.merged_id == relation_id))
-        .values(survivor_before=None, merged_before=None)
+        .values(survivor_before=null(), merged_before=null())
     )
     row = (
         (

@@ -1,0 +1,741 @@
+"""End-to-end benchmark of the relations service: API, outbox, relay and broker together.
+
+Starts its own Tansu broker, a fresh PostgreSQL database, the API (``relata-relations api``, a
+real uvicorn process) and the outbox relay (``relata-relations relay``), all on loopback, then
+measures create latency (one client and many), bulk import throughput until every event is
+published, and commit-to-consumed latency of events. Each measurement is paired with the
+simplest alternative in the same run, so ratios survive a noisy machine. Everything it starts
+is stopped by its own handle and the database is dropped at the end.
+
+    uv run python bench/relations_bench.py --help
+    uv run python bench/relations_bench.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import platform
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from relata_common.db import asyncpg_dsn, drop_database, ensure_database
+from relata_common.events import RELATIONS_TOPIC
+from relata_common.tansu import TansuBroker, free_port
+
+HOST = "127.0.0.1"
+TARGET_CREATE_P95_MS = 15.0
+TARGET_IMPORT_PUBLISHED_PER_S = 5_000.0
+TARGET_CONSUMED_P95_MS = 100.0
+RESULTS_DIR = Path(__file__).parent / "results"
+
+
+# --- options -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Options:
+    creates: int = 2_000
+    concurrency: int = 20
+    concurrent_creates: int = 4_000
+    import_rows: int = 100_000
+    import_sample: int = 2_000
+    steady_rate: float = 200.0
+    steady_seconds: float = 10.0
+    consumer_max_wait_ms: int = 500
+    postgres_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+    log_level: str = "WARNING"
+    max_seconds: float = 900.0
+    output_dir: Path = RESULTS_DIR
+    quick: bool = False
+
+
+QUICK = {
+    "creates": 200,
+    "concurrent_creates": 400,
+    "import_rows": 5_000,
+    "import_sample": 200,
+    "steady_rate": 100.0,
+    "steady_seconds": 3.0,
+    "max_seconds": 120.0,
+}
+
+OPTION_HELP: tuple[tuple[str, type, str], ...] = (
+    ("creates", int, "sequential POST /relations calls by one client"),
+    ("concurrency", int, "concurrent clients in the concurrent create run"),
+    ("concurrent_creates", int, "creates in total across the concurrent clients"),
+    ("import_rows", int, "NDJSON rows streamed in one POST /relations/import"),
+    ("import_sample", int, "rows sent one by one (POST /relations) to compare the import with"),
+    ("steady_rate", float, "creates per second while measuring commit-to-consumed latency"),
+    ("steady_seconds", float, "how long the steady create stream runs"),
+    ("consumer_max_wait_ms", int, "fetch_max_wait_ms of the latency consumer (aiokafka: 500)"),
+    ("postgres_url", str, "PostgreSQL server URL without a database"),
+    ("log_level", str, "CRM_LOG_LEVEL of the service processes"),
+    ("max_seconds", float, "abort the whole run after this many seconds"),
+    ("output_dir", Path, "where the JSON results go"),
+)
+
+
+def parse_options(argv: list[str] | None = None) -> Options:
+    """Options from the command line; --quick shrinks every size not given explicitly."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    for name, kind, help_text in OPTION_HELP:
+        default = getattr(Options(), name)
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", type=kind, default=None,
+            help=f"{help_text} (default {default}; --quick: {QUICK.get(name, default)})",
+        )  # fmt: skip
+    parser.add_argument("--quick", action="store_true", help="a smoke run of under a minute")
+    args = vars(parser.parse_args(argv))
+    quick = args.pop("quick")
+    fallback = QUICK if quick else {}
+    chosen = {
+        k: v if v is not None else fallback.get(k, getattr(Options(), k)) for k, v in args.items()
+    }
+    return Options(**chosen, quick=quick)
+
+
+# --- progress and statistics -------------------------------------------------------------------
+
+STARTED = time.monotonic()
+
+
+def say(message: str) -> None:
+    print(f"[{time.monotonic() - STARTED:7.1f}s] {message}", flush=True)
+
+
+def latency_summary(seconds: list[float], elapsed: float | None = None) -> dict[str, float]:
+    """Count, p50/p95/p99/max in milliseconds and, given the wall time, the rate per second."""
+    if not seconds:
+        return {"count": 0}
+    ms = sorted(s * 1000 for s in seconds)
+    cuts = statistics.quantiles(ms, n=100, method="inclusive") if len(ms) > 1 else [ms[0]] * 99
+    summary = {
+        "count": len(ms),
+        "p50_ms": round(cuts[49], 2),
+        "p95_ms": round(cuts[94], 2),
+        "p99_ms": round(cuts[98], 2),
+        "max_ms": round(ms[-1], 2),
+        "mean_ms": round(statistics.fmean(ms), 2),
+    }
+    if elapsed is not None:
+        summary["elapsed_s"] = round(elapsed, 3)
+        summary["per_second"] = round(len(ms) / elapsed, 1)
+    return summary
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    return round(numerator / denominator, 2) if denominator else float("nan")
+
+
+# --- test data ---------------------------------------------------------------------------------
+
+LAST_NAMES = ("Berg", "Jansen", "de Vries", "Bakker", "Visser", "Smit", "Meijer", "Mulder")
+FIRST_NAMES = ("Jan", "Marie", "Piet", "Anna", "Kees", "Sanne", "Tom", "Eva")
+CITIES = (("Oudegracht", "3511 AB", "Utrecht"), ("Damrak", "1012 LG", "Amsterdam"))
+
+
+def person_fields(tag: str, i: int) -> dict[str, Any]:
+    street, postal_code, city = CITIES[i % len(CITIES)]
+    return {
+        "last_name": LAST_NAMES[i % len(LAST_NAMES)],
+        "first_name": FIRST_NAMES[(i // 8) % len(FIRST_NAMES)],
+        "emails": [{"address": f"{tag}-{i}@example.org"}],
+        "phones": [{"number": f"06{10_000_000 + i % 40_000_000:08d}"}],
+        "addresses": [
+            {
+                "street": street,
+                "house_number": str(1 + i % 300),
+                "postal_code": postal_code,
+                "city": city,
+            }  # fmt: skip
+        ],
+    }
+
+
+def relation_body(tag: str, i: int, *, with_external_id: bool = False) -> dict[str, Any]:
+    body: dict[str, Any] = {"relation_type": "person", "fields": person_fields(tag, i)}
+    if with_external_id:
+        body["external_id"] = f"{tag}-{i}"
+    return body
+
+
+def ndjson_chunks(tag: str, rows: int, lines_per_chunk: int = 500) -> list[bytes]:
+    """The import file, built up front so generating it costs nothing during the measurement."""
+    chunks = []
+    for start in range(0, rows, lines_per_chunk):
+        lines = (
+            orjson.dumps(relation_body(tag, i, with_external_id=True))
+            for i in range(start, min(rows, start + lines_per_chunk))
+        )
+        chunks.append(b"\n".join(lines) + b"\n")
+    return chunks
+
+
+# --- processes and infrastructure --------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    """Everything the benchmark started, each with its own handle."""
+
+    options: Options
+    token: str = field(default_factory=lambda: secrets.token_hex(16))
+    database: str = field(default_factory=lambda: f"relata_bench_{uuid.uuid4().hex[:10]}")
+    api_port: int = field(default_factory=free_port)
+    relay_port: int = field(default_factory=free_port)
+    log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="relata-bench-")))
+    broker: TansuBroker | None = None
+    processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    database_created: bool = False
+
+    @property
+    def database_url(self) -> str:
+        return f"{self.options.postgres_url.rstrip('/')}/{self.database}"
+
+    @property
+    def dsn(self) -> str:
+        return asyncpg_dsn(self.database_url)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self.api_port}"
+
+    def service_env(self) -> dict[str, str]:
+        assert self.broker is not None
+        return {
+            **os.environ,
+            "CRM_POSTGRES_URL": self.options.postgres_url,
+            "CRM_DATABASE_NAME": self.database,
+            "CRM_KAFKA_BOOTSTRAP": self.broker.bootstrap,
+            "CRM_INTERNAL_TOKEN": self.token,
+            "CRM_LOG_LEVEL": self.options.log_level,
+        }
+
+    def spawn(self, name: str, *args: str) -> None:
+        executable = shutil.which("relata-relations", path=str(Path(sys.executable).parent))
+        if executable is None:
+            raise RuntimeError("relata-relations is not installed: run with `uv run`")
+        log = (self.log_dir / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            [executable, *args], env=self.service_env(), stdout=log, stderr=log
+        )
+        log.close()
+        self.processes.append((name, process))
+
+    def check_alive(self) -> None:
+        for name, process in self.processes:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}; see {self.log_dir}")
+
+    def stop_processes(self) -> None:
+        for name, process in reversed(self.processes):
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                say(f"{name} did not stop in 15 s: killing it")
+                process.kill()
+                process.wait()
+        self.processes.clear()
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
+
+
+async def wait_ready(stack: Stack, url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            stack.check_alive()
+            try:
+                if (await client.get(url)).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"{url} not ready in {timeout} s; logs in {stack.log_dir}")
+
+
+async def start_stack(stack: Stack) -> None:
+    say("starting the Tansu broker")
+    stack.broker = TansuBroker(host=HOST, log_file=stack.log_dir / "tansu.log").start()
+    say(f"creating database {stack.database}")
+    await ensure_database(stack.database_url)
+    stack.database_created = True
+    say(f"starting the API on port {stack.api_port} (migrates the database)")
+    stack.spawn("api", "api", "--host", HOST, "--port", str(stack.api_port))
+    await wait_ready(stack, f"{stack.api_url}/ready")
+    say(f"starting the outbox relay on port {stack.relay_port}")
+    stack.spawn("relay", "relay", "--host", HOST, "--port", str(stack.relay_port))
+    await wait_ready(stack, f"http://{HOST}:{stack.relay_port}/ready")
+
+
+async def stop_stack(stack: Stack) -> None:
+    say("stopping the API, the relay and the broker")
+    stack.stop_processes()
+    if stack.database_created:
+        say(f"dropping database {stack.database}")
+        await drop_database(stack.database_url)
+        stack.database_created = False
+
+
+def api_client(stack: Stack, connections: int) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=stack.api_url,
+        headers={"X-Internal-Token": stack.token, "X-Actor-Kind": "system"},
+        timeout=httpx.Timeout(60.0, connect=5.0),
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+    )
+
+
+async def outbox_backlog(connection: asyncpg.Connection) -> int:
+    return int(await connection.fetchval("SELECT count(*) FROM outbox"))
+
+
+async def wait_outbox_empty(connection: asyncpg.Connection, timeout: float = 300.0) -> float:
+    """Poll the outbox until it is empty; returns the monotonic time it was seen empty."""
+    deadline = time.monotonic() + timeout
+    while (backlog := await outbox_backlog(connection)) > 0:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"outbox still holds {backlog} rows after {timeout} s")
+        await asyncio.sleep(0.05)
+    return time.monotonic()
+
+
+# --- creating relations ------------------------------------------------------------------------
+
+
+async def post_relation(client: httpx.AsyncClient, body: dict[str, Any]) -> float:
+    started = time.perf_counter()
+    response = await client.post("/relations", json=body)
+    elapsed = time.perf_counter() - started
+    if response.status_code != 201:
+        raise RuntimeError(f"POST /relations answered {response.status_code}: {response.text}")
+    return elapsed
+
+
+async def run_workers(
+    total: int, workers: int, one: Callable[[int], Awaitable[float]]
+) -> tuple[list[float], float]:
+    """Call ``one(i)`` for i in range(total) from ``workers`` concurrent loops."""
+    numbers = iter(range(total))
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        for i in numbers:
+            latencies.append(await one(i))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return latencies, time.perf_counter() - started
+
+
+async def measure_creates(stack: Stack, tag: str, total: int, workers: int) -> dict[str, float]:
+    async with api_client(stack, workers) as client:
+        await run_workers(min(50, total), 1, lambda i: post_relation(client, relation_body("w", i)))
+        latencies, elapsed = await run_workers(
+            total, workers, lambda i: post_relation(client, relation_body(tag, i))
+        )
+    return latency_summary(latencies, elapsed)
+
+
+async def plain_insert(pool: asyncpg.Pool, body: dict[str, Any]) -> float:
+    started = time.perf_counter()
+    async with pool.acquire() as connection:
+        await connection.execute(
+            "INSERT INTO bench_plain (id, doc) VALUES ($1, $2::jsonb)",
+            uuid.uuid4(),
+            orjson.dumps(body).decode(),
+        )
+    return time.perf_counter() - started
+
+
+async def measure_plain_inserts(
+    stack: Stack, tag: str, total: int, workers: int
+) -> dict[str, float]:
+    """The simplest alternative: asyncpg INSERT of the same JSON, no validation/outbox/history."""
+    async with asyncpg.create_pool(stack.dsn, min_size=workers, max_size=workers) as pool:
+        await pool.execute(
+            "CREATE TABLE IF NOT EXISTS bench_plain (id uuid PRIMARY KEY, doc jsonb)"
+        )
+        latencies, elapsed = await run_workers(
+            total, workers, lambda i: plain_insert(pool, relation_body(tag, i))
+        )
+    return latency_summary(latencies, elapsed)
+
+
+# --- bulk import -------------------------------------------------------------------------------
+
+
+async def stream(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
+async def measure_import(stack: Stack, connection: asyncpg.Connection, rows: int) -> dict[str, Any]:
+    tag = f"imp{uuid.uuid4().hex[:6]}"
+    chunks = ndjson_chunks(tag, rows)
+    say(f"import: streaming {rows} rows ({sum(map(len, chunks)) / 1e6:.1f} MB NDJSON)")
+    async with api_client(stack, 1) as client:
+        started = time.monotonic()
+        response = await client.post(
+            "/relations/import",
+            content=stream(chunks),
+            headers={"Content-Type": "application/x-ndjson"},
+            timeout=httpx.Timeout(600.0, connect=5.0),
+        )
+        answered = time.monotonic()
+    if response.status_code != 200:
+        raise RuntimeError(f"import answered {response.status_code}: {response.text[:500]}")
+    report = response.json()
+    backlog = await outbox_backlog(connection)
+    say(f"import answered in {answered - started:.1f} s; outbox backlog then {backlog}")
+    drained = await wait_outbox_empty(connection, timeout=600.0)
+    events = await count_created_events(stack, tag)
+    return {
+        "rows": rows,
+        "report": {k: v for k, v in report.items() if k != "invalid"},
+        "seconds_to_response": round(answered - started, 3),
+        "seconds_to_outbox_empty": round(drained - started, 3),
+        "rows_per_s_to_response": round(rows / (answered - started), 1),
+        "rows_per_s_published": round(rows / (drained - started), 1),
+        "outbox_backlog_at_response": backlog,
+        "events": events,
+    }
+
+
+async def measure_one_by_one(
+    stack: Stack, connection: asyncpg.Connection, rows: int
+) -> dict[str, Any]:
+    """The same kind of rows through sequential POST /relations, until their events are out."""
+    tag = f"one{uuid.uuid4().hex[:6]}"
+    async with api_client(stack, 1) as client:
+        started = time.monotonic()
+        latencies, _ = await run_workers(
+            rows, 1, lambda i: post_relation(client, relation_body(tag, i, with_external_id=True))
+        )
+        answered = time.monotonic()
+    drained = await wait_outbox_empty(connection)
+    return {
+        "rows": rows,
+        "rows_per_s_to_response": round(rows / (answered - started), 1),
+        "rows_per_s_published": round(rows / (drained - started), 1),
+        "latency": latency_summary(latencies),
+    }
+
+
+# --- reading the topic -------------------------------------------------------------------------
+
+
+async def topic_consumer(stack: Stack, **settings: Any) -> tuple[AIOKafkaConsumer, list]:
+    """A consumer without a group, assigned every partition of the relations topic."""
+    assert stack.broker is not None
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.broker.bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **settings,
+    )
+    await consumer.start()
+    await consumer.topics()  # loads metadata
+    partitions = consumer.partitions_for_topic(RELATIONS_TOPIC) or set()
+    assigned = [TopicPartition(RELATIONS_TOPIC, p) for p in sorted(partitions)]
+    consumer.assign(assigned)
+    return consumer, assigned
+
+
+async def count_created_events(stack: Stack, tag: str, timeout: float = 180.0) -> dict[str, int]:
+    """Read the whole topic: every record, and the relation.created events of ``tag`` rows."""
+    consumer, assigned = await topic_consumer(stack, max_partition_fetch_bytes=4 * 1024 * 1024)
+    try:
+        await consumer.seek_to_beginning(*assigned)
+        ends = await consumer.end_offsets(assigned)
+        totals = {"records": 0, "created_for_rows": 0, "unique_created_for_rows": 0}
+        seen: set[str] = set()
+        deadline = time.monotonic() + timeout
+        while any(await consumer.position(tp) < ends[tp] for tp in assigned):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"topic not read to its end in {timeout} s")
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for records in batch.values():
+                totals["records"] += len(records)
+                for record in records:
+                    external_id = created_external_id(record.value)
+                    if external_id and external_id.startswith(f"{tag}-"):
+                        totals["created_for_rows"] += 1
+                        seen.add(external_id)
+        totals["unique_created_for_rows"] = len(seen)
+        return totals
+    finally:
+        await consumer.stop()
+
+
+def created_external_id(value: bytes) -> str | None:
+    envelope = orjson.loads(value)
+    if envelope.get("type") != "relation.created":
+        return None
+    return envelope["payload"]["state"].get("external_id")
+
+
+# --- commit-to-consumed latency ----------------------------------------------------------------
+
+
+def consumed_delay(value: bytes, tag: str, now: float) -> float | None:
+    """Seconds from the event's ``occurred_at`` to ``now``, for events of ``tag`` rows."""
+    envelope = orjson.loads(value)
+    external_id = envelope.get("payload", {}).get("state", {}).get("external_id") or ""
+    if not external_id.startswith(f"{tag}-"):
+        return None
+    return now - datetime.fromisoformat(envelope["occurred_at"]).timestamp()
+
+
+async def consume_delays(
+    consumer: AIOKafkaConsumer, tag: str, delays: list[float], stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        batch = await consumer.getmany(timeout_ms=100)
+        now = time.time()
+        for records in batch.values():
+            for record in records:
+                delay = consumed_delay(record.value, tag, now)
+                if delay is not None:
+                    delays.append(delay)
+
+
+async def steady_creates(
+    stack: Stack, tag: str, rate: float, seconds: float
+) -> tuple[list[float], int]:
+    """Create relations on a fixed schedule (open loop: a slow answer does not slow the rate)."""
+    total = int(rate * seconds)
+    latencies: list[float] = []
+    async with api_client(stack, 50) as client:
+
+        async def one(i: int) -> None:
+            body = relation_body(tag, i, with_external_id=True)
+            latencies.append(await post_relation(client, body))
+
+        tasks = []
+        started = time.monotonic()
+        for i in range(total):
+            await asyncio.sleep(max(0.0, started + i / rate - time.monotonic()))
+            tasks.append(asyncio.create_task(one(i)))
+        await asyncio.gather(*tasks)
+    return latencies, total
+
+
+async def measure_consumed_latency(stack: Stack) -> dict[str, Any]:
+    options = stack.options
+    tag = f"lat{uuid.uuid4().hex[:6]}"
+    consumer, assigned = await topic_consumer(stack, fetch_max_wait_ms=options.consumer_max_wait_ms)
+    delays: list[float] = []
+    stop = asyncio.Event()
+    try:
+        await consumer.seek_to_end(*assigned)
+        for tp in assigned:
+            await consumer.position(tp)  # resolve the end offsets before producing
+        reader = asyncio.create_task(consume_delays(consumer, tag, delays, stop))
+        latencies, total = await steady_creates(
+            stack, tag, options.steady_rate, options.steady_seconds
+        )
+        deadline = time.monotonic() + 30
+        while len(delays) < total and time.monotonic() < deadline and not reader.done():
+            await asyncio.sleep(0.05)
+        stop.set()
+        await reader
+    finally:
+        await consumer.stop()
+    return {
+        "rate_per_s": options.steady_rate,
+        "seconds": options.steady_seconds,
+        "created": total,
+        "consumed": len(delays),
+        "commit_to_consumed": latency_summary(delays),
+        "create_latency": latency_summary(latencies),
+        "consumer_fetch_max_wait_ms": options.consumer_max_wait_ms,
+    }
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def machine_facts() -> dict[str, Any]:
+    def first(path: str, prefix: str) -> str:
+        try:
+            lines = Path(path).read_text().splitlines()
+        except OSError:
+            return "unknown"
+        return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith(prefix)), "?")
+
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "nproc": os.cpu_count(),
+        "memory": first("/proc/meminfo", "MemTotal"),
+        "cpu_model": first("/proc/cpuinfo", "model name"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg_at_start": os.getloadavg(),
+        "command": "uv run python bench/relations_bench.py " + " ".join(sys.argv[1:]),
+    }
+
+
+async def phase_creates(stack: Stack, connection: asyncpg.Connection) -> dict[str, Any]:
+    options = stack.options
+    say(f"1. {options.creates} sequential creates, one client")
+    single = await measure_creates(stack, "seq", options.creates, 1)
+    say(f"   {single}")
+    await wait_outbox_empty(connection)
+    say(f"1b. baseline: {options.creates} sequential plain asyncpg INSERTs")
+    plain_single = await measure_plain_inserts(stack, "pseq", options.creates, 1)
+    say(f"   {plain_single}")
+    say(f"2. {options.concurrent_creates} creates from {options.concurrency} concurrent clients")
+    many = await measure_creates(stack, "conc", options.concurrent_creates, options.concurrency)
+    say(f"   {many}")
+    await wait_outbox_empty(connection)
+    say(f"2b. baseline: {options.concurrent_creates} plain INSERTs, {options.concurrency} clients")
+    plain_many = await measure_plain_inserts(
+        stack, "pconc", options.concurrent_creates, options.concurrency
+    )
+    say(f"   {plain_many}")
+    return {
+        "sequential": single,
+        "sequential_plain_insert": plain_single,
+        "sequential_p95_vs_plain": ratio(single["p95_ms"], plain_single["p95_ms"]),
+        "sequential_rate_vs_plain": ratio(single["per_second"], plain_single["per_second"]),
+        "concurrent": many,
+        "concurrent_plain_insert": plain_many,
+        "concurrent_p95_vs_plain": ratio(many["p95_ms"], plain_many["p95_ms"]),
+        "concurrent_rate_vs_plain": ratio(many["per_second"], plain_many["per_second"]),
+    }
+
+
+async def phase_import(stack: Stack, connection: asyncpg.Connection) -> dict[str, Any]:
+    options = stack.options
+    say(f"3. bulk import of {options.import_rows} rows")
+    bulk = await measure_import(stack, connection, options.import_rows)
+    say(f"   {bulk}")
+    say(f"3b. baseline: {options.import_sample} rows one by one through POST /relations")
+    single = await measure_one_by_one(stack, connection, options.import_sample)
+    say(f"   {single}")
+    return {
+        "bulk": bulk,
+        "one_by_one": single,
+        "published_rate_vs_one_by_one": ratio(
+            bulk["rows_per_s_published"], single["rows_per_s_published"]
+        ),
+        "response_rate_vs_one_by_one": ratio(
+            bulk["rows_per_s_to_response"], single["rows_per_s_to_response"]
+        ),
+    }
+
+
+async def topic_consistency(stack: Stack, connection: asyncpg.Connection) -> dict[str, int]:
+    """Every relation in the database has its relation.created event on the topic."""
+    relations = int(await connection.fetchval("SELECT count(*) FROM relations"))
+    consumer, assigned = await topic_consumer(stack)
+    try:
+        ends = await consumer.end_offsets(assigned)
+    finally:
+        await consumer.stop()
+    return {"relations_in_database": relations, "records_on_topic": sum(ends.values())}
+
+
+async def run(stack: Stack) -> dict[str, Any]:
+    results: dict[str, Any] = {"machine": machine_facts(), "options": _jsonable(stack.options)}
+    await start_stack(stack)
+    connection = await asyncpg.connect(stack.dsn)
+    try:
+        results["creates"] = await phase_creates(stack, connection)
+        results["import"] = await phase_import(stack, connection)
+        say(f"4. commit-to-consumed latency at {stack.options.steady_rate:g} creates/s")
+        results["consumed_latency"] = await measure_consumed_latency(stack)
+        say(f"   {results['consumed_latency']}")
+        await wait_outbox_empty(connection)
+        results["topic"] = await topic_consistency(stack, connection)
+        say(f"   topic: {results['topic']}")
+    finally:
+        await connection.close()
+    results["machine"]["loadavg_at_end"] = os.getloadavg()
+    results["targets"] = targets(results)
+    return results
+
+
+def targets(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    create_p95 = results["creates"]["sequential"]["p95_ms"]
+    published = results["import"]["bulk"]["rows_per_s_published"]
+    consumed_p95 = results["consumed_latency"]["commit_to_consumed"].get("p95_ms", float("inf"))
+    return {
+        "create_p95_ms": _target(create_p95, TARGET_CREATE_P95_MS, at_most=True),
+        "import_published_per_s": _target(published, TARGET_IMPORT_PUBLISHED_PER_S, at_most=False),
+        "commit_to_consumed_p95_ms": _target(consumed_p95, TARGET_CONSUMED_P95_MS, at_most=True),
+    }
+
+
+def _target(value: float, target: float, *, at_most: bool) -> dict[str, Any]:
+    met = value <= target if at_most else value >= target
+    return {"value": value, "target": target, "met": met}
+
+
+def _jsonable(options: Options) -> dict[str, Any]:
+    return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()}
+
+
+def write_results(results: dict[str, Any], output_dir: Path) -> Path:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M%S")
+    path = output_dir / f"relations-{stamp}.json"
+    path.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    return path
+
+
+def print_summary(results: dict[str, Any]) -> None:
+    creates, bulk = results["creates"], results["import"]
+    print("\n| measurement | result | target |\n|---|---|---|")
+    for name, target in results["targets"].items():
+        verdict = "met" if target["met"] else "NOT met"
+        print(f"| {name} | {target['value']} | {target['target']} ({verdict}) |")
+    print(f"| sequential create rate vs plain INSERT | {creates['sequential_rate_vs_plain']} | |")
+    print(f"| concurrent create rate vs plain INSERT | {creates['concurrent_rate_vs_plain']} | |")
+    print(f"| import published rate vs one by one | {bulk['published_rate_vs_one_by_one']} | |")
+
+
+async def main_async(options: Options) -> int:
+    stack = Stack(options)
+    say(f"service logs go to {stack.log_dir}")
+    try:
+        results = await asyncio.wait_for(run(stack), timeout=options.max_seconds)
+    finally:
+        await stop_stack(stack)
+    path = write_results(results, options.output_dir)
+    print_summary(results)
+    say(f"results written to {path}")
+    shutil.rmtree(stack.log_dir, ignore_errors=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_options(argv)
+    return asyncio.run(main_async(options))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

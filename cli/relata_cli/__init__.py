@@ -1,0 +1,1 @@
+"""``crm``: run and operate the Relata platform."""

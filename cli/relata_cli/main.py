@@ -1,0 +1,135 @@
+"""The ``crm`` command line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import typer
+
+from relata_cli.processes import PROCESSES, ProcessSpec
+from relata_common.settings import CommonSettings
+from relata_common.tansu import TansuBroker
+
+app = typer.Typer(help="Run and operate the Relata CRM platform.", no_args_is_help=True)
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def _start(spec: ProcessSpec, env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:
+    log = open(log_dir / f"{spec.name}.log", "ab")  # noqa: SIM115 - lives as long as the process
+    return subprocess.Popen(
+        [*spec.command, "--port", str(spec.port)],
+        env={**env, "CRM_DATABASE_NAME": spec.database},
+        stdout=log,
+        stderr=log,
+    )
+
+
+def _wait_ready(spec: ProcessSpec, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise typer.Exit(f"{spec.name} exited with {process.returncode}; see its log")
+        try:
+            if httpx.get(f"http://127.0.0.1:{spec.port}/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise typer.Exit(f"{spec.name} not ready after {timeout} s; see its log")
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM both stop the platform through the same clean path."""
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def _watch(running: list[tuple[ProcessSpec, subprocess.Popen[bytes]]]) -> None:
+    """Wait for a stop signal, saying so when a process dies meanwhile."""
+    reported: set[str] = set()
+    while True:
+        for spec, process in running:
+            if process.poll() is not None and spec.name not in reported:
+                typer.echo(f"{spec.name} exited with {process.returncode}; see its log", err=True)
+                reported.add(spec.name)
+        time.sleep(1)
+
+
+@app.command()
+def up(
+    kafka: str = typer.Option("", help="bootstrap of a running Kafka; default: start Tansu"),
+    log_dir: Path = typer.Option(Path(".run/logs"), help="where each process logs"),
+) -> None:
+    """Start the whole platform on this machine; Ctrl-C stops it cleanly."""
+    _stop_on_signals()
+    settings = CommonSettings()
+    if not _answers("127.0.0.1", 5432) and "CRM_POSTGRES_URL" not in os.environ:
+        raise typer.Exit("PostgreSQL does not answer on 127.0.0.1:5432 (set CRM_POSTGRES_URL)")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    broker = None
+    if not kafka:
+        port = 9092 if not _answers("127.0.0.1", 9092) else None
+        broker = TansuBroker(port=port, log_file=log_dir / "tansu.log").start()
+        kafka = broker.bootstrap
+        typer.echo(f"Kafka-compatible broker (Tansu, in memory) on {kafka}")
+    env = {**os.environ, "CRM_KAFKA_BOOTSTRAP": kafka}
+    running: list[tuple[ProcessSpec, subprocess.Popen[bytes]]] = []
+    try:
+        for spec in PROCESSES:
+            running.append((spec, _start(spec, env, log_dir)))
+        with typer.progressbar(running, label="starting services") as progress:
+            for spec, process in progress:
+                _wait_ready(spec, process, timeout=60)
+        for spec, _ in running:
+            extra = f"  (API docs: http://127.0.0.1:{spec.port}/docs)" if spec.docs else ""
+            typer.echo(f"{spec.name:<20} http://127.0.0.1:{spec.port}{extra}")
+        typer.echo(f"internal service token: {settings.internal_token.get_secret_value()}")
+        typer.echo("Ctrl-C stops everything.")
+        _watch(running)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        typer.echo("stopping", err=True)
+        for _, process in reversed(running):
+            process.terminate()
+        for _, process in running:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if broker is not None:
+            broker.stop()
+
+
+@app.command()
+def status() -> None:
+    """Show whether every local process is ready."""
+    for spec in PROCESSES:
+        try:
+            response = httpx.get(f"http://127.0.0.1:{spec.port}/ready", timeout=2)
+            state = response.json().get("status", response.status_code)
+        except httpx.HTTPError as error:
+            state = f"down ({type(error).__name__})"
+        typer.echo(f"{spec.name:<20} {state}")
+
+
+if __name__ == "__main__":
+    sys.exit(app())
