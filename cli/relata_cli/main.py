@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ import httpx
 import typer
 
 from relata_cli.processes import PROCESSES, ProcessSpec
+from relata_common.asyncapi import specification
 from relata_common.settings import CommonSettings
 from relata_common.tansu import TansuBroker
 
@@ -129,6 +131,16 @@ def status() -> None:
         except httpx.HTTPError as error:
             state = f"down ({type(error).__name__})"
         typer.echo(f"{spec.name:<20} {state}")
+
+
+@app.command()
+def asyncapi(
+    output: Path = typer.Option(Path("docs/asyncapi.json"), help="where to write the document"),
+) -> None:
+    """Write the AsyncAPI document of every topic and event."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(specification(), indent=2, sort_keys=True) + "\n")
+    typer.echo(f"wrote {output}")
 
 
 if __name__ == "__main__":

@@ -188,6 +188,14 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
 """Every known event type and its payload model, for consumers and the AsyncAPI document."""
 
 
+TOPIC_EVENTS: dict[str, tuple[str, ...]] = {
+    RELATIONS_TOPIC: tuple(RelationEventType),
+    DONATIONS_TOPIC: ("donation.received",),
+    REGISTRATIONS_TOPIC: ("registration.created", "registration.cancelled"),
+}
+"""Which events each topic carries: the AsyncAPI document is generated from this."""
+
+
 def parse_payload(envelope: Envelope) -> BaseModel:
     """Validate an envelope's payload against its contract; unknown types raise ``KeyError``."""
     model = EVENT_PAYLOADS[envelope.type]
