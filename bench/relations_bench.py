@@ -59,7 +59,7 @@ class Options:
     import_sample: int = 2_000
     steady_rate: float = 200.0
     steady_seconds: float = 10.0
-    consumer_max_wait_ms: str = "500,10"
+    consumer_max_wait_ms: str = "500,100,10"
     postgres_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432"
     log_level: str = "WARNING"
     max_seconds: float = 900.0

@@ -151,11 +151,96 @@ class RelationErasedPayload(BaseModel):
     relation_id: uuid.UUID
 
 
+# --- crm.contactmoments -----------------------------------------------------------------------
+
+
+class ContactMomentEventType(StrEnum):
+    LOGGED = "contactmoment.logged"
+    CHANGED = "contactmoment.changed"
+    DELETED = "contactmoment.deleted"
+
+
+class ContactMomentState(BaseModel):
+    """A contact moment as its events carry it, keyed by ``contact_moment_id``.
+
+    The notes stay in the contact moments service: events carry what other services act on.
+    """
+
+    contact_moment_id: uuid.UUID
+    version: int
+    kind: Literal["phone", "email", "visit", "letter", "meeting", "other"]
+    direction: Literal["in", "out"]
+    subject: str
+    occurred_at: datetime
+    user_id: str | None = None
+    relation_ids: list[uuid.UUID]
+    deleted: bool = False
+
+
+class ContactMomentPayload(BaseModel):
+    """Payload of every contact moment event: its full state after the change."""
+
+    state: ContactMomentState
+    previous_relation_ids: list[uuid.UUID] = Field(
+        default_factory=list, description="relations it was linked to before this change"
+    )
+
+
+# --- crm.lists and crm.lists.membership ---------------------------------------------------------
+
+
+class ListEventType(StrEnum):
+    DEFINED = "list.defined"
+    CHANGED = "list.changed"
+    DELETED = "list.deleted"
+
+
+class ListDefinitionPayload(BaseModel):
+    """A relation list's definition, keyed by ``list_id``."""
+
+    list_id: uuid.UUID
+    name: str
+    view_id: str | None = None
+    filter: dict[str, Any]
+    deleted: bool = False
+
+
+class MembershipEventType(StrEnum):
+    ENTERED = "membership.entered"
+    LEFT = "membership.left"
+
+
+class MembershipCause(BaseModel):
+    """Why a relation entered or left a list."""
+
+    event_id: uuid.UUID | None = Field(
+        default=None, description="the event that triggered the change, if one did"
+    )
+    event_type: str = Field(
+        description="that event's type, or list.defined, list.changed, "
+        "schedule.daily, evaluation.requested"
+    )
+    criteria: list[str] = Field(
+        default_factory=list, description="the criteria that now match (entered) or fail (left)"
+    )
+
+
+class MembershipPayload(BaseModel):
+    """A relation entered or left a relation list; keyed by ``relation_id``."""
+
+    list_id: uuid.UUID
+    relation_id: uuid.UUID
+    cause: MembershipCause
+
+
 # --- platform.donations and platform.registrations --------------------------------------------
 
 
 class DonationReceivedPayload(BaseModel):
-    """A donation registered by the donations module (event type ``donation.received``)."""
+    """A donation registered by the donations module (``donation.received``).
+
+    Keyed (``subject_id``) by ``relation_id``, so one relation's facts stay in order.
+    """
 
     donation_id: uuid.UUID
     relation_id: uuid.UUID
@@ -181,6 +266,14 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     RelationEventType.RESTORED: RelationChangedPayload,
     RelationEventType.MERGED: RelationMergedPayload,
     RelationEventType.ERASED: RelationErasedPayload,
+    ContactMomentEventType.LOGGED: ContactMomentPayload,
+    ContactMomentEventType.CHANGED: ContactMomentPayload,
+    ContactMomentEventType.DELETED: ContactMomentPayload,
+    ListEventType.DEFINED: ListDefinitionPayload,
+    ListEventType.CHANGED: ListDefinitionPayload,
+    ListEventType.DELETED: ListDefinitionPayload,
+    MembershipEventType.ENTERED: MembershipPayload,
+    MembershipEventType.LEFT: MembershipPayload,
     "donation.received": DonationReceivedPayload,
     "registration.created": RegistrationPayload,
     "registration.cancelled": RegistrationPayload,
@@ -190,6 +283,9 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
 
 TOPIC_EVENTS: dict[str, tuple[str, ...]] = {
     RELATIONS_TOPIC: tuple(RelationEventType),
+    CONTACTMOMENTS_TOPIC: tuple(ContactMomentEventType),
+    LISTS_TOPIC: tuple(ListEventType),
+    LIST_MEMBERSHIP_TOPIC: tuple(MembershipEventType),
     DONATIONS_TOPIC: ("donation.received",),
     REGISTRATIONS_TOPIC: ("registration.created", "registration.cancelled"),
 }

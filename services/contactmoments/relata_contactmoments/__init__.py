@@ -1,0 +1,1 @@
+"""Relata contact moments service: logged interactions and e-mail ingestion."""

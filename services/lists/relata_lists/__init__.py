@@ -1,0 +1,1 @@
+"""Relata lists service: the filter engine and self-updating relation lists."""

@@ -1,0 +1,1 @@
+"""Relata search service: find any relation as you type."""

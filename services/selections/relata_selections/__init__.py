@@ -1,0 +1,1 @@
+"""Relata selections service: frozen sets of relations for mailings."""
