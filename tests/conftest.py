@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 from relata_common.db import asyncpg_dsn, drop_database, ensure_database
 from relata_common.tansu import TansuBroker
 
-pytest_plugins = ["tests.read_model"]
+pytest_plugins = ["tests.read_model", "tests.relations.fixtures"]
 
 USE_CONTAINERS = os.environ.get("CRM_TESTCONTAINERS") == "1"
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,6 +28,9 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+_ALEMBIC_LOCK = threading.Lock()
 
 
 def new_metadata() -> MetaData:
@@ -95,8 +99,15 @@ async def migrate(migrations_dir: Path, database_url: str) -> None:
     """Create the database if needed and bring it to the newest Alembic revision."""
     await ensure_database(database_url)
     config = alembic_config(migrations_dir, database_url)
+
+    def upgrade() -> None:
+        # Alembic keeps its migration context in a module global: one migration at a time
+        # per process (several apps share a process in tests).
+        with _ALEMBIC_LOCK:
+            command.upgrade(config, "head")
+
     # Alembic's command API is synchronous and runs its own event loop in env.py.
-    await asyncio.to_thread(command.upgrade, config, "head")
+    await asyncio.to_thread(upgrade)
 
 
 def run_migrations_in_env(target_metadata: MetaData) -> None:

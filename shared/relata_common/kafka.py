@@ -93,6 +93,9 @@ async def ensure_topics(
 Applier = Callable[[AsyncSession, Envelope], Awaitable[None]]
 """Applies one event inside the consumer's transaction. Raise PoisonEvent for a bad event."""
 
+BatchApplier = Callable[[AsyncSession, list[Envelope]], Awaitable[None]]
+"""Applies a batch of new (deduplicated) events in one transaction, in their order."""
+
 
 def is_transient(error: BaseException) -> bool:
     """Failures of the infrastructure, not of the event: retry those without limit."""
@@ -108,6 +111,15 @@ def is_transient(error: BaseException) -> bool:
         | asyncpg.ConnectionDoesNotExistError
         | asyncpg.AdminShutdownError,
     )
+
+
+def _one_by_one(apply: Applier) -> BatchApplier:
+    async def apply_each(session: AsyncSession, envelopes: list[Envelope]) -> None:
+        for envelope in envelopes:
+            correlation_id_var.set(envelope.correlation_id)
+            await apply(session, envelope)
+
+    return apply_each
 
 
 @dataclass
@@ -126,8 +138,9 @@ class EventConsumer:
         topics: Sequence[str],
         sessions: async_sessionmaker[AsyncSession],
         inbox: Inbox,
-        apply: Applier,
+        apply: Applier | None = None,
         producer: AIOKafkaProducer,
+        apply_batch: BatchApplier | None = None,
         retry_attempts: int = 3,
         retry_backoff: float = 0.2,
         max_records: int = 500,
@@ -136,7 +149,9 @@ class EventConsumer:
         self.topics = list(topics)
         self.sessions = sessions
         self.inbox = inbox
-        self.apply = apply
+        if (apply is None) == (apply_batch is None):
+            raise ValueError("give either apply or apply_batch")
+        self.apply_batch = apply_batch or _one_by_one(apply)  # type: ignore[arg-type]
         self.producer = producer
         self.retry_attempts = retry_attempts
         self.retry_backoff = retry_backoff
@@ -193,13 +208,16 @@ class EventConsumer:
             fresh = await self.inbox.claim_many(
                 session, self.name, [d.envelope.event_id for d in deliveries]
             )
+            new: list[Envelope] = []
             for delivery in deliveries:
                 if delivery.envelope.event_id not in fresh:
                     DUPLICATES.labels(self.name).inc()
                     continue
                 fresh.discard(delivery.envelope.event_id)  # a duplicate inside one batch
-                correlation_id_var.set(delivery.envelope.correlation_id)
-                await self.apply(session, delivery.envelope)
+                new.append(delivery.envelope)
+            if new:
+                correlation_id_var.set(new[-1].correlation_id)
+                await self.apply_batch(session, new)
         for delivery in deliveries:
             CONSUMED.labels(self.name, delivery.record.topic).inc()
 

@@ -17,7 +17,7 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy import text
 
 from relata_common.db import asyncpg_dsn, create_engine, create_sessionmaker, migrate
-from relata_common.kafka import create_producer, ensure_topics
+from relata_common.kafka import create_broker, create_producer, ensure_topics
 from relata_common.logging import configure_logging, get_logger
 from relata_common.outbox import OutboxRelay
 from relata_common.settings import CommonSettings
@@ -140,9 +140,12 @@ def worker_app(
     migrations: Path,
     topics: Sequence[str],
     build: Callable[[KafkaBroker, FastAPI], Awaitable[None]],
+    tasks: Sequence[Callable[[FastAPI], Awaitable[None]]] = (),
 ) -> FastAPI:
-    """An event worker: ``build`` registers its consumers on the broker, then it consumes."""
-    from relata_common.kafka import create_broker
+    """An event worker: ``build`` registers its consumers on the broker, then it consumes.
+
+    ``tasks`` run beside the consumers for as long as the worker does (a daily schedule, say).
+    """
 
     async def run(app: FastAPI) -> None:
         await migrate(migrations, settings.database_url)
@@ -162,7 +165,7 @@ def worker_app(
         await build(broker, app)
         await broker.start()
         try:
-            await asyncio.Event().wait()
+            await asyncio.gather(asyncio.Event().wait(), *(task(app) for task in tasks))
         finally:
             await broker.stop()
             await producer.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.relations.conftest import create, organisation, person
+from tests.relations.fixtures import create, organisation, person
 
 
 async def test_create_person_normalises_fields_and_returns_etag(relations_api: httpx.AsyncClient):

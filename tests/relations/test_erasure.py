@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from tests.relations.conftest import create, organisation, person
+from tests.relations.fixtures import create, organisation, person
 from tests.relations.db import count, outbox_events
 from tests.relations.test_merge import give_function, merged_ok, state
 

@@ -20,7 +20,7 @@ from relata_relations.app import create_api, create_relay
 from relata_relations.settings import RelationsSettings
 from tests.helpers import OutageProxy, envelopes, eventually, read_topic, running
 from tests.read_model import ReadModel, inbox
-from tests.relations.conftest import create, person
+from tests.relations.fixtures import create, person
 
 
 async def _make_history(client: httpx.AsyncClient, relations: int, updates: int) -> list[str]:

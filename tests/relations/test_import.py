@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import orjson
 
-from tests.relations.conftest import create, person
+from tests.relations.fixtures import create, person
 from tests.relations.db import count, history_rows, outbox_events
 
 NDJSON = "application/x-ndjson"

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from tests.relations.conftest import create, organisation, person
+from tests.relations.fixtures import create, organisation, person
 from tests.relations.db import outbox_events
 
 

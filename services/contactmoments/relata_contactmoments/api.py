@@ -1,0 +1,174 @@
+"""HTTP API of the contact moments service (internal: the gateway and other services call it)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response, status
+from pydantic import BaseModel, Field
+
+from relata_common.db import transaction
+from relata_common.errors import DomainError
+from relata_common.web import ActorDep, IfMatchDep, SessionDep, etag, required_version
+from relata_contactmoments import history, ingestion, moments, timeline
+from relata_contactmoments.schemas import ContactMoment, Kind, MomentInput, MomentPatch
+
+EMAIL_MEDIA_TYPE = "message/rfc822"
+
+moments_router = APIRouter(prefix="/contact-moments", tags=["contact moments"])
+timeline_router = APIRouter(tags=["timeline"])
+
+
+class UnsupportedMediaType(DomainError):
+    status_code = 415
+    error_type = "unsupported_media_type"
+
+
+class IngestedEmail(BaseModel):
+    created: bool = Field(description="false when this Message-ID was ingested before")
+    contact_moment: ContactMoment
+    unknown_addresses: list[str] = Field(
+        description="addresses in From/To/Cc that belong to no known relation (not linked)"
+    )
+
+
+def _with_etag(response: Response, record: moments.MomentRecord) -> ContactMoment:
+    response.headers["ETag"] = etag(record.version)
+    return record.out()
+
+
+@moments_router.post("", status_code=status.HTTP_201_CREATED)
+async def log_moment(
+    body: MomentInput, session: SessionDep, actor: ActorDep, response: Response
+) -> ContactMoment:
+    """Log a contact moment with one or more relations; the actor is who logged it."""
+    record, _ = await moments.log_moment(session, data=body, actor=actor)
+    response.headers["Location"] = f"/contact-moments/{record.id}"
+    return _with_etag(response, record)
+
+
+@moments_router.post(
+    "/email",
+    responses={
+        200: {"description": "this Message-ID was ingested before: the moment made then"},
+        201: {"description": "a new contact moment"},
+        413: {"description": "the message is over the size limit"},
+        415: {"description": "the body is not message/rfc822"},
+        422: {"description": "malformed message, or no address of a known relation"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "content": {EMAIL_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+            "required": True,
+        }
+    },
+)
+async def ingest_email(request: Request, actor: ActorDep, response: Response) -> IngestedEmail:
+    """Log a raw e-mail (From/To/Cc matched to relations); idempotent on Message-ID."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != EMAIL_MEDIA_TYPE:
+        raise UnsupportedMediaType(f"send the raw e-mail as {EMAIL_MEDIA_TYPE}")
+    limit = request.app.state.settings.max_email_bytes
+    raw = await _read_limited(request, limit)
+    # The transaction starts after the upload: a slow client holds no database connection.
+    async with transaction(request.app.state.sessions) as session:
+        ingested = await ingestion.ingest_email(session, raw=raw, actor=actor)
+    response.status_code = status.HTTP_201_CREATED if ingested.created else status.HTTP_200_OK
+    response.headers["Location"] = f"/contact-moments/{ingested.moment.id}"
+    return IngestedEmail(
+        created=ingested.created,
+        contact_moment=_with_etag(response, ingested.moment),
+        unknown_addresses=ingested.unknown_addresses,
+    )
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    ingestion.check_size(request.headers.get("content-length"), limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ingestion.MessageTooLarge(ingestion.too_large_message(limit), limit_bytes=limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@moments_router.get("/{moment_id}")
+async def get_moment(
+    moment_id: uuid.UUID, session: SessionDep, response: Response
+) -> ContactMoment:
+    """One contact moment with its ETag (410 once deleted)."""
+    return _with_etag(response, await moments.get_live_record(session, moment_id))
+
+
+@moments_router.patch("/{moment_id}")
+async def change_moment(
+    moment_id: uuid.UUID,
+    body: MomentPatch,
+    session: SessionDep,
+    actor: ActorDep,
+    version: IfMatchDep,
+    response: Response,
+) -> ContactMoment:
+    """Change a contact moment. Needs If-Match with the ETag read (412 when stale)."""
+    record = await moments.change_moment(
+        session, moment_id=moment_id, expected_version=version, patch=body, actor=actor
+    )
+    return _with_etag(response, record)
+
+
+@moments_router.delete("/{moment_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_moment(
+    moment_id: uuid.UUID,
+    session: SessionDep,
+    actor: ActorDep,
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+) -> None:
+    """Delete a contact moment (its history stays); If-Match, when given, must be current."""
+    version = required_version(if_match) if if_match is not None else None
+    await moments.delete_moment(session, moment_id=moment_id, expected_version=version, actor=actor)
+
+
+@moments_router.get("/{moment_id}/history")
+async def moment_history(
+    moment_id: uuid.UUID,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before_version: Annotated[int | None, Query(ge=1)] = None,
+) -> list[history.HistoryEntry]:
+    """Who changed which field from what to what, newest first (deleted moments too)."""
+    return await history.moment_history(
+        session, moment_id=moment_id, limit=limit, before_version=before_version
+    )
+
+
+@timeline_router.get("/relations/{relation_id}/contact-moments")
+async def relation_timeline(
+    relation_id: uuid.UUID,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200, description="`next` of a page")] = None,
+    kind: Annotated[list[Kind] | None, Query(description="only these kinds")] = None,
+    period_from: Annotated[
+        datetime | None, Query(alias="from", description="inclusive; UTC without a zone")
+    ] = None,
+    period_to: Annotated[
+        datetime | None, Query(alias="to", description="exclusive; UTC without a zone")
+    ] = None,
+) -> timeline.TimelinePage:
+    """A relation's contact moments, newest first, a page at a time (follow `next`)."""
+    return await timeline.timeline(
+        session,
+        relation_id=relation_id,
+        limit=limit,
+        cursor=cursor,
+        kinds=kind or (),
+        period_from=period_from,
+        period_to=period_to,
+    )
+
+
+ROUTERS = (moments_router, timeline_router)

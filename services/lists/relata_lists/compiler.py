@@ -1,0 +1,452 @@
+"""Compiling a filter tree to one SQL condition over the read model, and what it depends on.
+
+Relative dates are computed here from ``today`` (given, so a test or a daily run decides what
+today is), which keeps the SQL free of ``now()`` and the indexes usable.
+"""
+
+from __future__ import annotations
+
+import calendar
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Date,
+    Numeric,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from relata_lists.catalogue import RELATIVE_OPS, FieldSpec, lookup
+from relata_lists.filters import (
+    AllOf,
+    AnyOf,
+    ContactCriterion,
+    DonationCriterion,
+    FieldCriterion,
+    FunctionCriterion,
+    ListCriterion,
+    NotOf,
+    Period,
+    RegistrationCriterion,
+    walk,
+)
+from relata_lists.models import (
+    memberships,
+    rm_contact_links,
+    rm_donations,
+    rm_functions,
+    rm_registrations,
+    rm_relations,
+)
+
+r = rm_relations
+SEPARATOR = "\x1f"  # joins multi-valued fields for contains/starts-with; never in a value
+
+ANY_CHANGE = "*"
+STATUS = "status"
+FUNCTIONS = "functions"
+CONTACT_MOMENTS = "contact_moments"
+DONATIONS = "donations"
+REGISTRATIONS = "registrations"
+
+
+def list_aspect(list_id: uuid.UUID) -> str:
+    return f"list:{list_id}"
+
+
+def months_before(day: date, months: int) -> date:
+    month_index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(month_index, 12)
+    month += 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def period_start(today: date, period: Period) -> date:
+    """The day ``period`` before ``today``."""
+    match period.unit:
+        case "days":
+            return date.fromordinal(today.toordinal() - period.amount)
+        case "weeks":
+            return date.fromordinal(today.toordinal() - 7 * period.amount)
+        case "months":
+            return months_before(today, period.amount)
+        case "years":
+            return months_before(today, 12 * period.amount)
+    raise AssertionError(period.unit)
+
+
+def _like_pattern(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@dataclass(frozen=True)
+class Compiler:
+    today: date
+    custom: dict[str, FieldSpec]
+
+    def condition(self, node: Any) -> ColumnElement[bool]:
+        """The SQL condition (over ``rm_relations``) that a matching relation meets."""
+        if isinstance(node, AllOf):
+            return and_(*(self.condition(child) for child in node.all))
+        if isinstance(node, AnyOf):
+            return or_(*(self.condition(child) for child in node.any))
+        if isinstance(node, NotOf):
+            return not_(self.condition(node.not_))
+        if isinstance(node, FieldCriterion):
+            return self._field(node)
+        if isinstance(node, FunctionCriterion):
+            return self._function(node)
+        if isinstance(node, ContactCriterion):
+            return self._contact(node)
+        if isinstance(node, DonationCriterion):
+            return self._donations(node)
+        if isinstance(node, RegistrationCriterion):
+            return self._registration(node)
+        if isinstance(node, ListCriterion):
+            return exists().where(
+                memberships.c.list_id == node.list_id,
+                memberships.c.relation_id == r.c.relation_id,
+            )
+        raise TypeError(f"not a filter node: {node!r}")
+
+    def matching(self, node: Any) -> ColumnElement[bool]:
+        """The condition plus the base rule: only active relations are in any list."""
+        return and_(r.c.status == "active", self.condition(node))
+
+    # --- fields --------------------------------------------------------------------------------
+
+    def _field(self, node: FieldCriterion) -> ColumnElement[bool]:
+        spec = lookup(node.field, self.custom)
+        assert spec is not None, "filters are checked before they are compiled"
+        if spec.column == "custom":
+            return self._custom(spec, node.op, node.value)
+        column = r.c[spec.column]
+        if node.op in RELATIVE_OPS:
+            period = Period.model_validate(node.value)
+            return and_(column.is_not(None), self._relative(column, spec, node.op, period))
+        if spec.multi:  # never NULL: the comparison is true or false
+            return self._multi(column, node.op, node.value)
+        if node.op in ("empty", "not_empty", "not_equals"):
+            return self._scalar(column, spec, node.op, node.value)
+        # A missing value does not match, and so ``not`` of the criterion does: two-valued
+        # logic, while the column stays bare so its index can serve the comparison.
+        compare = self._date if spec.type in ("date", "datetime") else self._scalar
+        return and_(column.is_not(None), compare(column, spec, node.op, node.value))
+
+    def _scalar(self, column: Any, spec: FieldSpec, op: str, value: Any) -> ColumnElement[bool]:
+        textual = spec.type == "text"
+        folded = func.lower(column) if textual else column
+
+        def norm(v: Any) -> Any:
+            return v.lower() if textual and isinstance(v, str) else v
+
+        match op:
+            case "equals":
+                return folded == norm(value)
+            case "not_equals":
+                return or_(column.is_(None), folded != norm(value))
+            case "contains":
+                return column.ilike(f"%{_like_pattern(value)}%", escape="\\")
+            case "starts_with":
+                return column.ilike(f"{_like_pattern(value)}%", escape="\\")
+            case "in":
+                return folded.in_([norm(v) for v in value])
+            case "lt":
+                return column < value
+            case "gt":
+                return column > value
+            case "between":
+                return column.between(value[0], value[1])
+            case "empty":
+                return or_(column.is_(None), column == "") if textual else column.is_(None)
+            case "not_empty":
+                return and_(column.is_not(None), column != "") if textual else column.is_not(None)
+        raise AssertionError(op)
+
+    def _multi(self, column: Any, op: str, value: Any) -> ColumnElement[bool]:
+        joined = SEPARATOR + func.array_to_string(column, SEPARATOR)
+        match op:
+            case "equals":
+                return column.contains([value.lower()])
+            case "not_equals":
+                return not_(column.contains([value.lower()]))
+            case "in":
+                return column.overlap([v.lower() for v in value])
+            case "contains":
+                return joined.like(f"%{_like_pattern(value.lower())}%", escape="\\")
+            case "starts_with":
+                return joined.like(f"%{SEPARATOR}{_like_pattern(value.lower())}%", escape="\\")
+            case "empty":
+                return func.cardinality(column) == 0
+            case "not_empty":
+                return func.cardinality(column) > 0
+        raise AssertionError(op)
+
+    def _date(self, column: Any, spec: FieldSpec, op: str, value: Any) -> ColumnElement[bool]:
+        day = cast(column, Date) if spec.type == "datetime" else column
+
+        def parse(v: str) -> date:
+            return datetime.fromisoformat(v).date() if "T" in v else date.fromisoformat(v)
+
+        match op:
+            case "equals":
+                return day == parse(value)
+            case "lt":
+                return day < parse(value)
+            case "gt":
+                return day > parse(value)
+            case "between":
+                return day.between(parse(value[0]), parse(value[1]))
+            case "empty":
+                return column.is_(None)
+            case "not_empty":
+                return column.is_not(None)
+        raise AssertionError(op)
+
+    def _relative(
+        self, column: Any, spec: FieldSpec, op: str, period: Period
+    ) -> ColumnElement[bool]:
+        start = period_start(self.today, period)
+        bound: Any = start
+        if spec.type == "datetime":
+            bound = datetime.combine(start, time.min).astimezone()
+        match op:
+            case "within_last":
+                return column >= bound
+            case "more_than_ago":
+                return column < bound
+            case "less_than_ago":
+                return column > bound
+        raise AssertionError(op)
+
+    # --- custom fields: typed by their JSON values -------------------------------------------
+
+    def _custom(self, spec: FieldSpec, op: str, value: Any) -> ColumnElement[bool]:
+        key = spec.name.removeprefix("custom.")
+        element = r.c.custom[key]
+        kind = func.jsonb_typeof(element)
+        text_value = element.astext
+        number = case(
+            (kind == "number", cast(text_value, Numeric)),
+            (kind == "object", cast(element["amount"].astext, Numeric)),
+        )
+        if op in RELATIVE_OPS:
+            start = period_start(self.today, Period.model_validate(value)).isoformat()
+            comparison = {
+                "within_last": text_value >= start,
+                "more_than_ago": text_value < start,
+                "less_than_ago": text_value > start,
+            }[op]
+            return func.coalesce(and_(kind == "string", comparison), false())
+        if op == "empty":
+            return not_(r.c.custom.has_key(key))
+        if op == "not_empty":
+            return r.c.custom.has_key(key)
+        if op in ("contains", "starts_with"):
+            pattern = _like_pattern(str(value))
+            pattern = f"%{pattern}%" if op == "contains" else f"{pattern}%"
+            return func.coalesce(text_value.ilike(pattern, escape="\\"), false())
+        if op in ("in", "equals", "not_equals"):
+            values = value if op == "in" else [value]
+            matches = func.coalesce(
+                or_(*(self._custom_equals(element, number, v) for v in values)), false()
+            )
+            return matches if op != "not_equals" else not_(matches)
+        numeric = _is_number(value) or (isinstance(value, list) and all(map(_is_number, value)))
+        # Numbers (and money amounts) compare as numbers; ISO dates compare as text.
+        target = number if numeric else text_value
+        guard = kind.in_(["number", "object"]) if numeric else kind == "string"
+        match op:
+            case "lt":
+                comparison = target < _sql_value(value)
+            case "gt":
+                comparison = target > _sql_value(value)
+            case "between":
+                comparison = target.between(_sql_value(value[0]), _sql_value(value[1]))
+            case _:
+                raise AssertionError(op)
+        return func.coalesce(and_(guard, comparison), false())
+
+    @staticmethod
+    def _custom_equals(element: Any, number: Any, value: Any) -> ColumnElement[bool]:
+        if _is_number(value):
+            return func.coalesce(number == Decimal(str(value)), false())
+        if isinstance(value, bool):
+            return element == func.to_jsonb(value)
+        return func.lower(element.astext) == str(value).lower()
+
+    # --- facts from other services ------------------------------------------------------------
+
+    def _function(self, node: FunctionCriterion) -> ColumnElement[bool]:
+        f = rm_functions
+        conditions = [f.c.subject_id == r.c.relation_id]
+        if node.role is not None:
+            conditions.append(f.c.role == node.role)
+        if node.active:
+            conditions += [
+                f.c.start_date <= self.today,
+                or_(f.c.end_date.is_(None), f.c.end_date >= self.today),
+            ]
+        if node.at is not None:
+            conditions.append(f.c.object_id == node.at)
+        if node.at_list is not None:
+            members = select(memberships.c.relation_id).where(memberships.c.list_id == node.at_list)
+            conditions.append(f.c.object_id.in_(members))
+        return exists().where(*conditions)
+
+    def _since(self, within_last: Period | None, this_year: bool = False) -> date | None:
+        if this_year:
+            return date(self.today.year, 1, 1)
+        return period_start(self.today, within_last) if within_last else None
+
+    def _contact(self, node: ContactCriterion) -> ColumnElement[bool]:
+        links = rm_contact_links
+        conditions = [links.c.relation_id == r.c.relation_id]
+        if node.contact_kinds:
+            conditions.append(links.c.kind.in_(node.contact_kinds))
+        if node.direction:
+            conditions.append(links.c.direction == node.direction)
+        since = self._since(node.within_last, node.this_year)
+        if since is not None:
+            conditions.append(links.c.occurred_at >= datetime.combine(since, time.min).astimezone())
+        if node.min_count == 1:
+            return exists().where(*conditions)
+        count = select(func.count()).select_from(links).where(*conditions).scalar_subquery()
+        return count >= node.min_count
+
+    def _donations(self, node: DonationCriterion) -> ColumnElement[bool]:
+        d = rm_donations
+        conditions = [d.c.relation_id == r.c.relation_id]
+        since = self._since(node.within_last)
+        if since is not None:
+            conditions.append(d.c.received_on >= since)
+        checks = []
+        total = select(func.coalesce(func.sum(d.c.amount), 0)).where(*conditions).scalar_subquery()
+        if node.total_more_than is not None:
+            checks.append(total > node.total_more_than)
+        if node.total_at_least is not None:
+            checks.append(total >= node.total_at_least)
+        if node.min_count:
+            count = select(func.count()).select_from(d).where(*conditions).scalar_subquery()
+            checks.append(count >= node.min_count)
+        return and_(*checks)
+
+    def _registration(self, node: RegistrationCriterion) -> ColumnElement[bool]:
+        g = rm_registrations
+        return exists().where(
+            g.c.relation_id == r.c.relation_id,
+            g.c.event_code == node.event_code,
+            g.c.status.in_(node.statuses),
+        )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
+def _sql_value(value: Any) -> Any:
+    return Decimal(str(value)) if _is_number(value) else value
+
+
+# --- what a filter depends on ----------------------------------------------------------------
+
+
+def aspects(node: Any, custom: dict[str, FieldSpec]) -> set[str]:
+    """What changes can change the outcome of this filter for a relation."""
+    found: set[str] = {STATUS}
+    for _, item in walk(node):
+        if isinstance(item, FieldCriterion):
+            spec = lookup(item.field, custom)
+            if spec is not None:
+                found.add(ANY_CHANGE if spec.name == "updated_at" else spec.source)
+        elif isinstance(item, FunctionCriterion):
+            found.add(FUNCTIONS)
+            if item.at_list is not None:
+                found.add(list_aspect(item.at_list))
+        elif isinstance(item, ContactCriterion):
+            found.add(CONTACT_MOMENTS)
+        elif isinstance(item, DonationCriterion):
+            found.add(DONATIONS)
+        elif isinstance(item, RegistrationCriterion):
+            found.add(REGISTRATIONS)
+        elif isinstance(item, ListCriterion):
+            found.add(list_aspect(item.list_id))
+    return found
+
+
+def is_relative(node: Any) -> bool:
+    """Whether the outcome can change with the date alone, without any event."""
+    for _, item in walk(node):
+        if isinstance(item, FieldCriterion) and item.op in RELATIVE_OPS:
+            return True
+        if isinstance(item, FunctionCriterion) and item.active:
+            return True
+        if isinstance(item, ContactCriterion) and (item.within_last or item.this_year):
+            return True
+        if isinstance(item, DonationCriterion) and item.within_last:
+            return True
+    return False
+
+
+def describe(node: Any) -> str:
+    """A criterion in words, for the record of why a relation entered or left a list."""
+    if isinstance(node, FieldCriterion):
+        value = "" if node.value is None else f" {node.value!r}"
+        return f"{node.field} {node.op.replace('_', ' ')}{value}"
+    if isinstance(node, FunctionCriterion):
+        where = (
+            f" at {node.at}"
+            if node.at
+            else f" at a member of list {node.at_list}"
+            if node.at_list
+            else ""
+        )
+        return f"{'active ' if node.active else ''}function {node.role or 'any role'}{where}"
+    if isinstance(node, ContactCriterion):
+        period = (
+            "this year"
+            if node.this_year
+            else f"in the last {node.within_last.describe()}"
+            if node.within_last
+            else "ever"
+        )
+        kinds = "/".join(node.contact_kinds) or "any"
+        return f"at least {node.min_count} {kinds} contact moment(s) {period}"
+    if isinstance(node, DonationCriterion):
+        period = f" in the last {node.within_last.describe()}" if node.within_last else ""
+        parts = [
+            f"total > {node.total_more_than}" if node.total_more_than is not None else "",
+            f"total >= {node.total_at_least}" if node.total_at_least is not None else "",
+            f"at least {node.min_count} donations" if node.min_count else "",
+        ]
+        return f"donations{period}: " + ", ".join(p for p in parts if p)
+    if isinstance(node, RegistrationCriterion):
+        return f"registered for {node.event_code}"
+    if isinstance(node, ListCriterion):
+        return f"member of list {node.list_id}"
+    if isinstance(node, NotOf):
+        return f"not ({describe(node.not_)})"
+    if isinstance(node, AllOf | AnyOf):
+        return "all of" if isinstance(node, AllOf) else "any of"
+    return repr(node)
+
+
+def leaves(node: Any) -> list[Any]:
+    """The criteria of a tree (a ``not`` counts as one criterion with its child)."""
+    if isinstance(node, AllOf):
+        return [leaf for child in node.all for leaf in leaves(child)]
+    if isinstance(node, AnyOf):
+        return [leaf for child in node.any for leaf in leaves(child)]
+    return [node]

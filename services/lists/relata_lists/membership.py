@@ -1,0 +1,390 @@
+"""Membership of relation lists: full and incremental evaluation, changes, causes, history.
+
+Incremental: after events touch some relations, only the lists whose criteria depend on what
+changed are re-checked, only for those relations, one SQL query per dependency level. A list
+that reads another list's membership (``in_list``, functions ``at_list``) is checked after that
+list, and a change of its membership touches the relations that depend on it in turn.
+
+Entered and left are decided by the membership table itself (insert-if-absent, delete-if-
+present), so two workers re-checking the same relation cannot both announce the same change.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from pydantic import TypeAdapter
+from sqlalchemy import Uuid, and_, delete, exists, func, literal, not_, select, text, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relata_common.events import (
+    LIST_MEMBERSHIP_TOPIC,
+    Envelope,
+    MembershipCause,
+    MembershipEventType,
+    MembershipPayload,
+)
+from relata_common.outbox import OutgoingEvent
+from relata_lists.catalogue import FieldSpec
+from relata_lists.compiler import Compiler, describe, leaves, list_aspect
+from relata_lists.filters import Node
+from relata_lists.models import (
+    lists,
+    membership_history,
+    memberships,
+    outbox,
+    rm_functions,
+    rm_relations,
+)
+from relata_lists.readmodel import Cause, Touch, Touches
+
+PRODUCER = "lists"
+NODE = TypeAdapter(Node)
+
+
+@dataclass(frozen=True)
+class ListDef:
+    list_id: uuid.UUID
+    name: str
+    filter: Any
+    aspects: frozenset[str]
+    depends_on: frozenset[uuid.UUID]
+    relative: bool
+
+
+@dataclass(frozen=True)
+class Change:
+    list_id: uuid.UUID
+    relation_id: uuid.UUID
+    entered: bool
+    cause: Cause
+
+
+async def load_lists(session: AsyncSession) -> list[ListDef]:
+    """Every list definition, dependencies before their dependents."""
+    rows = (await session.execute(select(lists))).mappings().all()
+    defs = [
+        ListDef(
+            list_id=row["list_id"],
+            name=row["name"],
+            filter=NODE.validate_python(row["filter"]),
+            aspects=frozenset(row["aspects"]),
+            depends_on=frozenset(row["depends_on"]),
+            relative=row["relative"],
+        )
+        for row in rows
+    ]
+    return dependency_order(defs)
+
+
+def dependency_order(defs: list[ListDef]) -> list[ListDef]:
+    """Topological order; cycles are refused when a list is saved, so there are none."""
+    by_id = {d.list_id: d for d in defs}
+    ordered: list[ListDef] = []
+    placed: set[uuid.UUID] = set()
+
+    def place(item: ListDef, trail: frozenset[uuid.UUID]) -> None:
+        if item.list_id in placed or item.list_id in trail:
+            return
+        for dependency in sorted(item.depends_on):
+            if dependency in by_id:
+                place(by_id[dependency], trail | {item.list_id})
+        placed.add(item.list_id)
+        ordered.append(item)
+
+    for item in sorted(defs, key=lambda d: str(d.list_id)):
+        place(item, frozenset())
+    return ordered
+
+
+def levels(ordered: list[ListDef]) -> list[list[ListDef]]:
+    """Group lists so that each group depends only on lists of earlier groups."""
+    depth: dict[uuid.UUID, int] = {}
+    for item in ordered:
+        depth[item.list_id] = 1 + max((depth.get(d, -1) for d in item.depends_on), default=-1)
+    grouped: dict[int, list[ListDef]] = {}
+    for item in ordered:
+        grouped.setdefault(depth[item.list_id], []).append(item)
+    return [grouped[level] for level in sorted(grouped)]
+
+
+# --- incremental -----------------------------------------------------------------------------
+
+
+async def reevaluate(
+    session: AsyncSession,
+    touches: Touches,
+    *,
+    today: date,
+    custom: dict[str, FieldSpec],
+    only: set[uuid.UUID] | None = None,
+) -> list[Change]:
+    """Re-check touched relations against the lists that can depend on what touched them."""
+    if not touches:
+        return []
+    ordered = await load_lists(session)
+    if only is not None:
+        ordered = [d for d in ordered if d.list_id in only]
+    compiler = Compiler(today=today, custom=custom)
+    await _lock_relations(session, set(touches))
+    changes: list[Change] = []
+    for level in levels(ordered):
+        level_changes = await _evaluate_level(session, level, touches, compiler)
+        changes += level_changes
+        await _propagate(session, level_changes, touches)
+    await record_changes(session, changes, compiler, {d.list_id: d for d in ordered})
+    return changes
+
+
+async def _lock_relations(session: AsyncSession, relation_ids: set[uuid.UUID]) -> None:
+    """Serialise evaluations of one relation across workers (in id order: no deadlocks)."""
+    await session.execute(
+        select(rm_relations.c.relation_id)
+        .where(rm_relations.c.relation_id.in_(sorted(relation_ids)))
+        .order_by(rm_relations.c.relation_id)
+        .with_for_update()
+    )
+
+
+async def _evaluate_level(
+    session: AsyncSession, level: list[ListDef], touches: Touches, compiler: Compiler
+) -> list[Change]:
+    wanted: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for item in level:
+        candidates = {rid for rid, t in touches.items() if t.aspects & item.aspects}
+        if candidates:
+            wanted[item.list_id] = candidates
+    if not wanted:
+        return []
+    by_id = {item.list_id: item for item in level}
+    relation_ids = sorted(set().union(*wanted.values()))
+    columns = [
+        compiler.matching(by_id[list_id].filter).label(f"l{i}") for i, list_id in enumerate(wanted)
+    ]
+    rows = (
+        await session.execute(
+            select(rm_relations.c.relation_id, *columns).where(
+                rm_relations.c.relation_id.in_(relation_ids)
+            )
+        )
+    ).all()
+    matches = {row[0]: row[1:] for row in rows}
+    desired_in: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    desired_out: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    for i, (list_id, candidates) in enumerate(wanted.items()):
+        for relation_id in candidates:
+            matched = bool(matches.get(relation_id, [False] * len(wanted))[i])
+            (desired_in if matched else desired_out).add((list_id, relation_id))
+    return await _apply(session, desired_in, desired_out, touches)
+
+
+async def _apply(
+    session: AsyncSession,
+    desired_in: set[tuple[uuid.UUID, uuid.UUID]],
+    desired_out: set[tuple[uuid.UUID, uuid.UUID]],
+    touches: Touches,
+) -> list[Change]:
+    """Make membership match the evaluation; report only what actually changed."""
+    changes: list[Change] = []
+    if desired_in:
+        inserted = await session.execute(
+            insert(memberships)
+            .values([{"list_id": list_id, "relation_id": r} for list_id, r in sorted(desired_in)])
+            .on_conflict_do_nothing()
+            .returning(memberships.c.list_id, memberships.c.relation_id)
+        )
+        changes += [Change(li, r, True, _cause(touches, r)) for li, r in inserted.all()]
+    if desired_out:
+        deleted = await session.execute(
+            delete(memberships)
+            .where(
+                tuple_(memberships.c.list_id, memberships.c.relation_id).in_(sorted(desired_out))
+            )
+            .returning(memberships.c.list_id, memberships.c.relation_id)
+        )
+        changes += [Change(li, r, False, _cause(touches, r)) for li, r in deleted.all()]
+    return changes
+
+
+def _cause(touches: Touches, relation_id: uuid.UUID) -> Cause:
+    touched = touches.get(relation_id)
+    return touched.cause if touched and touched.cause else Cause(None, "evaluation.requested")
+
+
+async def _propagate(session: AsyncSession, changes: list[Change], touches: Touches) -> None:
+    """A membership change touches the relation itself (``in_list``) and the relations that
+    hold a function at it (functions ``at_list``)."""
+    for change in changes:
+        aspect = list_aspect(change.list_id)
+        touches.setdefault(change.relation_id, Touch(cause=change.cause)).aspects.add(aspect)
+        holders = set(
+            (
+                await session.execute(
+                    select(rm_functions.c.subject_id).where(
+                        rm_functions.c.object_id == change.relation_id
+                    )
+                )
+            ).scalars()
+        )
+        unlocked = holders - set(touches)
+        for holder in holders:
+            touches.setdefault(holder, Touch(cause=change.cause)).aspects.add(aspect)
+        if unlocked:
+            await _lock_relations(session, unlocked)
+
+
+# --- full evaluation -------------------------------------------------------------------------
+
+
+async def evaluate_fully(
+    session: AsyncSession,
+    item: ListDef,
+    *,
+    today: date,
+    custom: dict[str, FieldSpec],
+    cause: Cause,
+) -> list[Change]:
+    """Re-evaluate one list over every relation with one query, and apply the difference.
+
+    Incremental writers are held off meanwhile (the table lock conflicts with their row
+    writes), so nothing they decide is overwritten by this older picture.
+    """
+    await session.execute(text("LOCK TABLE memberships IN SHARE ROW EXCLUSIVE MODE"))
+    compiler = Compiler(today=today, custom=custom)
+    condition = compiler.matching(item.filter)
+    r = rm_relations
+    left = await session.execute(
+        delete(memberships)
+        .where(
+            memberships.c.list_id == item.list_id,
+            not_(exists().where(r.c.relation_id == memberships.c.relation_id, condition)),
+        )
+        .returning(memberships.c.relation_id)
+    )
+    changes = [Change(item.list_id, rid, False, cause) for rid in left.scalars()]
+    entered = await session.execute(
+        insert(memberships)
+        .from_select(
+            ["list_id", "relation_id"],
+            select(_literal(item.list_id), r.c.relation_id).where(condition),
+        )
+        .on_conflict_do_nothing()
+        .returning(memberships.c.relation_id)
+    )
+    changes += [Change(item.list_id, rid, True, cause) for rid in entered.scalars()]
+    await session.execute(
+        lists.update().where(lists.c.list_id == item.list_id).values(evaluated_on=today)
+    )
+    # Lists reading this one's membership follow, for the relations that changed.
+    touches: Touches = {}
+    for change in changes:
+        touches.setdefault(change.relation_id, Touch(cause=cause)).aspects.add(
+            list_aspect(item.list_id)
+        )
+    await _propagate(session, changes, touches)
+    by_id = {item.list_id: item}
+    await record_changes(session, changes, compiler, by_id)
+    if touches:
+        changes += await reevaluate(session, touches, today=today, custom=custom)
+    return changes
+
+
+def _literal(list_id: uuid.UUID) -> Any:
+    return literal(list_id, Uuid)
+
+
+# --- recording -------------------------------------------------------------------------------
+
+
+async def record_changes(
+    session: AsyncSession,
+    changes: list[Change],
+    compiler: Compiler,
+    defs: dict[uuid.UUID, ListDef],
+) -> None:
+    """History rows with their causes, and entered/left events in the outbox."""
+    if not changes:
+        return
+    reasons = await _explain(session, changes, compiler, defs)
+    history, events = [], []
+    for change in changes:
+        cause = MembershipCause(
+            event_id=change.cause.event_id,
+            event_type=change.cause.event_type,
+            criteria=reasons.get((change.list_id, change.relation_id), []),
+        )
+        history.append(
+            {
+                "list_id": change.list_id,
+                "relation_id": change.relation_id,
+                "change": "entered" if change.entered else "left",
+                "cause": cause.model_dump(mode="json"),
+            }
+        )
+        payload = MembershipPayload(
+            list_id=change.list_id, relation_id=change.relation_id, cause=cause
+        )
+        kind = MembershipEventType.ENTERED if change.entered else MembershipEventType.LEFT
+        envelope = Envelope(
+            type=kind.value,
+            producer=PRODUCER,
+            subject_id=str(change.relation_id),
+            payload=payload.model_dump(mode="json"),
+        )
+        events.append(OutgoingEvent(LIST_MEMBERSHIP_TOPIC, envelope))
+    for start in range(0, len(history), 5000):
+        await session.execute(membership_history.insert(), history[start : start + 5000])
+    await outbox.add_many(session, events)
+
+
+async def _explain(
+    session: AsyncSession,
+    changes: list[Change],
+    compiler: Compiler,
+    defs: dict[uuid.UUID, ListDef],
+) -> dict[tuple[uuid.UUID, uuid.UUID], list[str]]:
+    """For each change: the criteria that now match (entered) or fail (left)."""
+    reasons: dict[tuple[uuid.UUID, uuid.UUID], list[str]] = {}
+    by_list: dict[uuid.UUID, list[Change]] = {}
+    for change in changes:
+        by_list.setdefault(change.list_id, []).append(change)
+    for list_id, list_changes in by_list.items():
+        item = defs.get(list_id)
+        if item is None or len(list_changes) > 1000:
+            continue  # large re-evaluations record their cause without per-criterion detail
+        criteria = leaves(item.filter)
+        columns = [compiler.condition(c).label(f"c{i}") for i, c in enumerate(criteria)]
+        rows = await session.execute(
+            select(rm_relations.c.relation_id, rm_relations.c.status, *columns).where(
+                rm_relations.c.relation_id.in_([c.relation_id for c in list_changes])
+            )
+        )
+        outcomes = {row[0]: (row[1], row[2:]) for row in rows}
+        for change in list_changes:
+            status, results = outcomes.get(change.relation_id, ("unknown", ()))
+            described = [
+                describe(criterion)
+                for criterion, result in zip(criteria, results, strict=False)
+                if bool(result) == change.entered
+            ]
+            if not change.entered and status != "active":
+                described.insert(0, f"relation is {status}")
+            reasons[(list_id, change.relation_id)] = described
+    return reasons
+
+
+async def count_members(session: AsyncSession, list_id: uuid.UUID) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(memberships).where(memberships.c.list_id == list_id)
+        )
+        or 0
+    )
+
+
+def matches_relation(compiler: Compiler, node: Any, relation_id: uuid.UUID) -> Any:
+    return and_(rm_relations.c.relation_id == relation_id, compiler.matching(node))

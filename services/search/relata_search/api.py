@@ -1,0 +1,96 @@
+"""The search service's HTTP API: typeahead search within views, and the rebuild trigger."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from relata_common.db import transaction
+from relata_common.errors import InvalidInput
+from relata_search.index import Page, SearchIndex, decode_cursor, encode_cursor
+from relata_search.ranking import QueryPlan, matched_field, plan_query
+from relata_search.readmodel import start_rebuild
+
+search_router = APIRouter(tags=["search"])
+admin_router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+class SearchResult(BaseModel):
+    relation_id: uuid.UUID
+    relation_type: str
+    display_name: str
+    relation_number: int
+    matched_field: str | None
+    matched_value: str | None
+    score: float
+
+
+class SearchPage(BaseModel):
+    results: list[SearchResult]
+    next: str | None
+
+
+def parse_views(views: str) -> list[str]:
+    """'id,id' → canonical list ids; a view id is the list id of its base filter for now."""
+    try:
+        return [str(uuid.UUID(v.strip())) for v in views.split(",") if v.strip()]
+    except ValueError:
+        raise InvalidInput.single(("query", "views"), "views are comma-separated ids") from None
+
+
+def page_body(page: Page, plan: QueryPlan) -> dict:
+    results = []
+    for hit in page.hits:
+        document = hit.document
+        matched = matched_field(plan, document)
+        results.append(
+            {
+                "relation_id": document["relation_id"],
+                "relation_type": document["relation_type"],
+                "display_name": document["display_name"],
+                "relation_number": document["relation_number"],
+                "matched_field": matched[0] if matched else None,
+                "matched_value": matched[1] if matched else None,
+                "score": hit.score,
+            }
+        )
+    next_cursor = encode_cursor(page.next_offset) if page.next_offset is not None else None
+    return {"results": results, "next": next_cursor}
+
+
+@search_router.get("/search", response_model=SearchPage)
+async def search(
+    request: Request,
+    q: Annotated[str, Query(max_length=200, description="what the user typed so far")],
+    views: Annotated[str, Query(description="comma-separated view (list) ids the caller sees")],
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    cursor: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    """Relations matching what was typed, best first, within the named views."""
+    try:
+        offset = decode_cursor(cursor)
+    except ValueError:
+        raise InvalidInput.single(("query", "cursor"), "not a cursor from this search") from None
+    index: SearchIndex = request.app.state.index
+    limit = min(limit, request.app.state.settings.search_max_limit)
+    plan = plan_query(q)
+    page = index.search(plan, views=parse_views(views), limit=limit, offset=offset)
+    # Serialised directly: this route is the hot path of typeahead.
+    return Response(orjson.dumps(page_body(page, plan)), media_type="application/json")
+
+
+@admin_router.post("/rebuild", status_code=202)
+async def rebuild(request: Request) -> dict[str, int]:
+    """Empty the read model and every index, then replay the topics from the beginning."""
+    async with transaction(request.app.state.sessions) as session:
+        generation = await start_rebuild(session)
+    request.app.state.follower.wake()
+    return {"generation": generation}
+
+
+ROUTERS = (search_router, admin_router)

@@ -1,0 +1,126 @@
+"""The search service's event consumer: crm.relations and crm.lists.membership into the read model.
+
+One consumer group per rebuild generation (``search-g<n>``): a rebuild starts a new group, which
+reads both topics from the beginning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from aiokafka import AIOKafkaProducer
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from relata_common.events import Envelope
+from relata_common.kafka import EventConsumer, create_broker, ensure_topics
+from relata_common.logging import get_logger
+from relata_search.membership import apply_membership_event
+from relata_search.models import inbox
+from relata_search.readmodel import apply_relation_event
+from relata_search.settings import SearchSettings
+
+log = get_logger(__name__)
+
+
+async def apply_event(session: AsyncSession, envelope: Envelope) -> None:
+    if envelope.type.startswith("membership."):
+        await apply_membership_event(session, envelope)
+    else:
+        await apply_relation_event(session, envelope)
+
+
+class LowLatencyConsumer(EventConsumer):
+    """The common consumer with short fetch waits: search must follow changes within moments."""
+
+    def __init__(self, *, fetch_max_wait_ms: int, batch_timeout_ms: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.fetch_max_wait_ms = fetch_max_wait_ms
+        self.batch_timeout_ms = batch_timeout_ms
+
+    def register(self, broker: KafkaBroker, *, description: str = "") -> None:
+        @broker.subscriber(
+            *self.topics,
+            group_id=self.name,
+            batch=True,
+            max_records=self.max_records,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.MANUAL,
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
+            batch_timeout_ms=self.batch_timeout_ms,
+            title=f"{self.name}:{','.join(self.topics)}",
+            description=description or None,
+        )
+        async def consume(message: KafkaMessage) -> None:
+            records = message.raw_message
+            await self.handle_batch(records if isinstance(records, tuple) else (records,))
+            await message.ack()
+
+
+def group_name(settings: SearchSettings, generation: int) -> str:
+    return f"{settings.consumer_group}-g{generation}"
+
+
+class ConsumerSupervisor:
+    """Runs the consumer of the current generation; a rebuild restarts it in a new group."""
+
+    def __init__(
+        self,
+        settings: SearchSettings,
+        sessions: async_sessionmaker[AsyncSession],
+        producer: AIOKafkaProducer,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.producer = producer
+        self.generation: int | None = None
+        self.broker: KafkaBroker | None = None
+        self._changed = asyncio.Event()
+
+    def switch_to(self, generation: int) -> None:
+        if generation != self.generation:
+            self.generation = generation
+            self._changed.set()
+
+    async def run(self) -> None:
+        settings = self.settings
+        topics = (settings.relations_topic, settings.membership_topic)
+        await ensure_topics(
+            settings.kafka_bootstrap,
+            topics,
+            partitions=settings.topic_partitions,
+            replication=settings.topic_replication,
+        )
+        try:
+            while True:
+                await self._changed.wait()
+                self._changed.clear()
+                await self._stop()
+                assert self.generation is not None
+                broker = create_broker(settings)
+                LowLatencyConsumer(
+                    name=group_name(settings, self.generation),
+                    topics=topics,
+                    sessions=self.sessions,
+                    inbox=inbox,
+                    apply=apply_event,
+                    producer=self.producer,
+                    retry_attempts=settings.consumer_retry_attempts,
+                    max_records=settings.consumer_max_records,
+                    fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+                    batch_timeout_ms=settings.consumer_batch_timeout_ms,
+                ).register(broker)
+                await broker.start()
+                self.broker = broker
+                log.info("consuming", group=group_name(settings, self.generation))
+        finally:
+            await self._stop()
+
+    async def _stop(self) -> None:
+        if self.broker is not None:
+            broker, self.broker = self.broker, None
+            with contextlib.suppress(Exception):
+                await broker.stop()

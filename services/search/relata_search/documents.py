@@ -1,0 +1,80 @@
+"""The search document of a relation: what the index needs of its state, and its index terms.
+
+Built once per relation event and kept in the read model, so an index is (re)built from the
+database without re-parsing events. Holds only what search shows or matches on.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from relata_common.events import RelationState
+from relata_search.normalise import email_key, phone_keys, postal_keys, tokens
+
+NAME_FIELDS = ("first_name", "initials", "infix", "last_name")
+
+
+class SearchDocument(TypedDict):
+    relation_id: str
+    relation_type: str
+    relation_number: int
+    display_name: str
+    names: dict[str, str]
+    organisation_name: str | None
+    emails: list[str]
+    phones: list[str]
+    addresses: list[dict[str, str]]
+
+
+class IndexTerms(TypedDict):
+    """Per index field, the already-normalised terms (the index stores them verbatim)."""
+
+    name: list[str]
+    organisation: list[str]
+    city: list[str]
+    email: list[str]
+    phone: list[str]
+    postal: list[str]
+    number: list[str]
+
+
+def display_name(relation_type: str, fields: dict[str, Any]) -> str:
+    if relation_type == "organisation":
+        return str(fields.get("organisation_name") or "")
+    given = fields.get("first_name") or fields.get("initials")
+    parts = [given, fields.get("infix"), fields.get("last_name")]
+    return " ".join(str(p) for p in parts if p)
+
+
+def document_from_state(state: RelationState) -> SearchDocument:
+    fields = state.fields
+    return SearchDocument(
+        relation_id=str(state.relation_id),
+        relation_type=state.relation_type,
+        relation_number=state.relation_number,
+        display_name=display_name(state.relation_type, fields),
+        names={name: str(fields[name]) for name in NAME_FIELDS if fields.get(name)},
+        organisation_name=fields.get("organisation_name"),
+        emails=[e["address"] for e in fields.get("emails", []) if e.get("address")],
+        phones=[p["number"] for p in fields.get("phones", []) if p.get("number")],
+        addresses=[
+            {k: str(a[k]) for k in ("street", "house_number", "postal_code", "city") if a.get(k)}
+            for a in fields.get("addresses", [])
+        ],
+    )
+
+
+def index_terms(document: SearchDocument) -> IndexTerms:
+    names = [t for value in document["names"].values() for t in tokens(value)]
+    addresses = document["addresses"]
+    return IndexTerms(
+        name=names,
+        organisation=tokens(document["organisation_name"]),
+        city=[t for a in addresses for t in tokens(a.get("city"))],
+        email=[email_key(e) for e in document["emails"]],
+        phone=[k for p in document["phones"] for k in phone_keys(p)],
+        postal=[
+            k for a in addresses for k in postal_keys(a.get("postal_code"), a.get("house_number"))
+        ],
+        number=[str(document["relation_number"])],
+    )

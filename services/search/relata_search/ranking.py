@@ -1,0 +1,183 @@
+"""What a typed query means and how matches rank — free of the index that executes it.
+
+A query becomes a :class:`QueryPlan`: *identifier* clauses (an e-mail address, a phone number,
+a relation number, a postal code with house number: any one of them suffices) and *word* clauses
+(every typed word must match a name, organisation, city ... word, exactly, as a prefix or with
+one typo). Every clause carries a constant score and the scores of the clauses a relation
+matches add up, so the order is predictable: an exact identifier (1000) beats any combination of
+words, and per word an exact word (30+10+3) beats a prefix (10) beats a typo (3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from relata_search.documents import SearchDocument
+from relata_search.normalise import (
+    compact,
+    digits_of,
+    email_key,
+    phone_keys,
+    postal_keys,
+    query_phone,
+    query_postal,
+    tokens,
+)
+
+Kind = Literal["term", "prefix", "fuzzy", "fuzzy_prefix"]
+
+EXACT_IDENTIFIER = 1000.0
+IDENTIFIER_PREFIX = 60.0
+POSTAL_CODE_ONLY = 100.0
+WORD_EXACT = 30.0
+WORD_PREFIX = 10.0
+WORD_TYPO = 3.0
+CITY_FACTOR = 0.4  # a city word counts less than a name word: 'Berg' the name beats Bergen
+MIN_FUZZY_LENGTH = 4  # below this one typo turns almost any word into a match
+MIN_FUZZY_PREFIX_LENGTH = 5
+MAX_WORDS = 8
+
+
+@dataclass(frozen=True)
+class Clause:
+    field: str
+    kind: Kind
+    value: str
+    score: float
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    text: str
+    identifiers: tuple[Clause, ...]
+    words: tuple[tuple[Clause, ...], ...]
+
+    @property
+    def empty(self) -> bool:
+        return not self.identifiers and not self.words
+
+
+def plan_query(text: str) -> QueryPlan:
+    text = text.strip()
+    return QueryPlan(text, tuple(_identifier_clauses(text)), tuple(_word_clauses(text)))
+
+
+def _identifier_clauses(text: str) -> list[Clause]:
+    clauses: list[Clause] = []
+    if "@" in text or ("." in text and " " not in text):
+        key = email_key(text)
+        clauses.append(Clause("email", "term", key, EXACT_IDENTIFIER))
+        if len(key) >= 3:
+            clauses.append(Clause("email", "prefix", key, IDENTIFIER_PREFIX))
+    digits = digits_of(text)
+    if digits:
+        phone = query_phone(text)
+        if phone:
+            clauses.append(Clause("phone", "term", phone, EXACT_IDENTIFIER))
+        if len(digits) <= 12:
+            clauses.append(Clause("number", "term", digits, EXACT_IDENTIFIER))
+        if len(digits) >= 4:
+            clauses.append(Clause("phone", "prefix", digits, IDENTIFIER_PREFIX))
+            clauses.append(Clause("number", "prefix", digits, IDENTIFIER_PREFIX / 2))
+        if len(digits) == 4:
+            clauses.append(Clause("postal", "prefix", digits, IDENTIFIER_PREFIX / 3))
+    postal = query_postal(text)
+    if postal:
+        with_number = not postal[-1].isalpha() or len(postal) > 6
+        score = EXACT_IDENTIFIER if with_number else POSTAL_CODE_ONLY
+        clauses.append(Clause("postal", "term", postal, score))
+        clauses.append(Clause("postal", "prefix", postal, IDENTIFIER_PREFIX))
+    return clauses
+
+
+def _word_clauses(text: str) -> list[tuple[Clause, ...]]:
+    words = tokens(text)[:MAX_WORDS]
+    if not words or (digits_of(text) is not None) or query_postal(text):
+        return []  # identifiers only: their words ('3511', 'ab') are not names
+    groups = []
+    for position, word in enumerate(words):
+        last = position == len(words) - 1
+        clauses: list[Clause] = []
+        for field, factor in (("name", 1.0), ("organisation", 1.0), ("city", CITY_FACTOR)):
+            clauses.append(Clause(field, "term", word, WORD_EXACT * factor))
+            # Earlier words were typed out; the last one may still be growing.
+            if last or len(word) >= 2:
+                clauses.append(Clause(field, "prefix", word, WORD_PREFIX * factor))
+            if field != "city" and len(word) >= MIN_FUZZY_LENGTH:
+                clauses.append(Clause(field, "fuzzy", word, WORD_TYPO * factor))
+            if field != "city" and last and len(word) >= MIN_FUZZY_PREFIX_LENGTH:
+                clauses.append(Clause(field, "fuzzy_prefix", word, WORD_TYPO * factor))
+        groups.append(tuple(clauses))
+    return groups
+
+
+# --- which field matched ------------------------------------------------------------------------
+
+
+def within_one_edit(a: str, b: str) -> bool:
+    """Damerau-Levenshtein distance ≤ 1 (a transposition counts as one), like the index's."""
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diffs = [i for i in range(len(a)) if a[i] != b[i]]
+        if len(diffs) == 1:
+            return True
+        i, j = diffs[0], diffs[-1]
+        return len(diffs) == 2 and j == i + 1 and a[i] == b[j] and a[j] == b[i]
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+
+
+def clause_matches(clause: Clause, term: str) -> bool:
+    value = clause.value
+    if clause.kind == "term":
+        return term == value
+    if clause.kind == "prefix":
+        return term.startswith(value)
+    if clause.kind == "fuzzy":
+        return within_one_edit(value, term)
+    n = len(value)
+    return any(within_one_edit(value, term[:k]) for k in (n - 1, n, n + 1) if 0 < k <= len(term))
+
+
+def _sources(document: SearchDocument) -> list[tuple[str, str, str, list[str]]]:
+    """(index field, document field, shown value, its terms), most telling field first."""
+    names = document["names"]
+    out: list[tuple[str, str, str, list[str]]] = [
+        ("email", "email", e, [email_key(e)]) for e in document["emails"]
+    ]
+    out += [("phone", "phone", p, phone_keys(p)) for p in document["phones"]]
+    number = str(document["relation_number"])
+    out.append(("number", "relation_number", number, [compact(number)]))
+    for address in document["addresses"]:
+        keys = postal_keys(address.get("postal_code"), address.get("house_number"))
+        if keys:
+            parts = (address.get("postal_code"), address.get("house_number"))
+            shown = " ".join(v for v in parts if v)
+            out.append(("postal", "postal_code", shown, keys))
+    for field in ("last_name", "first_name", "infix", "initials"):
+        if field in names:
+            out.append(("name", field, names[field], tokens(names[field])))
+    if document["organisation_name"]:
+        org = document["organisation_name"]
+        out.append(("organisation", "organisation_name", org, tokens(org)))
+    for address in document["addresses"]:
+        if address.get("city"):
+            out.append(("city", "city", address["city"], tokens(address["city"])))
+    return out
+
+
+def matched_field(plan: QueryPlan, document: SearchDocument) -> tuple[str, str] | None:
+    """The document field (and its value) that made the best-scoring clause match."""
+    clauses = [*plan.identifiers, *(c for group in plan.words for c in group)]
+    best: tuple[float, str, str] | None = None
+    for field, name, shown, terms in _sources(document):
+        for clause in clauses:
+            if clause.field != field or (best is not None and clause.score <= best[0]):
+                continue
+            if any(clause_matches(clause, term) for term in terms):
+                best = (clause.score, name, shown)
+    return None if best is None else (best[1], best[2])

@@ -1,0 +1,50 @@
+"""A first walk through: a list of members in Utrecht follows address changes."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.helpers import eventually
+from tests.relations.fixtures import create, person
+
+UTRECHT = {"all": [{"kind": "field", "field": "city", "op": "equals", "value": "Utrecht"}]}
+
+
+async def test_list_follows_address_changes(
+    relations_api: httpx.AsyncClient,
+    relations_relay: None,
+    lists_api: httpx.AsyncClient,
+    lists_worker: None,
+):
+    jan = await create(relations_api, person("Berg", addresses=[{"city": "Utrecht"}]))
+    piet = await create(relations_api, person("Jansen", addresses=[{"city": "Amsterdam"}]))
+
+    async def known() -> bool:
+        page = await lists_api.post("/evaluate", json={"filter": UTRECHT})
+        return page.json()["count"] == 1
+
+    await eventually(known)
+    created = await lists_api.post("/lists", json={"name": "Members in Utrecht", "filter": UTRECHT})
+    assert created.status_code == 201, created.text
+    list_id = created.json()["list_id"]
+    assert created.json()["member_count"] == 1
+
+    moved = await relations_api.patch(
+        f"/relations/{piet['relation_id']}",
+        json={"fields": {"addresses": [{"city": "Utrecht"}]}},
+        headers={"If-Match": '"1"'},
+    )
+    assert moved.status_code == 200
+
+    async def both_in() -> bool:
+        page = (await lists_api.get(f"/lists/{list_id}/members")).json()
+        return {r["relation_id"] for r in page["relations"]} == {
+            jan["relation_id"], piet["relation_id"]}
+
+    await eventually(both_in)
+    history = (
+        await lists_api.get(f"/lists/{list_id}/members/{piet['relation_id']}/history")
+    ).json()
+    assert history[0]["change"] == "entered"
+    assert history[0]["cause"]["event_type"] == "relation.updated"
+    assert history[0]["cause"]["criteria"] == ["city equals 'Utrecht'"]
