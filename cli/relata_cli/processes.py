@@ -17,4 +17,22 @@ class ProcessSpec:
 PROCESSES: tuple[ProcessSpec, ...] = (
     ProcessSpec("relations-api", ("relata-relations", "api"), 8001, "relata_relations", docs=True),
     ProcessSpec("relations-relay", ("relata-relations", "relay"), 9001, "relata_relations"),
+    ProcessSpec(
+        "contactmoments-api",
+        ("relata-contactmoments", "api"),
+        8002,
+        "relata_contactmoments",
+        docs=True,
+    ),
+    ProcessSpec(
+        "contactmoments-worker",
+        ("relata-contactmoments", "worker"),
+        9102,
+        "relata_contactmoments",
+    ),
+    ProcessSpec(
+        "contactmoments-relay", ("relata-contactmoments", "relay"), 9002, "relata_contactmoments"
+    ),
+    # One process: API, index follower and consumer (the tantivy index lives in the process).
+    ProcessSpec("search", ("relata-search", "serve"), 8005, "relata_search", docs=True),
 )

@@ -144,8 +144,10 @@ class EventConsumer:
         retry_attempts: int = 3,
         retry_backoff: float = 0.2,
         max_records: int = 500,
+        group: str | None = None,
     ) -> None:
         self.name = name
+        self.group = group or name
         self.topics = list(topics)
         self.sessions = sessions
         self.inbox = inbox
@@ -162,7 +164,7 @@ class EventConsumer:
 
         @broker.subscriber(
             *self.topics,
-            group_id=self.name,
+            group_id=self.group,
             batch=True,
             max_records=self.max_records,
             auto_offset_reset="earliest",

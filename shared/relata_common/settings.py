@@ -29,6 +29,9 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     consumer_max_records: int = 500
+    consumer_group_suffix: str = ""
+    """Appended to every consumer group name: lets separate deployments (or tests) sharing one
+    Kafka cluster consume independently."""
     consumer_retry_attempts: int = 3
 
     @property

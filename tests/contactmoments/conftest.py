@@ -87,7 +87,9 @@ async def cm_db(
 
 
 @pytest.fixture
-async def feed(cm_settings: ContactMomentsSettings, cm_api: httpx.AsyncClient) -> AsyncIterator[Feed]:
+async def feed(
+    cm_settings: ContactMomentsSettings, cm_api: httpx.AsyncClient
+) -> AsyncIterator[Feed]:
     """Apply relation events straight through the worker's applier, without the broker."""
     engine = create_engine(cm_settings.database_url, pool_size=2)
     sessions = create_sessionmaker(engine)
@@ -175,9 +177,7 @@ def relation_merged(survivor_id: uuid.UUID, merged_id: uuid.UUID, version: int) 
             "survivor_id": str(survivor_id),
             "merged_id": str(merged_id),
             "merge_id": str(uuid.uuid4()),
-            "state": relation_state(
-                merged_id, version, status="merged", merged_into=survivor_id
-            ),
+            "state": relation_state(merged_id, version, status="merged", merged_into=survivor_id),
         },
     )
 

@@ -27,13 +27,16 @@ async def lists_database(postgres_server: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def lists_settings(postgres_server: str, kafka_bootstrap: str, lists_database: str) -> ListsSettings:
+def lists_settings(
+    postgres_server: str, kafka_bootstrap: str, lists_database: str
+) -> ListsSettings:
     return ListsSettings(
         postgres_url=postgres_server,
         database_name=lists_database,
         kafka_bootstrap=kafka_bootstrap,
         internal_token=INTERNAL_TOKEN,
         browse_threshold=50,
+        consumer_group_suffix=f"-{lists_database}",
     )
 
 
@@ -58,8 +61,9 @@ async def lists_api(
 @pytest.fixture
 async def lists_worker(lists_settings: ListsSettings, lists_api: httpx.AsyncClient):
     """The lists worker (consumers and daily schedule) and its relay, in-process."""
-    async with LifespanManager(create_worker(lists_settings)), LifespanManager(
-        create_relay(lists_settings)
+    async with (
+        LifespanManager(create_worker(lists_settings)),
+        LifespanManager(create_relay(lists_settings)),
     ):
         yield
 

@@ -39,7 +39,9 @@ async def test_list_follows_address_changes(
     async def both_in() -> bool:
         page = (await lists_api.get(f"/lists/{list_id}/members")).json()
         return {r["relation_id"] for r in page["relations"]} == {
-            jan["relation_id"], piet["relation_id"]}
+            jan["relation_id"],
+            piet["relation_id"],
+        }
 
     await eventually(both_in)
     history = (

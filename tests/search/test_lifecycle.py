@@ -117,7 +117,8 @@ async def test_rebuild_replays_the_topics_from_the_beginning(search: SearchServi
     await eventually(rebuilt)
     for i, state in enumerate(states[1:], start=1):
         await search.wait_found(f"herbouw{i}", state.relation_id)
-    assert await search.ids("herbouw0") == []  # the erasure was replayed too
+    # The erasure was replayed too ('herbouw0' still finds the others by one typo).
+    assert str(erased_one.relation_id) not in await search.ids("herbouw0")
     assert search.app.state.index.count() == 2
     ready = await search.client.get("/ready")
     assert ready.status_code == 200, ready.text

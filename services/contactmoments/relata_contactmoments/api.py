@@ -51,6 +51,7 @@ async def log_moment(
 
 @moments_router.post(
     "/email",
+    description=ingestion.__doc__,
     responses={
         200: {"description": "this Message-ID was ingested before: the moment made then"},
         201: {"description": "a new contact moment"},

@@ -49,7 +49,11 @@ contact_moments = Table(
     Column("relation_ids", ARRAY(Uuid), nullable=False),
     Column("source", Text, nullable=False, server_default="manual"),
     Column("message_id", Text, comment="Message-ID of an ingested e-mail, without <>"),
-    Column("email", JSONB, comment="addresses, attachments and unknown addresses of an e-mail"),
+    Column(
+        "email",
+        JSONB(none_as_null=True),
+        comment="addresses, attachments and unknown addresses of an e-mail",
+    ),
     Column("deleted_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),

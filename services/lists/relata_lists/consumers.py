@@ -42,6 +42,7 @@ def lists_consumer(
 ) -> EventConsumer:
     return EventConsumer(
         name="lists",
+        group=f"lists{settings.consumer_group_suffix}",
         topics=CONSUMED_TOPICS,
         sessions=sessions,
         inbox=inbox,

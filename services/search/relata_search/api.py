@@ -47,7 +47,7 @@ def page_body(page: Page, plan: QueryPlan) -> dict:
     results = []
     for hit in page.hits:
         document = hit.document
-        matched = matched_field(plan, document)
+        matched = matched_field(plan, hit.sources)
         results.append(
             {
                 "relation_id": document["relation_id"],

@@ -30,7 +30,6 @@ class IndexTerms(TypedDict):
     """Per index field, the already-normalised terms (the index stores them verbatim)."""
 
     name: list[str]
-    organisation: list[str]
     city: list[str]
     email: list[str]
     phone: list[str]
@@ -65,11 +64,12 @@ def document_from_state(state: RelationState) -> SearchDocument:
 
 
 def index_terms(document: SearchDocument) -> IndexTerms:
+    # Person and organisation names share one field: one clause per typed word, not two.
     names = [t for value in document["names"].values() for t in tokens(value)]
+    names += tokens(document["organisation_name"])
     addresses = document["addresses"]
     return IndexTerms(
         name=names,
-        organisation=tokens(document["organisation_name"]),
         city=[t for a in addresses for t in tokens(a.get("city"))],
         email=[email_key(e) for e in document["emails"]],
         phone=[k for p in document["phones"] for k in phone_keys(p)],

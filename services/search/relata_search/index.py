@@ -16,9 +16,9 @@ import orjson
 import tantivy
 
 from relata_search.documents import SearchDocument, index_terms
-from relata_search.ranking import Clause, QueryPlan
+from relata_search.ranking import Clause, QueryPlan, Source, match_sources
 
-TERM_FIELDS = ("name", "organisation", "city", "email", "phone", "postal", "number")
+TERM_FIELDS = ("name", "city", "email", "phone", "postal", "number")
 
 
 def build_schema() -> tantivy.Schema:
@@ -35,6 +35,7 @@ def build_schema() -> tantivy.Schema:
 class Hit:
     score: float
     document: SearchDocument
+    sources: list[Source]
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class SearchIndex:
         for field, values in index_terms(document).items():
             for value in dict.fromkeys(values):
                 doc.add_text(field, value)
-        doc.add_bytes("document", orjson.dumps(document))
+        doc.add_bytes("document", orjson.dumps([document, match_sources(document)]))
         self.writer.add_document(doc)
 
     def remove(self, relation_id: str) -> None:
@@ -109,7 +110,7 @@ class SearchIndex:
         searcher = self.index.searcher()
         result = searcher.search(query, limit + 1, count=False, offset=offset)
         hits = [
-            Hit(score, orjson.loads(searcher.doc(address).get_first("document")))
+            Hit(score, *orjson.loads(searcher.doc(address).get_first("document")))
             for score, address in result.hits[:limit]
         ]
         more = len(result.hits) > limit

@@ -2,10 +2,10 @@
 
 A query becomes a :class:`QueryPlan`: *identifier* clauses (an e-mail address, a phone number,
 a relation number, a postal code with house number: any one of them suffices) and *word* clauses
-(every typed word must match a name, organisation, city ... word, exactly, as a prefix or with
-one typo). Every clause carries a constant score and the scores of the clauses a relation
-matches add up, so the order is predictable: an exact identifier (1000) beats any combination of
-words, and per word an exact word (30+10+3) beats a prefix (10) beats a typo (3).
+(every typed word must match a word of a name, organisation name or city: exactly, as a
+prefix or with one typo). Every clause carries a constant score and the scores of the clauses
+a relation matches add up, so the order is predictable: an exact identifier (1000) beats any
+combination of words, and per word an exact word (30+10+3) beats a prefix (10) beats a typo (3).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ WORD_PREFIX = 10.0
 WORD_TYPO = 3.0
 CITY_FACTOR = 0.4  # a city word counts less than a name word: 'Berg' the name beats Bergen
 MIN_FUZZY_LENGTH = 4  # below this one typo turns almost any word into a match
-MIN_FUZZY_PREFIX_LENGTH = 5
+MIN_FUZZY_PREFIX_LENGTH = 6  # a typo while still typing: costly, so only on longer words
 MAX_WORDS = 8
 
 
@@ -98,16 +98,18 @@ def _word_clauses(text: str) -> list[tuple[Clause, ...]]:
     groups = []
     for position, word in enumerate(words):
         last = position == len(words) - 1
-        clauses: list[Clause] = []
-        for field, factor in (("name", 1.0), ("organisation", 1.0), ("city", CITY_FACTOR)):
-            clauses.append(Clause(field, "term", word, WORD_EXACT * factor))
-            # Earlier words were typed out; the last one may still be growing.
-            if last or len(word) >= 2:
-                clauses.append(Clause(field, "prefix", word, WORD_PREFIX * factor))
-            if field != "city" and len(word) >= MIN_FUZZY_LENGTH:
-                clauses.append(Clause(field, "fuzzy", word, WORD_TYPO * factor))
-            if field != "city" and last and len(word) >= MIN_FUZZY_PREFIX_LENGTH:
-                clauses.append(Clause(field, "fuzzy_prefix", word, WORD_TYPO * factor))
+        # Earlier words were typed out (a prefix only from 3 letters); the last may still grow.
+        prefix = last or len(word) >= 3
+        clauses = [Clause("name", "term", word, WORD_EXACT)]
+        if prefix:
+            clauses.append(Clause("name", "prefix", word, WORD_PREFIX))
+        if len(word) >= MIN_FUZZY_LENGTH:
+            clauses.append(Clause("name", "fuzzy", word, WORD_TYPO))
+        if last and len(word) >= MIN_FUZZY_PREFIX_LENGTH:
+            clauses.append(Clause("name", "fuzzy_prefix", word, WORD_TYPO))
+        clauses.append(Clause("city", "term", word, WORD_EXACT * CITY_FACTOR))
+        if prefix:
+            clauses.append(Clause("city", "prefix", word, WORD_PREFIX * CITY_FACTOR))
         groups.append(tuple(clauses))
     return groups
 
@@ -143,12 +145,17 @@ def clause_matches(clause: Clause, term: str) -> bool:
     return any(within_one_edit(value, term[:k]) for k in (n - 1, n, n + 1) if 0 < k <= len(term))
 
 
-def _sources(document: SearchDocument) -> list[tuple[str, str, str, list[str]]]:
-    """(index field, document field, shown value, its terms), most telling field first."""
+Source = tuple[str, str, str, list[str]]
+
+
+def match_sources(document: SearchDocument) -> list[Source]:
+    """(index field, document field, shown value, its terms), most telling field first.
+
+    Computed when a document is indexed and stored with it, so marking the matched field of
+    a hit costs no normalising at query time.
+    """
     names = document["names"]
-    out: list[tuple[str, str, str, list[str]]] = [
-        ("email", "email", e, [email_key(e)]) for e in document["emails"]
-    ]
+    out: list[Source] = [("email", "email", e, [email_key(e)]) for e in document["emails"]]
     out += [("phone", "phone", p, phone_keys(p)) for p in document["phones"]]
     number = str(document["relation_number"])
     out.append(("number", "relation_number", number, [compact(number)]))
@@ -163,18 +170,18 @@ def _sources(document: SearchDocument) -> list[tuple[str, str, str, list[str]]]:
             out.append(("name", field, names[field], tokens(names[field])))
     if document["organisation_name"]:
         org = document["organisation_name"]
-        out.append(("organisation", "organisation_name", org, tokens(org)))
+        out.append(("name", "organisation_name", org, tokens(org)))
     for address in document["addresses"]:
         if address.get("city"):
             out.append(("city", "city", address["city"], tokens(address["city"])))
     return out
 
 
-def matched_field(plan: QueryPlan, document: SearchDocument) -> tuple[str, str] | None:
+def matched_field(plan: QueryPlan, sources: list[Source]) -> tuple[str, str] | None:
     """The document field (and its value) that made the best-scoring clause match."""
     clauses = [*plan.identifiers, *(c for group in plan.words for c in group)]
     best: tuple[float, str, str] | None = None
-    for field, name, shown, terms in _sources(document):
+    for field, name, shown, terms in sources:
         for clause in clauses:
             if clause.field != field or (best is not None and clause.score <= best[0]):
                 continue

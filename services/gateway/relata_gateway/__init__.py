@@ -1,0 +1,1 @@
+"""Relata API gateway: users, views and rights, composed relation cards, the dashboard."""

@@ -1,0 +1,425 @@
+"""The public API: everything clients and other modules may do goes through here."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from relata_common.errors import InvalidInput
+from relata_common.web import IfMatchDep, SessionDep, etag
+from relata_gateway import cache, dashboard, views
+from relata_gateway.cards import Card, CardContext, compose, require_visible
+from relata_gateway.forms import (
+    SEARCH_FIELD_SOURCES,
+    display_name,
+    filter_fields_outside,
+    patch_fields_outside,
+)
+from relata_gateway.models import api_keys, users
+from relata_gateway.security import (
+    AdminDep,
+    Forbidden,
+    Unauthorized,
+    User,
+    UserDep,
+    hash_password,
+    issue_token,
+    new_api_key,
+    password_matches,
+)
+
+auth_router = APIRouter(tags=["authentication"])
+admin_router = APIRouter(tags=["administration"])
+views_router = APIRouter(prefix="/views", tags=["views"])
+dashboard_router = APIRouter(tags=["dashboard"])
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+def _ctx(request: Request) -> CardContext:
+    state = request.app.state
+    return CardContext(
+        state.services, state.redis, state.settings.card_cache_seconds, state.settings.call_timeout
+    )
+
+
+# --- authentication --------------------------------------------------------------------------
+
+
+class Login(BaseModel):
+    username: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class AccessToken(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+@auth_router.post("/auth/token")
+async def log_in(body: Login, request: Request, session: SessionDep) -> AccessToken:
+    """Exchange a username and password for a short-lived access token."""
+    row = (
+        (
+            await session.execute(
+                select(users).where(users.c.username == body.username, users.c.active)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None or not password_matches(row["password_hash"], body.password):
+        raise Unauthorized("unknown username or wrong password")
+    settings = request.app.state.settings
+    user = User(row["id"], row["username"], row["role"])
+    token = issue_token(user, settings.jwt_secret.get_secret_value(), settings.access_token_minutes)
+    return AccessToken(access_token=token, expires_in=settings.access_token_minutes * 60)
+
+
+# --- administration --------------------------------------------------------------------------
+
+
+class UserInput(BaseModel):
+    username: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.@-]+$")
+    display_name: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=10, max_length=1000)
+    role: str = Field(pattern="^(admin|staff)$")
+
+
+class UserOut(BaseModel):
+    user_id: uuid.UUID
+    username: str
+    display_name: str
+    role: str
+
+
+@admin_router.post("/users", status_code=status.HTTP_201_CREATED)
+async def create_user(body: UserInput, _: AdminDep, session: SessionDep) -> UserOut:
+    """Create a user (functional administrators only)."""
+    if await session.scalar(select(users.c.id).where(users.c.username == body.username)):
+        raise InvalidInput.single(("body", "username"), "this username is taken")
+    user_id = uuid.uuid4()
+    await session.execute(
+        users.insert().values(
+            id=user_id,
+            username=body.username,
+            display_name=body.display_name,
+            password_hash=hash_password(body.password),
+            role=body.role,
+        )
+    )
+    return UserOut(
+        user_id=user_id, username=body.username, display_name=body.display_name, role=body.role
+    )
+
+
+class ApiKeyInput(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class ApiKeyOut(BaseModel):
+    api_key_id: uuid.UUID
+    key: str = Field(description="shown once: store it now")
+
+
+@admin_router.post("/users/{user_id}/api-keys", status_code=status.HTTP_201_CREATED)
+async def create_api_key(
+    user_id: uuid.UUID, body: ApiKeyInput, _: AdminDep, session: SessionDep
+) -> ApiKeyOut:
+    """Issue an API key acting as this user (for integrations)."""
+    if await session.scalar(select(users.c.id).where(users.c.id == user_id)) is None:
+        raise InvalidInput.single(("path", "user_id"), "no such user")
+    key, key_hash = new_api_key()
+    key_id = uuid.uuid4()
+    await session.execute(
+        api_keys.insert().values(
+            id=key_id, user_id=user_id, name=body.name, prefix=key[:8], key_hash=key_hash
+        )
+    )
+    return ApiKeyOut(api_key_id=key_id, key=key)
+
+
+@admin_router.post("/admin/views", status_code=status.HTTP_201_CREATED)
+async def create_view(
+    body: views.ViewInput, _: AdminDep, request: Request, session: SessionDep
+) -> views.ViewOut:
+    """Define a view: base filter, relation form; its 'All relations' list is created."""
+    return await views.create_view(session, request.app.state.services, body)
+
+
+class GrantInput(BaseModel):
+    user_id: uuid.UUID
+    can_edit: bool = False
+
+
+@admin_router.put("/admin/views/{view_id}/grants", status_code=status.HTTP_204_NO_CONTENT)
+async def grant_view(
+    view_id: uuid.UUID, body: GrantInput, _: AdminDep, session: SessionDep
+) -> None:
+    """Grant a user a view, read-only or with edit rights."""
+    await views.grant(session, user_id=body.user_id, view_id=view_id, can_edit=body.can_edit)
+
+
+@admin_router.post("/admin/custom-fields", status_code=status.HTTP_201_CREATED)
+async def define_custom_field(body: dict[str, Any], _: AdminDep, request: Request) -> Any:
+    """Define a custom field (kept by the relations service)."""
+    response = await request.app.state.services.relations.call("POST", "/custom-fields", json=body)
+    return response.json()
+
+
+# --- views, cards, editing -------------------------------------------------------------------
+
+
+@views_router.get("")
+async def my_views(user: UserDep, session: SessionDep) -> list[views.ViewOut]:
+    """The views this user may work in."""
+    return [await views.view_out(session, v) for v in await views.user_views(session, user)]
+
+
+@views_router.get("/{view_id}/relations/{relation_id}")
+async def relation_card(
+    view_id: uuid.UUID,
+    relation_id: uuid.UUID,
+    user: UserDep,
+    request: Request,
+    session: SessionDep,
+    response: Response,
+) -> Card:
+    """A relation card as the view shows it (404 when the view does not show the relation)."""
+    view = await views.access(session, user, view_id)
+    card = await compose(
+        _ctx(request),
+        view,
+        relation_id,
+        views_of_user=await views.user_views(session, user),
+        lists_of_view=await views.view_lists_of(session, view.id),
+    )
+    await dashboard.remember(
+        request.app.state.redis,
+        user,
+        dashboard.RecentItem(
+            kind="relation",
+            id=relation_id,
+            view_id=view.id,
+            label=card.display_name,
+            at=dashboard.now(),
+        ),
+        request.app.state.settings.recent_items,
+    )
+    response.headers["ETag"] = etag(card.version)
+    return card
+
+
+class CardEdit(BaseModel):
+    fields: dict[str, Any] = Field(description="changed fields of the form; null clears one")
+
+
+def _actor_headers(user: User, version: int | None = None) -> dict[str, str]:
+    headers = {"X-Actor-Kind": "user", "X-Actor-Id": str(user.id)}
+    if version is not None:
+        headers["If-Match"] = etag(version)
+    return headers
+
+
+@views_router.patch("/{view_id}/relations/{relation_id}")
+async def edit_relation(
+    view_id: uuid.UUID,
+    relation_id: uuid.UUID,
+    body: CardEdit,
+    version: IfMatchDep,
+    user: UserDep,
+    request: Request,
+    session: SessionDep,
+    response: Response,
+) -> Card:
+    """Change fields through the card (If-Match); only fields of the view's form."""
+    view = await views.access(session, user, view_id)
+    if not view.can_edit:
+        raise Forbidden("this view is read-only for you")
+    outside = patch_fields_outside(view.form, body.fields)
+    if outside:
+        raise InvalidInput.single(("body", "fields"), f"not in this view's form: {outside}")
+    ctx = _ctx(request)
+    await require_visible(ctx, view, relation_id)
+    await request.app.state.services.relations.call(
+        "PATCH",
+        f"/relations/{relation_id}",
+        json={"fields": body.fields},
+        headers=_actor_headers(user, version),
+    )
+    await cache.invalidate(request.app.state.redis, relation_id, "relation")
+    return await relation_card(view_id, relation_id, user, request, session, response)
+
+
+class SearchHit(BaseModel):
+    relation_id: uuid.UUID
+    relation_type: str | None = None
+    display_name: str
+    matched_field: str | None = None
+    matched_value: str | None = None
+
+
+@views_router.get("/{view_id}/search")
+async def search(
+    view_id: uuid.UUID,
+    user: UserDep,
+    request: Request,
+    session: SessionDep,
+    q: Annotated[str, Query(min_length=1, max_length=200)],
+    limit: Limit = 10,
+) -> list[SearchHit]:
+    """Typeahead over the relations of a view; matches on hidden fields show no value."""
+    view = await views.access(session, user, view_id)
+    answer = await request.app.state.services.search.call(
+        "GET", "/search", params={"q": q, "views": str(view.base_list_id), "limit": limit}
+    )
+    hits = []
+    for result in answer.json().get("results", []):
+        field = result.get("matched_field")
+        source = SEARCH_FIELD_SOURCES.get(field or "", field or "")
+        shown = field is not None and (view.form.shows(source) or field in ("name", "display_name"))
+        hits.append(
+            SearchHit(
+                relation_id=result["relation_id"],
+                relation_type=result.get("relation_type"),
+                display_name=_search_name(view, result),
+                matched_field=field if shown else None,
+                matched_value=result.get("matched_value") if shown else None,
+            )
+        )
+    return hits
+
+
+def _search_name(view: views.View, result: dict[str, Any]) -> str:
+    shows_name = any(view.form.shows(n) for n in ("last_name", "organisation_name"))
+    if shows_name:
+        return str(result.get("display_name") or "")
+    return display_name(view.form, {}, result.get("relation_number"))
+
+
+@views_router.get("/{view_id}/lists")
+async def view_lists(view_id: uuid.UUID, user: UserDep, session: SessionDep) -> list[views.ListRef]:
+    """The lists under a view, 'All relations' first."""
+    view = await views.access(session, user, view_id)
+    return await views.view_lists_of(session, view.id)
+
+
+def _redact_page(view: views.View, page: dict[str, Any]) -> dict[str, Any]:
+    shows_name = any(view.form.shows(n) for n in ("last_name", "organisation_name"))
+    for row in page.get("relations", []):
+        if not shows_name:
+            row["display_name"] = display_name(view.form, {}, row.get("relation_number"))
+        if not view.form.shows("relation_number"):
+            row["relation_number"] = None
+    return page
+
+
+@views_router.get("/{view_id}/lists/{list_id}/members")
+async def list_members(
+    view_id: uuid.UUID,
+    list_id: uuid.UUID,
+    user: UserDep,
+    request: Request,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Members of a list under the view, paged; a list too large to browse gives its count."""
+    view = await views.access(session, user, view_id)
+    if list_id not in {ref.list_id for ref in await views.view_lists_of(session, view.id)}:
+        raise InvalidInput.single(("path", "list_id"), "not a list of this view")
+    params: dict[str, Any] = {"limit": limit}
+    if cursor:
+        params["cursor"] = cursor
+    page = await request.app.state.services.lists.call(
+        "GET", f"/lists/{list_id}/members", params=params
+    )
+    return _redact_page(view, page.json())
+
+
+class FilterInput(BaseModel):
+    filter: dict[str, Any]
+
+
+def _check_filter(view: views.View, node: dict[str, Any]) -> None:
+    outside = filter_fields_outside(view.form, node)
+    if outside:
+        raise InvalidInput(
+            [
+                {
+                    "loc": ["body", "filter", *path],
+                    "msg": "reads data this view's form does not show",
+                    "type": "forbidden_field",
+                }
+                for path in outside
+            ]
+        )
+
+
+@views_router.post("/{view_id}/evaluate")
+async def evaluate(
+    view_id: uuid.UUID,
+    body: FilterInput,
+    user: UserDep,
+    request: Request,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Run an ad-hoc filter over the view's relations: count and a page."""
+    view = await views.access(session, user, view_id)
+    _check_filter(view, body.filter)
+    params: dict[str, Any] = {"limit": limit}
+    if cursor:
+        params["cursor"] = cursor
+    page = await request.app.state.services.lists.call(
+        "POST", "/evaluate", json={"filter": views.within_view(view, body.filter)}, params=params
+    )
+    return _redact_page(view, page.json())
+
+
+class SavedList(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    filter: dict[str, Any]
+
+
+@views_router.post("/{view_id}/lists", status_code=status.HTTP_201_CREATED)
+async def save_list(
+    view_id: uuid.UUID, body: SavedList, user: UserDep, request: Request, session: SessionDep
+) -> views.ListRef:
+    """Save a filter as a relation list under the view."""
+    view = await views.access(session, user, view_id)
+    if not view.can_edit:
+        raise Forbidden("this view is read-only for you")
+    _check_filter(view, body.filter)
+    return await views.add_list(session, request.app.state.services, view, body.name, body.filter)
+
+
+@views_router.get("/{view_id}/activity")
+async def recently_edited(
+    view_id: uuid.UUID,
+    user: UserDep,
+    request: Request,
+    session: SessionDep,
+    limit: Limit = 20,
+) -> list[dashboard.ActivityItem]:
+    """Recently edited by others (colleagues and relations themselves), newest first."""
+    view = await views.access(session, user, view_id)
+    return await dashboard.recently_edited_by_others(session, _ctx(request), user, view, limit)
+
+
+@dashboard_router.get("/dashboard/recent")
+async def recent_items(
+    user: UserDep, request: Request, session: SessionDep
+) -> list[dashboard.RecentItem]:
+    """The relations and lists this user viewed last."""
+    return await dashboard.recent(
+        request.app.state.redis, user, await views.user_views(session, user)
+    )
+
+
+ROUTERS = (auth_router, admin_router, views_router, dashboard_router)

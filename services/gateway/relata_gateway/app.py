@@ -1,0 +1,81 @@
+"""The gateway's processes: the public API and its event worker."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from relata_common.runtime import api_lifespan, database_check, worker_app
+from relata_common.web import RequestContextMiddleware, install_error_handlers, operations_router
+from relata_gateway.api import ROUTERS
+from relata_gateway.clients import build_services
+from relata_gateway.consumers import CONSUMED_TOPICS, register
+from relata_gateway.settings import GatewaySettings, get_settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def service_urls(settings: GatewaySettings) -> dict[str, str]:
+    return {
+        "relations": settings.relations_url,
+        "contactmoments": settings.contactmoments_url,
+        "lists": settings.lists_url,
+        "search": settings.search_url,
+        "selections": settings.selections_url,
+    }
+
+
+def create_api(
+    settings: GatewaySettings | None = None,
+    transports: dict[str, httpx.AsyncBaseTransport] | None = None,
+) -> FastAPI:
+    """The public API. ``transports`` lets tests wire in-process services."""
+    settings = settings or get_settings()
+    database = api_lifespan(settings, MIGRATIONS)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with database(app):
+            app.state.services = build_services(
+                service_urls(settings),
+                settings.internal_token.get_secret_value(),
+                settings.call_timeout,
+                transports,
+            )
+            app.state.redis = Redis.from_url(settings.redis_url)
+            try:
+                yield
+            finally:
+                await app.state.services.aclose()
+                await app.state.redis.aclose()
+
+    app = FastAPI(
+        title="Relata CRM",
+        description="The public API of Relata: log in, work in views, open relation cards, "
+        "search, browse and filter lists, and see what changed. Every call needs a bearer "
+        "access token (POST /auth/token) or an X-API-Key.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestContextMiddleware)
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+
+    async def redis_check() -> None:
+        await app.state.redis.ping()
+
+    app.include_router(
+        operations_router([("database", database_check(app)), ("redis", redis_check)])
+    )
+    return app
+
+
+def create_worker(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    return worker_app(settings, MIGRATIONS, CONSUMED_TOPICS, register(settings))

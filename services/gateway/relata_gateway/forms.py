@@ -1,0 +1,145 @@
+"""Relation forms: which tabs and fields a view's relation card shows. Nothing outside a
+view's form ever leaves the gateway, so every response passes through these functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+STANDARD_FIELDS = (
+    "relation_number",
+    "first_name",
+    "initials",
+    "infix",
+    "last_name",
+    "salutation",
+    "gender",
+    "birth_date",
+    "organisation_name",
+    "coc_number",
+    "iban",
+    "addresses",
+    "phones",
+    "emails",
+)
+SECTIONS = ("functions", "contact_moments", "lists", "history", "donations", "registrations")
+"""Card sections a form can include like fields; they also allow filtering on that data."""
+NAME_FIELDS = ("first_name", "initials", "infix", "last_name", "organisation_name")
+SEARCH_FIELD_SOURCES = {
+    "email": "emails",
+    "phone": "phones",
+    "postal_code": "addresses",
+    "city": "addresses",
+    "street": "addresses",
+    "relation_number": "relation_number",
+}
+"""Which form field a search match on a derived field reveals."""
+
+
+class Tab(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    fields: list[str] = Field(min_length=1, max_length=200)
+
+    @field_validator("fields")
+    @classmethod
+    def _known(cls, fields: list[str]) -> list[str]:
+        for name in fields:
+            custom = name.startswith("custom.") and len(name) > 7
+            if name not in STANDARD_FIELDS and name not in SECTIONS and not custom:
+                raise ValueError(f"{name!r} is not a relation field or card section")
+        return fields
+
+
+class Form(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tabs: list[Tab] = Field(min_length=1, max_length=30)
+
+    @property
+    def fields(self) -> frozenset[str]:
+        return frozenset(name for tab in self.tabs for name in tab.fields)
+
+    def shows(self, name: str) -> bool:
+        return name in self.fields
+
+
+def field_value(fields: dict[str, Any], name: str, state: dict[str, Any]) -> Any:
+    if name == "relation_number":
+        return state.get("relation_number")
+    if name.startswith("custom."):
+        return fields.get("custom", {}).get(name.removeprefix("custom."))
+    return fields.get(name)
+
+
+def visible_tabs(form: Form, state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The relation's values, tab by tab, for only the fields of the form."""
+    fields = state.get("fields", {})
+    return [
+        {
+            "name": tab.name,
+            "fields": {
+                name: field_value(fields, name, state)
+                for name in tab.fields
+                if name not in SECTIONS
+            },
+        }
+        for tab in form.tabs
+    ]
+
+
+def display_name(form: Form, fields: dict[str, Any], relation_number: Any) -> str:
+    """A name built only from name fields the form shows (else the relation number)."""
+    parts = [fields.get(n) for n in ("first_name", "infix", "last_name") if form.shows(n)]
+    if not any(parts) and form.shows("initials"):
+        parts = [fields.get("initials"), fields.get("infix"), fields.get("last_name")]
+    name = " ".join(str(p) for p in parts if p)
+    if form.shows("organisation_name") and fields.get("organisation_name"):
+        name = name or str(fields["organisation_name"])
+    if name:
+        return name
+    return f"relation {relation_number}" if form.shows("relation_number") else "relation"
+
+
+def patch_fields_outside(form: Form, patch: dict[str, Any]) -> list[str]:
+    """Fields a patch would change that the form does not show (and so may not change)."""
+    outside = []
+    for name, value in patch.items():
+        if name == "custom" and isinstance(value, dict):
+            outside += [f"custom.{k}" for k in value if not form.shows(f"custom.{k}")]
+        elif not form.shows(name) or name in SECTIONS:
+            outside.append(name)
+    return outside
+
+
+def filter_fields_outside(form: Form, node: Any, path: tuple[Any, ...] = ()) -> list[tuple]:
+    """Criteria of a filter that read data the form does not show, with their paths."""
+    found: list[tuple] = []
+    if isinstance(node, dict):
+        for combinator in ("all", "any"):
+            if isinstance(node.get(combinator), list):
+                for i, child in enumerate(node[combinator]):
+                    found += filter_fields_outside(form, child, (*path, combinator, i))
+                return found
+        if "not" in node:
+            return filter_fields_outside(form, node["not"], (*path, "not"))
+        kind = node.get("kind")
+        needs = {
+            "function": "functions",
+            "contact": "contact_moments",
+            "in_list": "lists",
+        }.get(kind)
+        if kind == "field":
+            name = str(node.get("field", ""))
+            source = SEARCH_FIELD_SOURCES.get(name, name)
+            if not form.shows(source) and not form.shows(name):
+                found.append((*path, "field"))
+        elif (
+            (needs is not None and not form.shows(needs))
+            or (kind == "donations" and not form.shows("donations"))
+            or (kind == "registration" and not form.shows("registrations"))
+        ):
+            found.append((*path, "kind"))
+    return found

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import SecretStr
+
+from relata_common.settings import CommonSettings
+
+
+class GatewaySettings(CommonSettings):
+    service_name: str = "gateway"
+    database_name: str = "relata_gateway"
+    jwt_secret: SecretStr = SecretStr("relata-dev-jwt-secret-change-me-in-production-32b")
+    access_token_minutes: int = 15
+    relations_url: str = "http://127.0.0.1:8001"
+    contactmoments_url: str = "http://127.0.0.1:8002"
+    lists_url: str = "http://127.0.0.1:8003"
+    selections_url: str = "http://127.0.0.1:8004"
+    search_url: str = "http://127.0.0.1:8005"
+    call_timeout: float = 2.0
+    """Seconds a card waits for one service before it leaves that part out."""
+    card_cache_seconds: int = 300
+    recent_items: int = 20
+    max_page: int = 200
+
+
+@lru_cache
+def get_settings() -> GatewaySettings:
+    return GatewaySettings()

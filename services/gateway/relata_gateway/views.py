@@ -1,0 +1,194 @@
+"""Views: a base filter (which relations a view shows at all), a relation form, and the
+relation lists under it, "All relations" first. Users are granted views, read-only or with
+edit rights; functional administrators have every view."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relata_common.errors import Conflict, NotFound
+from relata_gateway.clients import Services
+from relata_gateway.forms import Form
+from relata_gateway.models import grants, view_lists, views
+from relata_gateway.security import User
+
+ALL_RELATIONS = "All relations"
+
+
+class ViewInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    base_filter: dict[str, Any] = Field(
+        description="which relations the view shows at all (a filter tree)",
+        examples=[{"kind": "field", "field": "relation_type", "op": "equals", "value": "person"}],
+    )
+    form: Form
+
+
+class ListRef(BaseModel):
+    list_id: uuid.UUID
+    name: str
+
+
+class ViewOut(BaseModel):
+    view_id: uuid.UUID
+    name: str
+    form: Form
+    lists: list[ListRef]
+    can_edit: bool
+
+
+@dataclass(frozen=True)
+class View:
+    id: uuid.UUID
+    name: str
+    base_list_id: uuid.UUID
+    form: Form
+    can_edit: bool
+
+
+async def create_view(session: AsyncSession, services: Services, data: ViewInput) -> ViewOut:
+    """Create a view; its base filter becomes its 'All relations' list in the lists service."""
+    if await session.scalar(select(views.c.id).where(views.c.name == data.name)):
+        raise Conflict(f"a view named {data.name!r} exists")
+    view_id = uuid.uuid4()
+    created = await services.lists.call(
+        "POST",
+        "/lists",
+        json={
+            "name": f"{data.name}: {ALL_RELATIONS}",
+            "view_id": str(view_id),
+            "filter": data.base_filter,
+        },
+    )
+    base_list_id = uuid.UUID(created.json()["list_id"])
+    await session.execute(
+        views.insert().values(
+            id=view_id,
+            name=data.name,
+            base_filter=data.base_filter,
+            base_list_id=base_list_id,
+            form=data.form.model_dump(),
+        )
+    )
+    await session.execute(
+        view_lists.insert().values(
+            view_id=view_id, list_id=base_list_id, name=ALL_RELATIONS, position=0
+        )
+    )
+    return await view_out(session, await view_for_admin(session, view_id))
+
+
+async def view_for_admin(session: AsyncSession, view_id: uuid.UUID) -> View:
+    row = (await session.execute(select(views).where(views.c.id == view_id))).mappings().first()
+    if row is None:
+        raise NotFound(f"view {view_id} does not exist")
+    return View(row["id"], row["name"], row["base_list_id"], Form.model_validate(row["form"]), True)
+
+
+async def access(session: AsyncSession, user: User, view_id: uuid.UUID) -> View:
+    """The view as this user may use it; 404 when not granted (its existence is not told)."""
+    if user.is_admin:
+        return await view_for_admin(session, view_id)
+    row = (
+        (
+            await session.execute(
+                select(views, grants.c.can_edit)
+                .join(grants, grants.c.view_id == views.c.id)
+                .where(views.c.id == view_id, grants.c.user_id == user.id)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"view {view_id} does not exist")
+    return View(
+        row["id"],
+        row["name"],
+        row["base_list_id"],
+        Form.model_validate(row["form"]),
+        row["can_edit"],
+    )
+
+
+async def user_views(session: AsyncSession, user: User) -> list[View]:
+    statement = select(views.c.id).order_by(views.c.name)
+    if not user.is_admin:
+        statement = statement.join(grants, grants.c.view_id == views.c.id).where(
+            grants.c.user_id == user.id
+        )
+    return [
+        await access(session, user, view_id)
+        for view_id in (await session.execute(statement)).scalars()
+    ]
+
+
+async def view_lists_of(session: AsyncSession, view_id: uuid.UUID) -> list[ListRef]:
+    rows = await session.execute(
+        select(view_lists.c.list_id, view_lists.c.name)
+        .where(view_lists.c.view_id == view_id)
+        .order_by(view_lists.c.position, view_lists.c.name)
+    )
+    return [ListRef(list_id=row.list_id, name=row.name) for row in rows]
+
+
+async def view_out(session: AsyncSession, view: View) -> ViewOut:
+    return ViewOut(
+        view_id=view.id,
+        name=view.name,
+        form=view.form,
+        lists=await view_lists_of(session, view.id),
+        can_edit=view.can_edit,
+    )
+
+
+def within_view(view: View, node: dict[str, Any]) -> dict[str, Any]:
+    """A filter narrowed to the view's relations."""
+    return {"all": [{"kind": "in_list", "list_id": str(view.base_list_id)}, node]}
+
+
+async def add_list(
+    session: AsyncSession, services: Services, view: View, name: str, node: dict[str, Any]
+) -> ListRef:
+    """Save a filter as a relation list under a view (always within the view's relations)."""
+    created = await services.lists.call(
+        "POST",
+        "/lists",
+        json={
+            "name": f"{view.name}: {name}",
+            "view_id": str(view.id),
+            "filter": within_view(view, node),
+        },
+    )
+    list_id = uuid.UUID(created.json()["list_id"])
+    position = await session.scalar(
+        select(func.coalesce(func.max(view_lists.c.position), 0) + 1).where(
+            view_lists.c.view_id == view.id
+        )
+    )
+    await session.execute(
+        view_lists.insert().values(view_id=view.id, list_id=list_id, name=name, position=position)
+    )
+    return ListRef(list_id=list_id, name=name)
+
+
+async def grant(
+    session: AsyncSession, *, user_id: uuid.UUID, view_id: uuid.UUID, can_edit: bool
+) -> None:
+    """Grant a user a view (or change the right); granting twice is harmless."""
+    await view_for_admin(session, view_id)
+    upsert = insert(grants).values(user_id=user_id, view_id=view_id, can_edit=can_edit)
+    await session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[grants.c.user_id, grants.c.view_id], set_={"can_edit": can_edit}
+        )
+    )

@@ -1,0 +1,166 @@
+"""The selections service wired to in-process relations and lists services, on the session's
+broker and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from relata_common.db import create_engine, create_sessionmaker, drop_database, ensure_database
+from relata_selections.app import create_api, create_relay, create_worker
+from relata_selections.settings import SelectionsSettings
+from relata_selections.sources import ListsSource
+from tests.helpers import eventually
+from tests.lists.conftest import (  # noqa: F401 - the lists service's fixtures, reused
+    lists_api,
+    lists_database,
+    lists_settings,
+    lists_worker,
+)
+from tests.relations.fixtures import INTERNAL_TOKEN
+
+HEADERS = {"X-Internal-Token": INTERNAL_TOKEN, "X-Actor-Kind": "user", "X-Actor-Id": "u1"}
+
+
+@pytest.fixture
+async def selections_database(postgres_server: str) -> AsyncIterator[str]:
+    name = f"relata_test_selections_{uuid.uuid4().hex[:12]}"
+    await ensure_database(f"{postgres_server}/{name}")
+    yield name
+    await drop_database(f"{postgres_server}/{name}")
+
+
+@pytest.fixture
+def selections_settings(
+    postgres_server: str, kafka_bootstrap: str, selections_database: str
+) -> SelectionsSettings:
+    return SelectionsSettings(
+        postgres_url=postgres_server,
+        database_name=selections_database,
+        kafka_bootstrap=kafka_bootstrap,
+        internal_token=INTERNAL_TOKEN,
+        lists_url="http://lists",
+        relations_url="http://relations",
+        # Tests share one broker: a group per test reads crm.relations from the start.
+        consumer_group=f"selections-{selections_database}",
+        event_id_cap=2,
+    )
+
+
+@pytest.fixture
+async def selections_api(
+    selections_settings: SelectionsSettings,
+    relations_api: httpx.AsyncClient,
+    lists_api: httpx.AsyncClient,  # noqa: F811 - the imported fixture
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The selections API in-process, calling the in-process lists and relations APIs."""
+    app = create_api(
+        selections_settings,
+        lists_transport=lists_api._transport,
+        relations_transport=relations_api._transport,
+    )
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app),
+            base_url="http://selections",
+            headers=HEADERS,
+        ) as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+async def selections_worker(
+    selections_settings: SelectionsSettings,
+    selections_api: httpx.AsyncClient,
+    lists_api: httpx.AsyncClient,  # noqa: F811 - the imported fixture
+) -> AsyncIterator[None]:
+    """The selections worker (crm.relations consumer and daily schedule), in-process."""
+    async with LifespanManager(create_worker(selections_settings, lists_api._transport)):
+        yield
+
+
+@pytest.fixture
+async def selections_relay(
+    selections_settings: SelectionsSettings, selections_api: httpx.AsyncClient
+) -> AsyncIterator[None]:
+    async with LifespanManager(create_relay(selections_settings)):
+        yield
+
+
+@pytest.fixture
+async def selections_sessions(
+    selections_settings: SelectionsSettings, selections_api: httpx.AsyncClient
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on the (migrated) selections database, for calling domain functions."""
+    engine = create_engine(selections_settings.database_url, pool_size=2)
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def lists_source(
+    lists_api: httpx.AsyncClient,  # noqa: F811 - the imported fixture
+) -> AsyncIterator[ListsSource]:
+    """What the worker's daily schedule uses to reach the lists service."""
+    async with httpx.AsyncClient(transport=lists_api._transport) as client:
+        yield ListsSource(client, "http://lists", INTERNAL_TOKEN)
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def city_filter(city: str) -> dict[str, Any]:
+    return {"all": [{"kind": "field", "field": "city", "op": "equals", "value": city}]}
+
+
+async def wait_for_count(lists: httpx.AsyncClient, filter_: dict, count: int) -> None:
+    """Wait until the lists read model has caught up with the relations created."""
+
+    async def caught_up() -> bool:
+        response = await lists.post("/evaluate/ids", json={"filter": filter_})
+        return response.status_code == 200 and response.json()["count"] == count
+
+    await eventually(caught_up)
+
+
+async def wait_for_ids(lists: httpx.AsyncClient, filter_: dict, relations: list[dict]) -> None:
+    """Wait until the filter matches exactly these relations in the lists read model."""
+    wanted = {r["relation_id"] for r in relations}
+
+    async def caught_up() -> bool:
+        response = await lists.post("/evaluate/ids", json={"filter": filter_})
+        return response.status_code == 200 and set(response.json()["relation_ids"]) == wanted
+
+    await eventually(caught_up)
+
+
+async def create_selection(client: httpx.AsyncClient, name: str, source: dict, **extra) -> dict:
+    response = await client.post("/selections", json={"name": name, "source": source, **extra})
+    assert response.status_code == 201, response.text
+    assert response.headers["ETag"] == f'"{response.json()["version"]}"'
+    return response.json()
+
+
+async def member_ids(client: httpx.AsyncClient, selection_id: str) -> dict[str, str]:
+    """Every member: relation id -> added_by, paging through."""
+    found: dict[str, str] = {}
+    cursor = None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get(f"/selections/{selection_id}/members", params=params)).json()
+        found |= {m["relation_id"]: m["added_by"] for m in page["members"]}
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return found
+
+
+async def etag_of(client: httpx.AsyncClient, selection_id: str) -> str:
+    return (await client.get(f"/selections/{selection_id}")).headers["ETag"]
