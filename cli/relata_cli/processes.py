@@ -35,4 +35,9 @@ PROCESSES: tuple[ProcessSpec, ...] = (
     ),
     # One process: API, index follower and consumer (the tantivy index lives in the process).
     ProcessSpec("search", ("relata-search", "serve"), 8005, "relata_search", docs=True),
+    ProcessSpec(
+        "selections-api", ("relata-selections", "api"), 8004, "relata_selections", docs=True
+    ),
+    ProcessSpec("selections-worker", ("relata-selections", "worker"), 9104, "relata_selections"),
+    ProcessSpec("selections-relay", ("relata-selections", "relay"), 9004, "relata_selections"),
 )

@@ -55,8 +55,8 @@ async def gateway(
     redis_client,
     relations_api: httpx.AsyncClient,
     relations_relay: None,
-    lists_api: httpx.AsyncClient,
-    lists_worker: None,
+    lists_api: httpx.AsyncClient,  # noqa: F811
+    lists_worker: None,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The public gateway API (and its worker), wired to the in-process services."""

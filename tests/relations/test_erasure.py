@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 
-from tests.relations.fixtures import create, organisation, person
 from tests.relations.db import count, outbox_events
+from tests.relations.fixtures import create, organisation, person
 from tests.relations.test_merge import give_function, merged_ok, state
 
 

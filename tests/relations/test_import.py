@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import orjson
 
-from tests.relations.fixtures import create, person
 from tests.relations.db import count, history_rows, outbox_events
+from tests.relations.fixtures import create, person
 
 NDJSON = "application/x-ndjson"
 CSV = "text/csv"

@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 
-from tests.relations.fixtures import create, organisation, person
 from tests.relations.db import outbox_events
+from tests.relations.fixtures import create, organisation, person
 
 
 async def merge(

@@ -130,11 +130,22 @@ def _timestamp(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
-def _relation_aspects(envelope: Envelope) -> set[str]:
-    changed = set(envelope.payload.get("changed_fields", []))
-    if envelope.type != RelationEventType.UPDATED:
-        changed.add(STATUS)  # created, restored, merged, erased: every list may change
-    return changed | {"*"}
+def _relation_aspects(envelopes: list[Envelope], held: int | None) -> set[str]:
+    """What the events of one relation newer than the held version changed, together.
+
+    Only the newest state is applied, so the changes of every newer event in the batch count;
+    a new relation, or a gap in the versions (an event not seen), may have changed anything.
+    """
+    newer = {e.subject_version or 0: e for e in envelopes if (e.subject_version or 0) > (held or 0)}
+    versions = sorted(newer)
+    changed = {"*"}
+    if held is None or versions != list(range(held + 1, held + 1 + len(versions))):
+        changed.add(STATUS)
+    for envelope in newer.values():
+        changed |= set(envelope.payload.get("changed_fields", []))
+        if envelope.type != RelationEventType.UPDATED:
+            changed.add(STATUS)  # created, restored, merged, erased: every list may change
+    return changed
 
 
 async def apply_events(session: AsyncSession, envelopes: list[Envelope]) -> Touches:
@@ -156,11 +167,14 @@ async def apply_events(session: AsyncSession, envelopes: list[Envelope]) -> Touc
 async def _apply_relation_states(
     session: AsyncSession, envelopes: list[Envelope], touches: Touches
 ) -> None:
-    newest: dict[str, Envelope] = {}
+    by_subject: dict[str, list[Envelope]] = {}
     for envelope in envelopes:
-        held = newest.get(envelope.subject_id)
-        if held is None or (envelope.subject_version or 0) > (held.subject_version or 0):
-            newest[envelope.subject_id] = envelope
+        by_subject.setdefault(envelope.subject_id, []).append(envelope)
+    newest = {
+        subject: max(events, key=lambda e: e.subject_version or 0)
+        for subject, events in by_subject.items()
+    }
+    held = await _held_versions(session, [uuid.UUID(subject) for subject in newest])
     rows, erased = [], []
     for envelope in newest.values():
         if envelope.type == RelationEventType.ERASED:
@@ -180,13 +194,27 @@ async def _apply_relation_states(
         cause = Cause(envelope.event_id, envelope.type)
         functions = envelope.payload["state"].get("functions", [])
         await _replace_functions(session, relation_id, functions)
-        touch(touches, relation_id, _relation_aspects(envelope), cause)
+        aspects = _relation_aspects(by_subject[envelope.subject_id], held.get(relation_id))
+        touch(touches, relation_id, aspects, cause)
         if envelope.type == RelationEventType.MERGED:
             survivor = uuid.UUID(str(envelope.payload["survivor_id"]))
             await _move_facts(session, relation_id, survivor)
             touch(touches, survivor, {DONATIONS, REGISTRATIONS, CONTACT_MOMENTS}, cause)
     for envelope in erased:
         await _erase(session, envelope, touches)
+
+
+async def _held_versions(
+    session: AsyncSession, relation_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    if not relation_ids:
+        return {}
+    rows = await session.execute(
+        select(rm_relations.c.relation_id, rm_relations.c.version).where(
+            rm_relations.c.relation_id.in_(relation_ids)
+        )
+    )
+    return {row.relation_id: row.version for row in rows}
 
 
 async def _upsert_relations(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
