@@ -145,9 +145,11 @@ class EventConsumer:
         retry_backoff: float = 0.2,
         max_records: int = 500,
         group: str | None = None,
+        fetch_max_wait_ms: int = 100,
     ) -> None:
         self.name = name
         self.group = group or name
+        self.fetch_max_wait_ms = fetch_max_wait_ms
         self.topics = list(topics)
         self.sessions = sessions
         self.inbox = inbox
@@ -168,6 +170,7 @@ class EventConsumer:
             batch=True,
             max_records=self.max_records,
             auto_offset_reset="earliest",
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
             ack_policy=AckPolicy.MANUAL,
             title=f"{self.name}:{','.join(self.topics)}",
             description=description or None,

@@ -49,6 +49,8 @@ class ImportRow:
     relation_type: str
     external_id: str
     fields: dict[str, Any]
+    stored: dict[str, Any] | None = None
+    """The validated, stored form of ``fields``, when they were checked on their own."""
 
 
 class InvalidRow(BaseModel):
@@ -181,13 +183,14 @@ def check_row(raw: RawRow, definitions: dict[str, CustomFieldDefinition]) -> Imp
         errors.append({"loc": ["fields"], "msg": "must be an object"})
     unknown = set(data) - {"external_id", "relation_type", "fields"}
     errors += [{"loc": [key], "msg": "unknown key"} for key in sorted(unknown)]
+    stored = None
     if not errors:
-        _, problems = field_errors(fields, relation_type, definitions, ("fields",))
+        stored, problems = field_errors(fields, relation_type, definitions, ("fields",))
         errors += [dict(problem) for problem in problems]
     ext = external_id if isinstance(external_id, str) else None
     if errors:
         return InvalidRow(line=raw.line, external_id=ext, errors=errors)
-    return ImportRow(raw.line, relation_type, external_id.strip(), fields)
+    return ImportRow(raw.line, relation_type, external_id.strip(), fields, stored)
 
 
 # --- writing -----------------------------------------------------------------------------------
@@ -232,7 +235,9 @@ async def import_chunk(
                 report.unchanged += 1  # folded into the row above it in the same file
             continue
         if current is None:
-            stored, _ = field_errors(row.fields, row.relation_type, definitions, ("fields",))
+            stored = row.stored  # validated once already, in check_row
+            if stored is None:
+                stored, _ = field_errors(row.fields, row.relation_type, definitions, ("fields",))
             new = {
                 "id": uuid.uuid4(),
                 "relation_type": row.relation_type,

@@ -33,7 +33,11 @@ selections = Table(
     Column("name", Text, nullable=False),
     Column("source_kind", Text, nullable=False, comment="list, filter or manual"),
     Column("list_id", Uuid, comment="the relation list it is taken from (source list)"),
-    Column("filter", JSONB(none_as_null=True), comment="the filter it is taken from (source filter)"),
+    Column(
+        "filter",
+        JSONB(none_as_null=True),
+        comment="the filter it is taken from (source filter)",
+    ),
     Column("daily_refresh", Boolean, nullable=False, server_default="false"),
     Column("version", Integer, nullable=False),
     Column("member_count", Integer, nullable=False, server_default="0"),
