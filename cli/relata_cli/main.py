@@ -14,10 +14,9 @@ from pathlib import Path
 import httpx
 import typer
 
-from relata_cli.processes import PROCESSES, ProcessSpec
+from relata_cli.infrastructure import local_infrastructure
+from relata_cli.processes import GATEWAY, PROCESSES, ProcessSpec
 from relata_common.asyncapi import specification
-from relata_common.settings import CommonSettings
-from relata_common.tansu import TansuBroker
 
 app = typer.Typer(help="Run and operate the Relata CRM platform.", no_args_is_help=True)
 
@@ -31,6 +30,7 @@ def _answers(host: str, port: int) -> bool:
 
 
 def _start(spec: ProcessSpec, env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:
+    """Start one process, logging to its own file."""
     log = open(log_dir / f"{spec.name}.log", "ab")  # noqa: SIM115 - lives as long as the process
     return subprocess.Popen(
         [*spec.command, "--port", str(spec.port)],
@@ -78,47 +78,59 @@ def _watch(running: list[tuple[ProcessSpec, subprocess.Popen[bytes]]]) -> None:
 @app.command()
 def up(
     kafka: str = typer.Option("", help="bootstrap of a running Kafka; default: start Tansu"),
-    log_dir: Path = typer.Option(Path(".run/logs"), help="where each process logs"),
+    run_dir: Path = typer.Option(Path(".run"), help="logs, embedded servers' data, indexes"),
+    seed: bool = typer.Option(True, help="load the demo association on first start"),
 ) -> None:
     """Start the whole platform on this machine; Ctrl-C stops it cleanly."""
     _stop_on_signals()
-    settings = CommonSettings()
-    if not _answers("127.0.0.1", 5432) and "CRM_POSTGRES_URL" not in os.environ:
-        raise typer.Exit("PostgreSQL does not answer on 127.0.0.1:5432 (set CRM_POSTGRES_URL)")
+    log_dir = run_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    broker = None
-    if not kafka:
-        port = 9092 if not _answers("127.0.0.1", 9092) else None
-        broker = TansuBroker(port=port, log_file=log_dir / "tansu.log").start()
-        kafka = broker.bootstrap
-        typer.echo(f"Kafka-compatible broker (Tansu, in memory) on {kafka}")
-    env = {**os.environ, "CRM_KAFKA_BOOTSTRAP": kafka}
     running: list[tuple[ProcessSpec, subprocess.Popen[bytes]]] = []
     try:
-        for spec in PROCESSES:
-            running.append((spec, _start(spec, env, log_dir)))
-        with typer.progressbar(running, label="starting services") as progress:
-            for spec, process in progress:
-                _wait_ready(spec, process, timeout=60)
-        for spec, _ in running:
-            extra = f"  (API docs: http://127.0.0.1:{spec.port}/docs)" if spec.docs else ""
-            typer.echo(f"{spec.name:<20} http://127.0.0.1:{spec.port}{extra}")
-        typer.echo(f"internal service token: {settings.internal_token.get_secret_value()}")
-        typer.echo("Ctrl-C stops everything.")
-        _watch(running)
+        with local_infrastructure(run_dir, kafka) as infrastructure:
+            for note in infrastructure.notes:
+                typer.echo(note)
+            env = {
+                **os.environ,
+                **infrastructure.environment(),
+                "CRM_INDEX_DIR": str((run_dir / "search-index").resolve()),
+            }
+            for spec in PROCESSES:
+                running.append((spec, _start(spec, env, log_dir)))
+            with typer.progressbar(running, label="starting services") as progress:
+                for spec, process in progress:
+                    _wait_ready(spec, process, timeout=120)
+            _report(running)
+            if seed:
+                from relata_cli.seed import seed_demo_once
+
+                seed_demo_once(env)
+            typer.echo("Ctrl-C stops everything.")
+            _watch(running)
     except KeyboardInterrupt:
         pass
     finally:
+        _stop(running)
+
+
+def _report(running: list[tuple[ProcessSpec, subprocess.Popen[bytes]]]) -> None:
+    for spec, _ in running:
+        extra = f"  (API docs: http://127.0.0.1:{spec.port}/docs)" if spec.docs else ""
+        typer.echo(f"{spec.name:<22} http://127.0.0.1:{spec.port}{extra}")
+    typer.echo(f"\nRelata is up: http://127.0.0.1:{GATEWAY.port}  (OpenAPI: /docs)")
+
+
+def _stop(running: list[tuple[ProcessSpec, subprocess.Popen[bytes]]]) -> None:
+    if running:
         typer.echo("stopping", err=True)
-        for _, process in reversed(running):
+    for _, process in reversed(running):
+        if process.poll() is None:
             process.terminate()
-        for _, process in running:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        if broker is not None:
-            broker.stop()
+    for _, process in running:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 @app.command()

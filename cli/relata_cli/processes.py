@@ -17,6 +17,9 @@ class ProcessSpec:
 PROCESSES: tuple[ProcessSpec, ...] = (
     ProcessSpec("relations-api", ("relata-relations", "api"), 8001, "relata_relations", docs=True),
     ProcessSpec("relations-relay", ("relata-relations", "relay"), 9001, "relata_relations"),
+    ProcessSpec("lists-api", ("relata-lists", "api"), 8003, "relata_lists", docs=True),
+    ProcessSpec("lists-worker", ("relata-lists", "worker"), 9103, "relata_lists"),
+    ProcessSpec("lists-relay", ("relata-lists", "relay"), 9003, "relata_lists"),
     ProcessSpec(
         "contactmoments-api",
         ("relata-contactmoments", "api"),
@@ -40,4 +43,7 @@ PROCESSES: tuple[ProcessSpec, ...] = (
     ),
     ProcessSpec("selections-worker", ("relata-selections", "worker"), 9104, "relata_selections"),
     ProcessSpec("selections-relay", ("relata-selections", "relay"), 9004, "relata_selections"),
+    ProcessSpec("gateway-worker", ("relata-gateway", "worker"), 9100, "relata_gateway"),
+    ProcessSpec("gateway", ("relata-gateway", "api"), 8000, "relata_gateway", docs=True),
 )
+GATEWAY = PROCESSES[-1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 
 class CommonSettings(BaseSettings):
@@ -39,4 +40,7 @@ class CommonSettings(BaseSettings):
 
     @property
     def database_url(self) -> str:
-        return f"{self.postgres_url.rstrip('/')}/{self.database_name}"
+        # Through the URL object: a server given by socket (``?host=/run/...``) keeps its query.
+        return make_url(self.postgres_url).set(database=self.database_name).render_as_string(
+            hide_password=False
+        )

@@ -86,3 +86,11 @@ async def platform(kafka_bootstrap: str) -> AsyncIterator[Platform]:
     await producer.start()
     yield Platform(producer)
     await producer.stop()
+
+
+@pytest.fixture
+async def live_lists(
+    relations_relay: None, lists_worker: None, lists_api: httpx.AsyncClient
+) -> httpx.AsyncClient:
+    """The lists API with the relations relay and the lists worker running: events flow."""
+    return lists_api

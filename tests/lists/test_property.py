@@ -378,8 +378,8 @@ async def mismatches(session: AsyncSession) -> dict[str, tuple[set[Any], set[Any
 
 
 @settings(
-    max_examples=300,
-    phases=[Phase.generate, Phase.shrink],
+    max_examples=30,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -49,6 +49,7 @@ MULTI_FIELDS = {
     "emails": ("emails", "address"),
     "phones": ("phones", "number"),
 }
+MAX_MERGE_CHAIN = 20
 SCALAR_FIELDS = (
     "first_name",
     "initials",
@@ -197,7 +198,11 @@ async def _apply_relation_states(
         aspects = _relation_aspects(by_subject[envelope.subject_id], held.get(relation_id))
         touch(touches, relation_id, aspects, cause)
         if envelope.type == RelationEventType.MERGED:
-            survivor = uuid.UUID(str(envelope.payload["survivor_id"]))
+            # The survivor may have been merged on, or erased, already.
+            survivor = await _resolve(session, uuid.UUID(str(envelope.payload["survivor_id"])))
+            if survivor is None:
+                await _drop_facts(session, relation_id)
+                continue
             await _move_facts(session, relation_id, survivor)
             touch(touches, survivor, {DONATIONS, REGISTRATIONS, CONTACT_MOMENTS}, cause)
     for envelope in erased:
@@ -297,6 +302,12 @@ async def _erase(session: AsyncSession, envelope: Envelope, touches: Touches) ->
     )
     if result.first() is None:
         return
+    await _drop_facts(session, relation_id)
+    touch(touches, relation_id, {STATUS}, Cause(envelope.event_id, envelope.type))
+
+
+async def _drop_facts(session: AsyncSession, relation_id: uuid.UUID) -> None:
+    """Remove everything held about a relation besides its (anonymised) row."""
     for table, column in (
         (rm_functions, rm_functions.c.subject_id),
         (rm_donations, rm_donations.c.relation_id),
@@ -304,24 +315,25 @@ async def _erase(session: AsyncSession, envelope: Envelope, touches: Touches) ->
         (rm_contact_links, rm_contact_links.c.relation_id),
     ):
         await session.execute(delete(table).where(column == relation_id))
-    touch(touches, relation_id, {STATUS}, Cause(envelope.event_id, envelope.type))
 
 
 async def _resolve(session: AsyncSession, relation_id: uuid.UUID) -> uuid.UUID | None:
-    """The relation a fact belongs to now: the survivor of a merge; None once erased."""
-    row = (
-        await session.execute(
-            select(rm_relations.c.status, rm_relations.c.merged_into).where(
-                rm_relations.c.relation_id == relation_id
+    """The relation a fact belongs to now: the (last) survivor of merges; None once erased."""
+    for _ in range(MAX_MERGE_CHAIN):
+        row = (
+            await session.execute(
+                select(rm_relations.c.status, rm_relations.c.merged_into).where(
+                    rm_relations.c.relation_id == relation_id
+                )
             )
-        )
-    ).first()
-    if row is None:
-        return relation_id  # not seen yet: keep the fact, the relation event follows
-    if row.status == "erased":
-        return None
-    if row.status == "merged" and row.merged_into is not None:
-        return row.merged_into
+        ).first()
+        if row is None:
+            return relation_id  # not seen yet: keep the fact, the relation event follows
+        if row.status == "erased":
+            return None
+        if row.status != "merged" or row.merged_into is None:
+            return relation_id
+        relation_id = row.merged_into  # merged into a relation that may be merged in turn
     return relation_id
 
 

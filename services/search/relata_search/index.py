@@ -16,7 +16,7 @@ import orjson
 import tantivy
 
 from relata_search.documents import SearchDocument, index_terms
-from relata_search.ranking import Clause, QueryPlan, Source, match_sources
+from relata_search.ranking import Clause, QueryPlan, Source, match_sources, tiers
 
 TERM_FIELDS = ("name", "city", "email", "phone", "postal", "number")
 
@@ -68,6 +68,7 @@ class SearchIndex:
         self.index = tantivy.Index(self.schema, path=str(path) if path else None, reuse=True)
         self.index.config_reader(reload_policy="Manual")
         self.writer = self.index.writer(heap_size=heap_mb * 1_000_000)
+        self._searcher = self.index.searcher()
 
     # --- writing (one thread at a time: the follower) -----------------------------------------
 
@@ -97,42 +98,80 @@ class SearchIndex:
         """Make every write so far durable and visible to the next search."""
         self.writer.commit()
         self.index.reload()
+        self._searcher = self.index.searcher()
 
     def count(self) -> int:
-        return self.index.searcher().num_docs
+        return self._searcher.num_docs
 
     # --- searching (any thread) ---------------------------------------------------------------
 
     def search(self, plan: QueryPlan, *, views: Sequence[str], limit: int, offset: int = 0) -> Page:
+        """One page of hits: the plan's tiers in order, each stopping at the first ``wanted``.
+
+        A tier only needs as many hits as the page still lacks plus those earlier tiers found
+        (a relation in an earlier tier may match this one too), so a common word costs a
+        top-k collection, not a pass over every relation that has it.
+        """
         if plan.empty or not views:
             return Page([], None)
-        query = self._query(plan, views)
-        searcher = self.index.searcher()
-        result = searcher.search(query, limit + 1, count=False, offset=offset)
-        hits = [
-            Hit(score, *orjson.loads(searcher.doc(address).get_first("document")))
-            for score, address in result.hits[:limit]
-        ]
-        more = len(result.hits) > limit
-        return Page(hits, offset + limit if more else None)
+        searcher = self.searcher
+        visible = self._visible(views)
+        wanted = offset + limit + 1
+        found: dict[tuple[int, int], tuple[float, tantivy.DocAddress]] = {}
+        for tier in tiers(plan):
+            # Asking for ``wanted`` leaves room for every earlier hit coming back in this tier.
+            result = searcher.search(self._query(tier, visible), wanted, count=False)
+            for score, address in result.hits:
+                found.setdefault((address.segment_ord, address.doc), (score, address))
+            if len(found) >= wanted:
+                break
+        ranked = list(found.values())[offset : offset + limit]
+        hits = [self._hit(searcher, address, score) for score, address in ranked]
+        return Page(hits, offset + limit if len(found) > offset + limit else None)
 
-    def _query(self, plan: QueryPlan, views: Sequence[str]) -> tantivy.Query:
+    @property
+    def searcher(self) -> tantivy.Searcher:
+        """The searcher of the last commit: taken once per commit, not once per search."""
+        return self._searcher
+
+    @staticmethod
+    def _hit(searcher: tantivy.Searcher, address: tantivy.DocAddress, score: float) -> Hit:
+        stored = searcher.doc(address).get_first("document")
+        return Hit(score, *orjson.loads(stored))
+
+    def _visible(self, views: Sequence[str]) -> tantivy.Query:
+        """Relations in any of the views: a term query per view, so tantivy intersects postings."""
+        terms = [tantivy.Query.term_query(self.schema, "lists", view) for view in views]
+        if len(terms) == 1:
+            return tantivy.Query.const_score_query(terms[0], 0.0)
+        should = tantivy.Occur.Should
+        either = tantivy.Query.boolean_query([(should, term) for term in terms])
+        return tantivy.Query.const_score_query(either, 0.0)
+
+    def _query(self, plan: QueryPlan, visible: tantivy.Query) -> tantivy.Query:
         should = tantivy.Occur.Should
         must = tantivy.Occur.Must
         alternatives = [(should, self._clause(c)) for c in plan.identifiers]
         if plan.words:
             every_word = tantivy.Query.boolean_query(
-                [
-                    (must, tantivy.Query.boolean_query([(should, self._clause(c)) for c in group]))
-                    for group in plan.words
-                ]
+                [(must, self._any_of(group)) for group in plan.words]
             )
             alternatives.append((should, every_word))
-        matches = tantivy.Query.boolean_query(alternatives)
-        visible = tantivy.Query.const_score_query(
-            tantivy.Query.term_set_query(self.schema, "lists", list(views)), 0.0
+        return tantivy.Query.boolean_query(
+            [(must, self._any_of_pairs(alternatives)), (must, visible)]
         )
-        return tantivy.Query.boolean_query([(must, matches), (must, visible)])
+
+    def _any_of(self, clauses: Sequence[Clause]) -> tantivy.Query:
+        if len(clauses) == 1:
+            return self._clause(clauses[0])
+        should = tantivy.Occur.Should
+        return tantivy.Query.boolean_query([(should, self._clause(c)) for c in clauses])
+
+    @staticmethod
+    def _any_of_pairs(alternatives: list[tuple[tantivy.Occur, tantivy.Query]]) -> tantivy.Query:
+        if len(alternatives) == 1:
+            return alternatives[0][1]
+        return tantivy.Query.boolean_query(alternatives)
 
     def _clause(self, clause: Clause) -> tantivy.Query:
         schema, field, value = self.schema, clause.field, clause.value

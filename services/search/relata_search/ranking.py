@@ -3,9 +3,21 @@
 A query becomes a :class:`QueryPlan`: *identifier* clauses (an e-mail address, a phone number,
 a relation number, a postal code with house number: any one of them suffices) and *word* clauses
 (every typed word must match a word of a name, organisation name or city: exactly, as a
-prefix or with one typo). Every clause carries a constant score and the scores of the clauses
-a relation matches add up, so the order is predictable: an exact identifier (1000) beats any
-combination of words, and per word an exact word (30+10+3) beats a prefix (10) beats a typo (3).
+prefix or with one typo).
+
+The plan is run as :func:`tiers`, cheapest and most telling first, and the order is by tier,
+then by score within the tier:
+
+1. an exact identifier (e-mail, phone, relation number, postal code);
+2. every typed word matches a word exactly;
+3. an identifier prefix, or every word matches exactly or as a prefix;
+4. every word matches exactly, as a prefix or with one typo.
+
+A relation is listed once, in the first tier it matches. Within a tier every clause of that
+tier carries a constant score and the scores of the clauses a relation matches add up: a name
+word (30 exact, 10 prefix, 3 typo) counts more than a city word (``CITY_FACTOR``), and so does
+an exact word next to prefixes. Running the tiers in order lets the index stop as soon as a
+page is full, instead of scoring every relation that matches a common word.
 """
 
 from __future__ import annotations
@@ -112,6 +124,50 @@ def _word_clauses(text: str) -> list[tuple[Clause, ...]]:
             clauses.append(Clause("city", "prefix", word, WORD_PREFIX * CITY_FACTOR))
         groups.append(tuple(clauses))
     return groups
+
+
+# --- tiers: the order in which a plan runs ------------------------------------------------------
+
+IDENTIFIER_KINDS: tuple[frozenset[Kind], ...] = (
+    frozenset({"term"}),
+    frozenset(),
+    frozenset({"prefix"}),
+    frozenset(),
+)
+WORD_KINDS: tuple[frozenset[Kind], ...] = (
+    frozenset(),
+    frozenset({"term"}),
+    frozenset({"term", "prefix"}),
+    frozenset({"term", "prefix", "fuzzy", "fuzzy_prefix"}),
+)
+
+
+def tiers(plan: QueryPlan) -> list[QueryPlan]:
+    """The plan as the sub-plans to run in order; a relation belongs to the first it matches.
+
+    Empty tiers, and tiers that would match exactly what the previous one did, are left out.
+    """
+    out: list[QueryPlan] = []
+    for identifier_kinds, word_kinds in zip(IDENTIFIER_KINDS, WORD_KINDS, strict=True):
+        tier = _restrict(plan, identifier_kinds, word_kinds)
+        if not tier.empty and (not out or not _same_matches(out[-1], tier)):
+            out.append(tier)
+    return out
+
+
+def _restrict(
+    plan: QueryPlan, identifier_kinds: frozenset[Kind], word_kinds: frozenset[Kind]
+) -> QueryPlan:
+    identifiers = tuple(c for c in plan.identifiers if c.kind in identifier_kinds)
+    groups = tuple(tuple(c for c in group if c.kind in word_kinds) for group in plan.words)
+    if not word_kinds or not all(groups):
+        groups = ()
+    return QueryPlan(plan.text, identifiers, groups)
+
+
+def _same_matches(earlier: QueryPlan, later: QueryPlan) -> bool:
+    """A later tier that only repeats an earlier one's clauses finds nothing new."""
+    return set(later.identifiers) <= set(earlier.identifiers) and later.words == earlier.words
 
 
 # --- which field matched ------------------------------------------------------------------------
