@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -10,15 +11,23 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Annotated
 
 import httpx
 import typer
 
+from relata_cli import runstate
+from relata_cli import status as state
 from relata_cli.infrastructure import local_infrastructure
 from relata_cli.processes import GATEWAY, PROCESSES, ProcessSpec
+from relata_cli.seed import DEFAULT_RELATIONS, seed_demo_once
 from relata_common.asyncapi import specification
 
-app = typer.Typer(help="Run and operate the Relata CRM platform.", no_args_is_help=True)
+app = typer.Typer(
+    help="Run and operate the Relata CRM platform.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
 
 
 def _answers(host: str, port: int) -> bool:
@@ -29,29 +38,37 @@ def _answers(host: str, port: int) -> bool:
         return False
 
 
+def busy_ports() -> list[ProcessSpec]:
+    """Processes whose fixed port something else answers on already."""
+    return [spec for spec in PROCESSES if _answers("127.0.0.1", spec.port)]
+
+
 def _start(spec: ProcessSpec, env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:
     """Start one process, logging to its own file."""
     log = open(log_dir / f"{spec.name}.log", "ab")  # noqa: SIM115 - lives as long as the process
     return subprocess.Popen(
         [*spec.command, "--port", str(spec.port)],
-        env={**env, "CRM_DATABASE_NAME": spec.database},
+        env={**env, "CRM_DATABASE_NAME": runstate.database_name(env, spec.database)},
         stdout=log,
         stderr=log,
     )
 
 
-def _wait_ready(spec: ProcessSpec, process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+class NotReady(Exception):
+    """A process exited or did not become ready in time."""
+
+
+def _wait_ready(spec: ProcessSpec, process: subprocess.Popen[bytes], deadline: float) -> None:
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise typer.Exit(f"{spec.name} exited with {process.returncode}; see its log")
+            raise NotReady(f"{spec.name} exited with {process.returncode}")
         try:
             if httpx.get(f"http://127.0.0.1:{spec.port}/ready", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise typer.Exit(f"{spec.name} not ready after {timeout} s; see its log")
+    raise NotReady(f"{spec.name} was not ready in time")
 
 
 def _stop_on_signals() -> None:
@@ -75,17 +92,38 @@ def _watch(running: list[tuple[ProcessSpec, subprocess.Popen[bytes]]]) -> None:
         time.sleep(1)
 
 
+RunDir = Annotated[
+    Path,
+    typer.Option(envvar="CRM_RUN_DIR", help="logs, embedded servers' data, indexes, run state"),
+]
+
+
 @app.command()
 def up(
     kafka: str = typer.Option("", help="bootstrap of a running Kafka; default: start Tansu"),
-    run_dir: Path = typer.Option(Path(".run"), help="logs, embedded servers' data, indexes"),
+    run_dir: RunDir = Path(".run"),
     seed: bool = typer.Option(True, help="load the demo association on first start"),
+    demo_relations: int = typer.Option(
+        DEFAULT_RELATIONS, min=1, help="how many relations the demo association has"
+    ),
+    database_prefix: str = typer.Option(
+        "",
+        envvar="CRM_DATABASE_PREFIX",
+        help="put before every database name, to run apart from other installations",
+    ),
+    ready_timeout: float = typer.Option(180.0, help="seconds the processes get to become ready"),
 ) -> None:
     """Start the whole platform on this machine; Ctrl-C stops it cleanly."""
+    busy = busy_ports()
+    if busy:
+        listed = ", ".join(f"{spec.port} ({spec.name})" for spec in busy)
+        typer.echo(
+            f"ports in use already: {listed}. Is the platform running? (crm status)", err=True
+        )
+        raise typer.Exit(1)
     _stop_on_signals()
     log_dir = run_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    running: list[tuple[ProcessSpec, subprocess.Popen[bytes]]] = []
     try:
         with local_infrastructure(run_dir, kafka) as infrastructure:
             for note in infrastructure.notes:
@@ -93,22 +131,43 @@ def up(
             env = {
                 **os.environ,
                 **infrastructure.environment(),
+                "CRM_DATABASE_PREFIX": database_prefix,
                 "CRM_INDEX_DIR": str((run_dir / "search-index").resolve()),
             }
-            for spec in PROCESSES:
-                running.append((spec, _start(spec, env, log_dir)))
-            with typer.progressbar(running, label="starting services") as progress:
-                for spec, process in progress:
-                    _wait_ready(spec, process, timeout=120)
-            _report(running)
-            if seed:
-                from relata_cli.seed import seed_demo_once
-
-                seed_demo_once(env)
-            typer.echo("Ctrl-C stops everything.")
-            _watch(running)
+            _run(env, run_dir, log_dir, seed, demo_relations, ready_timeout)
     except KeyboardInterrupt:
         pass
+    except NotReady as error:
+        typer.echo(f"{error}; see its log in {log_dir}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        runstate.remove(run_dir)
+    typer.echo("stopped", err=True)
+
+
+def _run(
+    env: dict[str, str],
+    run_dir: Path,
+    log_dir: Path,
+    seed: bool,
+    demo_relations: int,
+    ready_timeout: float,
+) -> None:
+    """Start every process, seed, and wait; the processes are stopped however this ends."""
+    running: list[tuple[ProcessSpec, subprocess.Popen[bytes]]] = []
+    try:
+        for spec in PROCESSES:
+            running.append((spec, _start(spec, env, log_dir)))
+        runstate.save(run_dir, env)
+        deadline = time.monotonic() + ready_timeout
+        with typer.progressbar(running, label="starting services") as progress:
+            for spec, process in progress:
+                _wait_ready(spec, process, deadline)
+        _report(running)
+        if seed:
+            seed_demo_once(env, demo_relations)
+        typer.echo("Ctrl-C stops everything.")
+        _watch(running)
     finally:
         _stop(running)
 
@@ -120,29 +179,131 @@ def _report(running: list[tuple[ProcessSpec, subprocess.Popen[bytes]]]) -> None:
     typer.echo(f"\nRelata is up: http://127.0.0.1:{GATEWAY.port}  (OpenAPI: /docs)")
 
 
-def _stop(running: list[tuple[ProcessSpec, subprocess.Popen[bytes]]]) -> None:
+def _stop(running: list[tuple[ProcessSpec, subprocess.Popen[bytes]]], grace: float = 20) -> None:
+    """Terminate every process, then kill what is left after the grace period.
+
+    Further Ctrl-C or SIGTERM are ignored meanwhile: a second one must not leave orphans.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if running:
         typer.echo("stopping", err=True)
     for _, process in reversed(running):
         if process.poll() is None:
             process.terminate()
-    for _, process in running:
+    deadline = time.monotonic() + grace
+    for spec, process in running:
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
+            typer.echo(f"{spec.name} did not stop in {grace:.0f} s: killed", err=True)
             process.kill()
+            process.wait()
 
 
 @app.command()
-def status() -> None:
-    """Show whether every local process is ready."""
-    for spec in PROCESSES:
-        try:
-            response = httpx.get(f"http://127.0.0.1:{spec.port}/ready", timeout=2)
-            state = response.json().get("status", response.status_code)
-        except httpx.HTTPError as error:
-            state = f"down ({type(error).__name__})"
-        typer.echo(f"{spec.name:<20} {state}")
+def seed(
+    relations: int = typer.Option(
+        DEFAULT_RELATIONS, "--relations", "-n", min=1, help="how many relations to load"
+    ),
+    run_dir: RunDir = Path(".run"),
+) -> None:
+    """Load (or top up) the demo association in the running platform.
+
+    A Dutch professional association: persons, organisations, functions, memberships,
+    donations, event registrations, contact moments, views and users. Repeating it adds
+    nothing twice; a larger --relations adds the relations beyond those loaded before.
+    """
+    from relata_cli.seed import SeedError, print_logins, seed_demo
+
+    env = runstate.environment(run_dir)
+    try:
+        seed_demo(env, relations)
+    except (SeedError, httpx.HTTPError) as error:
+        typer.echo(f"seeding failed: {error}", err=True)
+        raise typer.Exit(1) from None
+    print_logins()
+
+
+@app.command()
+def status(run_dir: RunDir = Path(".run")) -> None:
+    """Show each process, outbox backlog and consumer lag.
+
+    Readiness of every process, rows waiting in each service's outbox, and per consumer group
+    the events not yet consumed ("unknown" where the broker or a database does not say).
+    Exits with 1 when a process is not ready.
+    """
+    env = runstate.environment(run_dir)
+
+    async def gather() -> tuple[list[state.ProcessState], list[state.Backlog], list[state.Lag]]:
+        async with httpx.AsyncClient() as client:
+            return await asyncio.gather(
+                state.process_states(client),
+                state.outbox_backlogs(env),
+                state.consumer_lags(env),
+            )
+
+    processes, backlogs, lags = asyncio.run(gather())
+    typer.echo("processes")
+    for process in processes:
+        typer.echo(f"  {process.name:<22} :{process.port:<5} {process.state}")
+    typer.echo("outbox backlog (events waiting to be published)")
+    for backlog in backlogs:
+        rows = str(backlog.rows) if backlog.rows is not None else state.UNKNOWN
+        if backlog.note.startswith("no outbox"):
+            rows = "-"
+        note = f"  ({backlog.note})" if backlog.note else ""
+        typer.echo(f"  {backlog.database:<30} {rows}{note}")
+    typer.echo(f"consumer lag (events not yet consumed; Kafka at {runstate.kafka_bootstrap(env)})")
+    if not lags:
+        typer.echo("  no consumer groups")
+    for lag in lags:
+        value = state.UNKNOWN if lag.lag is None else str(lag.lag)
+        note = f"  ({lag.note})" if lag.note else f"  over {lag.partitions} partitions"
+        typer.echo(f"  {lag.group:<30} {value}{note}")
+    down = [p for p in processes if p.state != "ready"]
+    if down:
+        raise typer.Exit(1)
+
+
+@app.command()
+def reindex(
+    run_dir: RunDir = Path(".run"),
+    wait: bool = typer.Option(True, help="wait until the replay has caught up"),
+    timeout: float = typer.Option(600.0, help="seconds to wait at most"),
+) -> None:
+    """Rebuild the search index: the search service empties it and replays the topics."""
+    env = runstate.environment(run_dir)
+    search = next(spec for spec in PROCESSES if spec.name == "search")
+    started = time.monotonic()
+    try:
+        response = httpx.post(
+            f"http://127.0.0.1:{search.port}/admin/rebuild",
+            headers={"X-Internal-Token": runstate.internal_token(env)},
+            timeout=30,
+        )
+    except httpx.HTTPError as error:
+        typer.echo(f"the search service did not answer: {error!r}", err=True)
+        raise typer.Exit(1) from None
+    if response.status_code >= 400:
+        typer.echo(f"rebuild refused: {response.status_code} {response.text[:300]}", err=True)
+        raise typer.Exit(1)
+    generation = response.json().get("generation")
+    typer.echo(
+        f"search index rebuild started (generation {generation}): the index is refilled "
+        "from the topics; results are incomplete until the replay has caught up"
+    )
+    if not wait:
+        return
+    suffix = f"-g{generation}"
+    while time.monotonic() - started < timeout:
+        time.sleep(2)
+        lags = [lag for lag in asyncio.run(state.consumer_lags(env)) if lag.group.endswith(suffix)]
+        if lags and all(lag.lag == 0 and lag.partitions for lag in lags):
+            typer.echo(f"search index rebuilt in {time.monotonic() - started:.0f} s")
+            return
+    typer.echo(f"the replay had not caught up after {timeout:.0f} s (see crm status)", err=True)
+    raise typer.Exit(1)
 
 
 @app.command()

@@ -41,6 +41,8 @@ class CommonSettings(BaseSettings):
     @property
     def database_url(self) -> str:
         # Through the URL object: a server given by socket (``?host=/run/...``) keeps its query.
-        return make_url(self.postgres_url).set(database=self.database_name).render_as_string(
-            hide_password=False
+        return (
+            make_url(self.postgres_url)
+            .set(database=self.database_name)
+            .render_as_string(hide_password=False)
         )

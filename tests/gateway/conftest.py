@@ -1,19 +1,31 @@
-"""The gateway in front of in-process services on one broker, PostgreSQL and Redis."""
+"""The gateway in front of in-process services on one broker, PostgreSQL and Redis.
+
+Every service the gateway calls runs in-process: relations (API + relay), lists (API + worker +
+relay), contact moments (API + worker + relay) and search (API, index follower and consumer in
+one app). Each has a database of its own; search keeps its index under ``tmp_path``.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
 from relata_common.db import drop_database, ensure_database
+from relata_contactmoments.app import create_api as create_cm_api
+from relata_contactmoments.app import create_relay as create_cm_relay
+from relata_contactmoments.app import create_worker as create_cm_worker
+from relata_contactmoments.settings import ContactMomentsSettings
 from relata_gateway.app import create_api, create_worker
 from relata_gateway.cli import ensure_user
 from relata_gateway.settings import GatewaySettings
+from relata_search.app import create_api as create_search_api
+from relata_search.settings import SearchSettings
 from tests.lists.conftest import (  # noqa: F401 - fixtures used through pytest
     lists_api,
     lists_database,
@@ -24,14 +36,95 @@ from tests.lists.conftest import (  # noqa: F401 - fixtures used through pytest
 from tests.relations.fixtures import INTERNAL_TOKEN
 
 ADMIN_PASSWORD = "admin-password-123"
+INTERNAL = {"X-Internal-Token": INTERNAL_TOKEN}
+
+
+async def _fresh_database(postgres_server: str, prefix: str) -> AsyncIterator[str]:
+    name = f"relata_test_{prefix}_{uuid.uuid4().hex[:12]}"
+    await ensure_database(f"{postgres_server}/{name}")
+    yield name
+    await drop_database(f"{postgres_server}/{name}")
 
 
 @pytest.fixture
 async def gateway_database(postgres_server: str) -> AsyncIterator[str]:
-    name = f"relata_test_gateway_{uuid.uuid4().hex[:12]}"
-    await ensure_database(f"{postgres_server}/{name}")
-    yield name
-    await drop_database(f"{postgres_server}/{name}")
+    async for name in _fresh_database(postgres_server, "gateway"):
+        yield name
+
+
+@pytest.fixture
+async def cm_database(postgres_server: str) -> AsyncIterator[str]:
+    async for name in _fresh_database(postgres_server, "cm"):
+        yield name
+
+
+@pytest.fixture
+async def search_database(postgres_server: str) -> AsyncIterator[str]:
+    async for name in _fresh_database(postgres_server, "search"):
+        yield name
+
+
+class Switchable(httpx.AsyncBaseTransport):
+    """A service transport a test can take down (every call then fails to connect)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.down = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            raise httpx.ConnectError("service down (test)", request=request)
+        return await self.inner.handle_async_request(request)
+
+
+def _client(app, base_url: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url=base_url,
+        headers={**INTERNAL, "X-Actor-Kind": "user", "X-Actor-Id": "u1"},
+    )
+
+
+@pytest.fixture
+async def cm_api(
+    postgres_server: str, kafka_bootstrap: str, cm_database: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The contact moments API, worker and relay, in-process on their own database."""
+    settings = ContactMomentsSettings(
+        postgres_url=postgres_server,
+        database_name=cm_database,
+        kafka_bootstrap=kafka_bootstrap,
+        internal_token=INTERNAL_TOKEN,
+        consumer_group=f"contactmoments-{cm_database}",
+    )
+    async with (
+        LifespanManager(create_cm_api(settings)) as manager,
+        LifespanManager(create_cm_worker(settings)),
+        LifespanManager(create_cm_relay(settings)),
+        _client(manager.app, "http://contactmoments") as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+async def search_api(
+    postgres_server: str, kafka_bootstrap: str, search_database: str, tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The search service (API, index follower and consumer: one app), index in tmp_path."""
+    settings = SearchSettings(
+        postgres_url=postgres_server,
+        database_name=search_database,
+        kafka_bootstrap=kafka_bootstrap,
+        internal_token=INTERNAL_TOKEN,
+        consumer_group=f"search-{search_database}",
+        index_dir=tmp_path / "search-index",
+        follow_poll_seconds=0.5,
+    )
+    async with (
+        LifespanManager(create_search_api(settings), startup_timeout=60) as manager,
+        _client(manager.app, "http://search") as client,
+    ):
+        yield client
 
 
 @pytest.fixture
@@ -50,6 +143,12 @@ def gateway_settings(
 
 
 @pytest.fixture
+def transports() -> dict[str, Switchable]:
+    """The gateway's transports to the services, by service name (filled by ``gateway``)."""
+    return {}
+
+
+@pytest.fixture
 async def gateway(
     gateway_settings: GatewaySettings,
     redis_client,
@@ -57,6 +156,9 @@ async def gateway(
     relations_relay: None,
     lists_api: httpx.AsyncClient,  # noqa: F811
     lists_worker: None,  # noqa: F811
+    cm_api: httpx.AsyncClient,
+    search_api: httpx.AsyncClient,
+    transports: dict[str, Switchable],
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The public gateway API (and its worker), wired to the in-process services."""
@@ -67,8 +169,14 @@ async def gateway(
     get_settings.cache_clear()
     await ensure_user("admin", ADMIN_PASSWORD, "admin", "Administrator")
     get_settings.cache_clear()
-    transports = {"relations": relations_api._transport, "lists": lists_api._transport}
-    app = create_api(gateway_settings, transports=transports)
+    services = {
+        "relations": relations_api,
+        "lists": lists_api,
+        "contactmoments": cm_api,
+        "search": search_api,
+    }
+    transports.update({name: Switchable(c._transport) for name, c in services.items()})
+    app = create_api(gateway_settings, transports=dict(transports))
     async with (
         LifespanManager(app) as manager,
         LifespanManager(create_worker(gateway_settings)),

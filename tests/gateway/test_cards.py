@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import jwt
 
-from tests.gateway.conftest import Admin
+from tests.gateway.conftest import Admin, Switchable
 from tests.helpers import eventually
 from tests.relations.fixtures import create, person
 
@@ -167,7 +167,12 @@ async def test_editing_through_the_card(
 
 
 async def test_card_without_contact_moments_service_says_what_is_missing(
-    gateway: httpx.AsyncClient, admin: Admin, relations_api: httpx.AsyncClient
+    gateway: httpx.AsyncClient,
+    admin: Admin,
+    relations_api: httpx.AsyncClient,
+    cm_api: httpx.AsyncClient,
+    transports: dict[str, Switchable],
+    redis_client,
 ):
     view = await admin.view(
         "With moments",
@@ -179,12 +184,30 @@ async def test_card_without_contact_moments_service_says_what_is_missing(
     )
     jan = await create(relations_api, person("Berg"))
     await _visible(gateway, admin.headers, view, jan["relation_id"])
-    card = (
-        await gateway.get(
-            f"/views/{view['view_id']}/relations/{jan['relation_id']}", headers=admin.headers
-        )
-    ).json()
+    url = f"/views/{view['view_id']}/relations/{jan['relation_id']}"
+    logged = await cm_api.post(
+        "/contact-moments",
+        json={
+            "kind": "phone",
+            "direction": "in",
+            "subject": "Membership",
+            "notes": "Pays yearly.",
+            "occurred_at": "2025-03-04T10:00:00+01:00",
+            "relation_ids": [jan["relation_id"]],
+        },
+    )
+    assert logged.status_code == 201, logged.text
+
+    async def moment_shown() -> bool:
+        card = (await gateway.get(url, headers=admin.headers)).json()
+        return [m["subject"] for m in card["contact_moments"] or []] == ["Membership"]
+
+    await eventually(moment_shown)  # the cached part is dropped by the moment's event
+    transports["contactmoments"].down = True
+    await redis_client.delete(f"card:contact_moments:{jan['relation_id']}")
+    card = (await gateway.get(url, headers=admin.headers)).json()
     assert card["tabs"][0]["fields"] == {"last_name": "Berg"}
+    assert card["contact_moments"] is None
     assert card["unavailable"] == ["contact_moments"]
 
 
@@ -220,3 +243,48 @@ async def test_lists_under_a_view(
     )
     assert hidden.status_code == 422
     assert hidden.json()["detail"][0]["loc"] == ["body", "filter", "field"]
+
+
+async def test_an_erased_relation_leaves_no_trace(
+    gateway: httpx.AsyncClient, admin: Admin, relations_api: httpx.AsyncClient, redis_client
+):
+    view = await admin.view("Erasable", PERSONS, TABS)
+    reader = await admin.user("reader")
+    await admin.grant(reader, view)
+    jan = await create(relations_api, person("Berg"))
+    await _visible(gateway, reader, view, jan["relation_id"])
+    url = f"/views/{view['view_id']}/relations/{jan['relation_id']}"
+    current = await relations_api.get(f"/relations/{jan['relation_id']}")
+    changed = await relations_api.patch(  # the relation changes its own name (self-service)
+        f"/relations/{jan['relation_id']}",
+        json={"fields": {"first_name": "Jan"}},
+        headers={
+            "X-Actor-Kind": "relation",
+            "X-Actor-Id": jan["relation_id"],
+            "If-Match": current.headers["ETag"],
+        },
+    )
+    assert changed.status_code == 200, changed.text
+
+    async def in_feed() -> bool:
+        feed = await gateway.get(f"/views/{view['view_id']}/activity", headers=reader)
+        return any(
+            item["actor_kind"] == "relation" and item["relation_id"] == jan["relation_id"]
+            for item in feed.json()
+        )
+
+    await eventually(in_feed)
+    assert (await gateway.get(url, headers=reader)).json()["display_name"] == "Jan Berg"
+    assert (await gateway.get("/dashboard/recent", headers=reader)).json()[0]["label"] == "Jan Berg"
+
+    erased = await relations_api.post(f"/relations/{jan['relation_id']}/erasure")
+    assert erased.status_code == 200, erased.text
+
+    async def gone() -> bool:
+        keys = await redis_client.keys(f"card:*:{jan['relation_id']}")
+        recent = await redis_client.lrange(f"recent:{reader['X-User-Id']}", 0, -1)
+        feed = await gateway.get(f"/views/{view['view_id']}/activity", headers=admin.headers)
+        return not keys and not recent and jan["relation_id"] not in feed.text
+
+    await eventually(gone)
+    assert (await gateway.get(url, headers=reader)).status_code == 404

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -50,28 +51,41 @@ async def new_list(lists_api: httpx.AsyncClient, node: dict[str, Any], name: str
     return response.json()["list_id"]
 
 
-async def members(lists_api: httpx.AsyncClient, list_id: str) -> set[str]:
-    found: set[str] = set()
-    cursor = None
-    while True:
-        params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
-        page = (await lists_api.get(f"/lists/{list_id}/members", params=params)).json()
-        found |= {r["relation_id"] for r in page["relations"]}
-        cursor = page["next"]
-        if not cursor:
-            return found
+async def in_list(lists_api: httpx.AsyncClient, list_id: str, among: set[str]) -> set[str]:
+    """Which of these relations are in the list now (asked per relation, so a list too large
+    to browse, with other tests' relations in it, does not matter)."""
+    found = set()
+    for relation_id in among:
+        response = await lists_api.get(f"/relations/{relation_id}/lists")
+        if list_id in {item["list_id"] for item in response.json()}:
+            found.add(relation_id)
+    return found
 
 
 async def wait_members(
-    lists_api: httpx.AsyncClient, list_id: str, expected: set[str], among: set[str] | None = None
+    lists_api: httpx.AsyncClient, list_id: str, expected: set[str], among: set[str]
 ) -> None:
-    """Wait until the list's members (restricted to ``among``, if given) are ``expected``."""
+    """Wait until the members of the list among these relations are ``expected``."""
 
     async def settled() -> bool:
-        held = await members(lists_api, list_id)
-        return (held & among if among is not None else held) == expected
+        return await in_list(lists_api, list_id, among) == expected
 
     await eventually(settled)
+
+
+@dataclass
+class Scope:
+    """Evaluation and membership restricted to a test's own relations (the read model also
+    holds relations other tests published on the shared topics)."""
+
+    api: httpx.AsyncClient
+    mine: set[str]
+
+    async def matching(self, node: dict[str, Any]) -> set[str]:
+        return await matching(self.api, node) & self.mine
+
+    async def wait(self, list_id: str, expected: set[str]) -> None:
+        await wait_members(self.api, list_id, expected, self.mine)
 
 
 def contact_moment(

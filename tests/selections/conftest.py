@@ -117,6 +117,12 @@ async def lists_source(
 # --- helpers -----------------------------------------------------------------------------------
 
 
+def town(name: str) -> str:
+    """A city name of this test's own: the tests share one broker, and a lists worker may read
+    relation events a previous test left behind (its group's offsets were not yet committed)."""
+    return f"{name} {uuid.uuid4().hex[:6]}"
+
+
 def city_filter(city: str) -> dict[str, Any]:
     return {"all": [{"kind": "field", "field": "city", "op": "equals", "value": city}]}
 

@@ -7,7 +7,16 @@ import uuid
 import httpx
 
 from tests.relations.fixtures import create, person
-from tests.selections.conftest import city_filter, create_selection, member_ids, wait_for_count
+from tests.selections.conftest import (
+    city_filter,
+    create_selection,
+    member_ids,
+    town,
+    wait_for_count,
+)
+
+AMSTERDAM = town("Amsterdam")
+UTRECHT = town("Utrecht")
 
 
 async def test_create_from_list_filter_and_by_hand(
@@ -18,15 +27,13 @@ async def test_create_from_list_filter_and_by_hand(
     selections_api: httpx.AsyncClient,
 ):
     utrecht = [
-        await create(relations_api, person(name, addresses=[{"city": "Utrecht"}]))
+        await create(relations_api, person(name, addresses=[{"city": UTRECHT}]))
         for name in ("Berg", "Jansen", "Visser")
     ]
-    amsterdam = await create(relations_api, person("Smit", addresses=[{"city": "Amsterdam"}]))
-    await wait_for_count(lists_api, city_filter("Utrecht"), 3)
-    await wait_for_count(lists_api, city_filter("Amsterdam"), 1)
-    listed = await lists_api.post(
-        "/lists", json={"name": "Utrecht", "filter": city_filter("Utrecht")}
-    )
+    amsterdam = await create(relations_api, person("Smit", addresses=[{"city": AMSTERDAM}]))
+    await wait_for_count(lists_api, city_filter(UTRECHT), 3)
+    await wait_for_count(lists_api, city_filter(AMSTERDAM), 1)
+    listed = await lists_api.post("/lists", json={"name": UTRECHT, "filter": city_filter(UTRECHT)})
     assert listed.status_code == 201, listed.text
 
     from_list = await create_selection(
@@ -40,8 +47,8 @@ async def test_create_from_list_filter_and_by_hand(
 
     from_filter = await create_selection(
         selections_api,
-        "Amsterdam",
-        {"kind": "filter", "filter": city_filter("Amsterdam")},
+        AMSTERDAM,
+        {"kind": "filter", "filter": city_filter(AMSTERDAM)},
         daily_refresh=True,
     )
     assert from_filter["member_count"] == 1
@@ -60,13 +67,13 @@ async def test_create_from_list_filter_and_by_hand(
     )
 
     # Frozen: a new relation in Utrecht does not join until a refresh.
-    await create(relations_api, person("Nieuw", addresses=[{"city": "Utrecht"}]))
-    await wait_for_count(lists_api, city_filter("Utrecht"), 4)
+    await create(relations_api, person("Nieuw", addresses=[{"city": UTRECHT}]))
+    await wait_for_count(lists_api, city_filter(UTRECHT), 4)
     again = await selections_api.get(f"/selections/{from_list['selection_id']}")
     assert again.json()["member_count"] == 3
 
     names = [s["name"] for s in (await selections_api.get("/selections")).json()]
-    assert names == ["Amsterdam", "Picked", "Utrecht mailing"]
+    assert names == [AMSTERDAM, "Picked", "Utrecht mailing"]
 
 
 async def test_refused_sources(
@@ -101,7 +108,7 @@ async def test_refused_sources(
 
     mixed = await selections_api.post(
         "/selections",
-        json={"name": "x", "source": {"kind": "list", "filter": city_filter("Utrecht")}},
+        json={"name": "x", "source": {"kind": "list", "filter": city_filter(UTRECHT)}},
     )
     assert mixed.status_code == 422
 

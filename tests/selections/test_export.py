@@ -9,9 +9,11 @@ import httpx
 import orjson
 
 from tests.relations.fixtures import create, organisation, person
-from tests.selections.conftest import city_filter, create_selection, wait_for_count
+from tests.selections.conftest import city_filter, create_selection, town, wait_for_count
 
 COMPANY = "Bakkerij \u2019t Stoepje\nB.V."  # a typographic apostrophe and a line break
+
+DELFT = town("Delft")
 
 
 async def test_export_chosen_fields_with_quoting_and_non_ascii(
@@ -103,7 +105,7 @@ async def test_export_of_many_members_comes_in_member_order(
             {
                 "relation_type": "person",
                 "external_id": f"exp-{i}",
-                "fields": {"last_name": f"Lid {i}", "addresses": [{"city": "Delft"}]},
+                "fields": {"last_name": f"Lid {i}", "addresses": [{"city": DELFT}]},
             }
         )
         for i in range(rows)
@@ -112,9 +114,9 @@ async def test_export_of_many_members_comes_in_member_order(
         "/relations/import", content=body, headers={"Content-Type": "application/x-ndjson"}
     )
     assert imported.status_code == 200, imported.text
-    await wait_for_count(lists_api, city_filter("Delft"), rows)
+    await wait_for_count(lists_api, city_filter(DELFT), rows)
     selection = await create_selection(
-        selections_api, "Delft", {"kind": "filter", "filter": city_filter("Delft")}
+        selections_api, DELFT, {"kind": "filter", "filter": city_filter(DELFT)}
     )
     response = await selections_api.get(
         f"/selections/{selection['selection_id']}/export",
@@ -125,4 +127,4 @@ async def test_export_of_many_members_comes_in_member_order(
     assert len(lines) == rows
     ids = [line[0] for line in lines]
     assert ids == sorted(ids)
-    assert {line[2] for line in lines} == {"Delft"}
+    assert {line[2] for line in lines} == {DELFT}

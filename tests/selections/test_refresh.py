@@ -17,9 +17,14 @@ from tests.selections.conftest import (
     create_selection,
     etag_of,
     member_ids,
+    town,
     wait_for_count,
     wait_for_ids,
 )
+
+AMSTERDAM = town("Amsterdam")
+UTRECHT = town("Utrecht")
+ZWOLLE = town("Zwolle")
 
 
 async def move(relations_api: httpx.AsyncClient, relation: dict, city: str) -> None:
@@ -55,13 +60,13 @@ async def test_refresh_records_changes_and_respects_hand_exceptions(
     selections_api: httpx.AsyncClient,
 ):
     a, b, c = [
-        await create(relations_api, person(name, addresses=[{"city": "Utrecht"}]))
+        await create(relations_api, person(name, addresses=[{"city": UTRECHT}]))
         for name in ("Aalders", "Bos", "Claes")
     ]
-    d = await create(relations_api, person("Dekker", addresses=[{"city": "Amsterdam"}]))
-    await wait_for_count(lists_api, city_filter("Utrecht"), 3)
+    d = await create(relations_api, person("Dekker", addresses=[{"city": AMSTERDAM}]))
+    await wait_for_count(lists_api, city_filter(UTRECHT), 3)
     selection = await create_selection(
-        selections_api, "Utrecht", {"kind": "filter", "filter": city_filter("Utrecht")}
+        selections_api, UTRECHT, {"kind": "filter", "filter": city_filter(UTRECHT)}
     )
     sid = selection["selection_id"]
 
@@ -86,9 +91,9 @@ async def test_refresh_records_changes_and_respects_hand_exceptions(
     assert exclusions[0]["excluded_by"] == "u1"
 
     # The source moves on: c leaves Utrecht, e arrives.
-    await move(relations_api, c, "Amsterdam")
-    e = await create(relations_api, person("Eelens", addresses=[{"city": "Utrecht"}]))
-    await wait_for_ids(lists_api, city_filter("Utrecht"), [a, b, e])
+    await move(relations_api, c, AMSTERDAM)
+    e = await create(relations_api, person("Eelens", addresses=[{"city": UTRECHT}]))
+    await wait_for_ids(lists_api, city_filter(UTRECHT), [a, b, e])
 
     refreshed = await selections_api.post(f"/selections/{sid}/refresh")
     assert refreshed.status_code == 200, refreshed.text
@@ -122,8 +127,8 @@ async def test_refresh_records_changes_and_respects_hand_exceptions(
     assert history[1]["actor_id"] == "u1"
 
     # Hand-added members stay even when the source drops them.
-    await move(relations_api, b, "Amsterdam")
-    await wait_for_ids(lists_api, city_filter("Utrecht"), [a, e])
+    await move(relations_api, b, AMSTERDAM)
+    await wait_for_ids(lists_api, city_filter(UTRECHT), [a, e])
     after = (await selections_api.post(f"/selections/{sid}/refresh")).json()
     assert (after["added_count"], after["removed_count"]) == (0, 0)
     assert b["relation_id"] in await member_ids(selections_api, sid)
@@ -199,22 +204,22 @@ async def test_daily_refresh(
     selections_sessions: async_sessionmaker[AsyncSession],
     lists_source: ListsSource,
 ):
-    await create(relations_api, person("Oost", addresses=[{"city": "Zwolle"}]))
-    await wait_for_count(lists_api, city_filter("Zwolle"), 1)
+    await create(relations_api, person("Oost", addresses=[{"city": ZWOLLE}]))
+    await wait_for_count(lists_api, city_filter(ZWOLLE), 1)
     daily = await create_selection(
         selections_api,
         "Daily",
-        {"kind": "filter", "filter": city_filter("Zwolle")},
+        {"kind": "filter", "filter": city_filter(ZWOLLE)},
         daily_refresh=True,
     )
     static = await create_selection(
-        selections_api, "Static", {"kind": "filter", "filter": city_filter("Zwolle")}
+        selections_api, "Static", {"kind": "filter", "filter": city_filter(ZWOLLE)}
     )
     # The freeze counts as today's refresh: nothing is due today.
     assert not await refresh_due_selection(selections_sessions, lists_source, today=today(), cap=10)
 
-    newcomer = await create(relations_api, person("West", addresses=[{"city": "Zwolle"}]))
-    await wait_for_count(lists_api, city_filter("Zwolle"), 2)
+    newcomer = await create(relations_api, person("West", addresses=[{"city": ZWOLLE}]))
+    await wait_for_count(lists_api, city_filter(ZWOLLE), 2)
     tomorrow = today() + timedelta(days=1)
     assert await refresh_due_selection(selections_sessions, lists_source, today=tomorrow, cap=10)
     assert not await refresh_due_selection(

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from relata_common.events import SELECTIONS_TOPIC
-from relata_selections.contracts import SELECTION_EVENT_PAYLOADS
+from relata_common.events import SELECTION_EVENT_PAYLOADS, SELECTIONS_TOPIC
 from tests.helpers import envelopes, eventually, read_topic
 from tests.relations.fixtures import create, person
 from tests.selections.conftest import (
@@ -14,8 +13,12 @@ from tests.selections.conftest import (
     create_selection,
     etag_of,
     member_ids,
+    town,
     wait_for_ids,
 )
+
+GOUDA = town("Gouda")
+LEIDEN = town("Leiden")
 
 
 async def test_merge_and_erasure_reach_every_selection(
@@ -29,11 +32,11 @@ async def test_merge_and_erasure_reach_every_selection(
     selections_relay: None,
 ):
     jan, jan_twin, piet = [
-        await create(relations_api, person(name, addresses=[{"city": "Leiden"}]))
+        await create(relations_api, person(name, addresses=[{"city": LEIDEN}]))
         for name in ("Jan", "Jan (dubbel)", "Piet")
     ]
     survivor, merged = jan["relation_id"], jan_twin["relation_id"]
-    await wait_for_ids(lists_api, city_filter("Leiden"), [jan, jan_twin, piet])
+    await wait_for_ids(lists_api, city_filter(LEIDEN), [jan, jan_twin, piet])
     both = await create_selection(
         selections_api,
         "Both twins",
@@ -43,12 +46,12 @@ async def test_merge_and_erasure_reach_every_selection(
         selections_api, "Twin only", {"kind": "manual", "relation_ids": [merged]}
     )
     leiden = await create_selection(
-        selections_api, "Leiden", {"kind": "filter", "filter": city_filter("Leiden")}
+        selections_api, LEIDEN, {"kind": "filter", "filter": city_filter(LEIDEN)}
     )
     lid = leiden["selection_id"]
     # Kees arrives and a refresh records him; then the merged twin is removed by hand.
-    kees = await create(relations_api, person("Kees", addresses=[{"city": "Leiden"}]))
-    await wait_for_ids(lists_api, city_filter("Leiden"), [jan, jan_twin, piet, kees])
+    kees = await create(relations_api, person("Kees", addresses=[{"city": LEIDEN}]))
+    await wait_for_ids(lists_api, city_filter(LEIDEN), [jan, jan_twin, piet, kees])
     refreshed = (await selections_api.post(f"/selections/{lid}/refresh")).json()
     assert refreshed["added_count"] == 1
     out = await selections_api.post(
@@ -141,11 +144,11 @@ async def test_events_on_crm_selections(
     selections_relay: None,
 ):
     people = [
-        await create(relations_api, person(name, addresses=[{"city": "Gouda"}]))
+        await create(relations_api, person(name, addresses=[{"city": GOUDA}]))
         for name in ("Ans", "Bep", "Cor")
     ]
-    await wait_for_ids(lists_api, city_filter("Gouda"), people)
-    selection = await create_selection(selections_api, "Gouda", {"kind": "manual"})
+    await wait_for_ids(lists_api, city_filter(GOUDA), people)
+    selection = await create_selection(selections_api, GOUDA, {"kind": "manual"})
     sid = selection["selection_id"]
     await selections_api.patch(
         f"/selections/{sid}", json={"name": "Gouda 2026"}, headers={"If-Match": '"1"'}
@@ -156,7 +159,7 @@ async def test_events_on_crm_selections(
         headers={"If-Match": '"2"'},
     )
     filtered = await create_selection(
-        selections_api, "Gouda filter", {"kind": "filter", "filter": city_filter("Gouda")}
+        selections_api, "Gouda filter", {"kind": "filter", "filter": city_filter(GOUDA)}
     )
     await selections_api.post(
         f"/selections/{filtered['selection_id']}/members/removal",

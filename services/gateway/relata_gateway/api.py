@@ -11,14 +11,9 @@ from sqlalchemy import select
 
 from relata_common.errors import InvalidInput
 from relata_common.web import IfMatchDep, SessionDep, etag
-from relata_gateway import cache, dashboard, views
+from relata_gateway import cache, dashboard, pages, views
 from relata_gateway.cards import Card, CardContext, compose, require_visible
-from relata_gateway.forms import (
-    SEARCH_FIELD_SOURCES,
-    display_name,
-    filter_fields_outside,
-    patch_fields_outside,
-)
+from relata_gateway.forms import filter_fields_outside, patch_fields_outside
 from relata_gateway.models import api_keys, users
 from relata_gateway.security import (
     AdminDep,
@@ -229,9 +224,9 @@ def _actor_headers(user: User, version: int | None = None) -> dict[str, str]:
 async def edit_relation(
     view_id: uuid.UUID,
     relation_id: uuid.UUID,
+    user: UserDep,  # first: an anonymous caller learns nothing, not even that If-Match is due
     body: CardEdit,
     version: IfMatchDep,
-    user: UserDep,
     request: Request,
     session: SessionDep,
     response: Response,
@@ -255,14 +250,6 @@ async def edit_relation(
     return await relation_card(view_id, relation_id, user, request, session, response)
 
 
-class SearchHit(BaseModel):
-    relation_id: uuid.UUID
-    relation_type: str | None = None
-    display_name: str
-    matched_field: str | None = None
-    matched_value: str | None = None
-
-
 @views_router.get("/{view_id}/search")
 async def search(
     view_id: uuid.UUID,
@@ -271,34 +258,13 @@ async def search(
     session: SessionDep,
     q: Annotated[str, Query(min_length=1, max_length=200)],
     limit: Limit = 10,
-) -> list[SearchHit]:
-    """Typeahead over the relations of a view; matches on hidden fields show no value."""
+) -> list[pages.SearchHit]:
+    """Typeahead over the relations of a view, matching only on fields its form shows."""
     view = await views.access(session, user, view_id)
     answer = await request.app.state.services.search.call(
         "GET", "/search", params={"q": q, "views": str(view.base_list_id), "limit": limit}
     )
-    hits = []
-    for result in answer.json().get("results", []):
-        field = result.get("matched_field")
-        source = SEARCH_FIELD_SOURCES.get(field or "", field or "")
-        shown = field is not None and (view.form.shows(source) or field in ("name", "display_name"))
-        hits.append(
-            SearchHit(
-                relation_id=result["relation_id"],
-                relation_type=result.get("relation_type"),
-                display_name=_search_name(view, result),
-                matched_field=field if shown else None,
-                matched_value=result.get("matched_value") if shown else None,
-            )
-        )
-    return hits
-
-
-def _search_name(view: views.View, result: dict[str, Any]) -> str:
-    shows_name = any(view.form.shows(n) for n in ("last_name", "organisation_name"))
-    if shows_name:
-        return str(result.get("display_name") or "")
-    return display_name(view.form, {}, result.get("relation_number"))
+    return await pages.search_hits(_ctx(request), view, answer.json().get("results", []))
 
 
 @views_router.get("/{view_id}/lists")
@@ -306,16 +272,6 @@ async def view_lists(view_id: uuid.UUID, user: UserDep, session: SessionDep) -> 
     """The lists under a view, 'All relations' first."""
     view = await views.access(session, user, view_id)
     return await views.view_lists_of(session, view.id)
-
-
-def _redact_page(view: views.View, page: dict[str, Any]) -> dict[str, Any]:
-    shows_name = any(view.form.shows(n) for n in ("last_name", "organisation_name"))
-    for row in page.get("relations", []):
-        if not shows_name:
-            row["display_name"] = display_name(view.form, {}, row.get("relation_number"))
-        if not view.form.shows("relation_number"):
-            row["relation_number"] = None
-    return page
 
 
 @views_router.get("/{view_id}/lists/{list_id}/members")
@@ -330,29 +286,48 @@ async def list_members(
 ) -> dict[str, Any]:
     """Members of a list under the view, paged; a list too large to browse gives its count."""
     view = await views.access(session, user, view_id)
-    if list_id not in {ref.list_id for ref in await views.view_lists_of(session, view.id)}:
+    named = {ref.list_id: ref.name for ref in await views.view_lists_of(session, view.id)}
+    if list_id not in named:
         raise InvalidInput.single(("path", "list_id"), "not a list of this view")
-    params: dict[str, Any] = {"limit": limit}
-    if cursor:
-        params["cursor"] = cursor
+    ctx = _ctx(request)
+    params = await _page_params(ctx, user, view, limit, cursor)
     page = await request.app.state.services.lists.call(
         "GET", f"/lists/{list_id}/members", params=params
     )
-    return _redact_page(view, page.json())
+    await dashboard.remember(
+        ctx.redis,
+        user,
+        dashboard.RecentItem(
+            kind="list", id=list_id, view_id=view.id, label=named[list_id], at=dashboard.now()
+        ),
+        request.app.state.settings.recent_items,
+    )
+    return await pages.redact_page(ctx, user, view, page.json())
+
+
+async def _page_params(
+    ctx: CardContext, user: User, view: views.View, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"limit": limit}
+    service_cursor = await pages.unwrap_cursor(ctx.redis, user, view, cursor)
+    if service_cursor:
+        params["cursor"] = service_cursor
+    return params
 
 
 class FilterInput(BaseModel):
     filter: dict[str, Any]
 
 
-def _check_filter(view: views.View, node: dict[str, Any]) -> None:
-    outside = filter_fields_outside(view.form, node)
+async def _check_filter(session: SessionDep, view: views.View, node: dict[str, Any]) -> None:
+    own_lists = frozenset(str(ref.list_id) for ref in await views.view_lists_of(session, view.id))
+    outside = filter_fields_outside(view.form, node, own_lists)
     if outside:
         raise InvalidInput(
             [
                 {
                     "loc": ["body", "filter", *path],
-                    "msg": "reads data this view's form does not show",
+                    "msg": "reads data this view's form does not show, or a list of another view",
                     "type": "forbidden_field",
                 }
                 for path in outside
@@ -372,14 +347,13 @@ async def evaluate(
 ) -> dict[str, Any]:
     """Run an ad-hoc filter over the view's relations: count and a page."""
     view = await views.access(session, user, view_id)
-    _check_filter(view, body.filter)
-    params: dict[str, Any] = {"limit": limit}
-    if cursor:
-        params["cursor"] = cursor
+    await _check_filter(session, view, body.filter)
+    ctx = _ctx(request)
+    params = await _page_params(ctx, user, view, limit, cursor)
     page = await request.app.state.services.lists.call(
         "POST", "/evaluate", json={"filter": views.within_view(view, body.filter)}, params=params
     )
-    return _redact_page(view, page.json())
+    return await pages.redact_page(ctx, user, view, page.json())
 
 
 class SavedList(BaseModel):
@@ -395,7 +369,7 @@ async def save_list(
     view = await views.access(session, user, view_id)
     if not view.can_edit:
         raise Forbidden("this view is read-only for you")
-    _check_filter(view, body.filter)
+    await _check_filter(session, view, body.filter)
     return await views.add_list(session, request.app.state.services, view, body.name, body.filter)
 
 
@@ -418,7 +392,7 @@ async def recent_items(
 ) -> list[dashboard.RecentItem]:
     """The relations and lists this user viewed last."""
     return await dashboard.recent(
-        request.app.state.redis, user, await views.user_views(session, user)
+        _ctx(request), session, user, await views.user_views(session, user)
     )
 
 

@@ -1,13 +1,18 @@
 """Card parts cached in Redis, per relation, and dropped when an event says they changed.
 
-Keys: ``card:{part}:{relation_id}``. The gateway's own edits drop them at once; changes made
-elsewhere drop them when their event arrives (the gateway worker).
+Keys: ``card:{part}:{relation_id}`` holds the part, ``card:{part}:{relation_id}:gen`` counts its
+invalidations. The gateway's own edits drop parts at once; changes made elsewhere drop them when
+their event arrives (the gateway worker).
+
+A load that raced an invalidation must not put the old value back (it would be served stale until
+it expires): a loaded value is stored only when the generation is still the one read before the
+load (checked and set atomically in Redis).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -15,9 +20,41 @@ from redis.asyncio import Redis
 
 PARTS = ("relation", "contact_moments", "lists")
 
+_SET_IF_GENERATION = """
+local current = redis.call('GET', KEYS[2])
+if (current or '0') == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  return 1
+end
+return 0
+"""
+
 
 def key(part: str, relation_id: uuid.UUID | str) -> str:
     return f"card:{part}:{relation_id}"
+
+
+def _generation_key(part: str, relation_id: uuid.UUID | str) -> str:
+    return f"{key(part, relation_id)}:gen"
+
+
+def _generation(raw: bytes | None) -> str:
+    return raw.decode() if raw is not None else "0"
+
+
+async def store(
+    redis: Redis, part: str, relation_id: uuid.UUID | str, generation: str, value: Any, ttl: int
+) -> None:
+    """Store a loaded part unless it was invalidated since ``generation`` was read."""
+    await redis.eval(  # type: ignore[misc]
+        _SET_IF_GENERATION,
+        2,
+        key(part, relation_id),
+        _generation_key(part, relation_id),
+        generation,
+        orjson.dumps(value),
+        ttl,
+    )
 
 
 async def cached(
@@ -27,15 +64,50 @@ async def cached(
     ttl: int,
     load: Callable[[], Awaitable[Any]],
 ) -> Any:
-    """The cached part, or load it, store it and return it."""
-    name = key(part, relation_id)
-    hit = await redis.get(name)
+    """The cached part, or load it, store it (unless invalidated meanwhile) and return it."""
+    hit, generation = await redis.mget(key(part, relation_id), _generation_key(part, relation_id))
     if hit is not None:
         return orjson.loads(hit)
     value = await load()
-    await redis.set(name, orjson.dumps(value), ex=ttl)
+    await store(redis, part, relation_id, _generation(generation), value, ttl)
     return value
 
 
+async def cached_many(
+    redis: Redis,
+    part: str,
+    relation_ids: Sequence[uuid.UUID | str],
+    ttl: int,
+    load: Callable[[list[str]], Awaitable[dict[str, Any]]],
+) -> dict[str, Any]:
+    """Many relations' parts in one round trip; the missing ones loaded together by ``load``
+    (which may leave out unknown relations)."""
+    ids = [str(r) for r in dict.fromkeys(relation_ids)]
+    if not ids:
+        return {}
+    names = [n for r in ids for n in (key(part, r), _generation_key(part, r))]
+    raw = await redis.mget(names)
+    found: dict[str, Any] = {}
+    missing: dict[str, str] = {}
+    for i, relation_id in enumerate(ids):
+        hit, generation = raw[2 * i], raw[2 * i + 1]
+        if hit is not None:
+            found[relation_id] = orjson.loads(hit)
+        else:
+            missing[relation_id] = _generation(generation)
+    if missing:
+        loaded = await load(list(missing))
+        for relation_id, value in loaded.items():
+            await store(redis, part, relation_id, missing[relation_id], value, ttl)
+        found.update(loaded)
+    return found
+
+
 async def invalidate(redis: Redis, relation_id: uuid.UUID | str, *parts: str) -> None:
-    await redis.delete(*(key(part, relation_id) for part in (parts or PARTS)))
+    """Drop parts (all by default) and bump their generations, in one round trip."""
+    async with redis.pipeline(transaction=True) as pipe:
+        for part in parts or PARTS:
+            pipe.incr(_generation_key(part, relation_id))
+            pipe.expire(_generation_key(part, relation_id), 7 * 24 * 3600)
+            pipe.delete(key(part, relation_id))
+        await pipe.execute()

@@ -19,6 +19,11 @@ from relata_gateway.forms import display_name, visible_tabs
 from relata_gateway.views import ListRef, View
 
 
+class ViewRef(BaseModel):
+    view_id: uuid.UUID
+    name: str
+
+
 class Card(BaseModel):
     relation_id: uuid.UUID
     relation_type: str
@@ -30,7 +35,8 @@ class Card(BaseModel):
     functions: list[dict[str, Any]] | None = None
     contact_moments: list[dict[str, Any]] | None = None
     lists: list[ListRef] | None = None
-    other_views: list[ListRef] = []
+    other_views: list[ViewRef] = []
+    """The user's other views that show this relation (to switch view from the card)."""
     unavailable: list[str] = []
 
 
@@ -54,6 +60,40 @@ async def lists_of(ctx: CardContext, relation_id: uuid.UUID) -> list[str]:
 
 async def visible(ctx: CardContext, view: View, relation_id: uuid.UUID) -> bool:
     return str(view.base_list_id) in await lists_of(ctx, relation_id)
+
+
+async def lists_of_many(ctx: CardContext, relation_ids: list[uuid.UUID]) -> dict[str, list[str]]:
+    """The lists of many relations (cached parts; the missing ones asked for in parallel)."""
+
+    async def load(ids: list[str]) -> dict[str, list[str]]:
+        async def one(relation_id: str) -> list[str]:
+            response = await ctx.services.lists.call("GET", f"/relations/{relation_id}/lists")
+            return [item["list_id"] for item in response.json()]
+
+        found = await asyncio.gather(*(one(r) for r in ids))
+        return dict(zip(ids, found, strict=True))
+
+    return await cache.cached_many(ctx.redis, "lists", relation_ids, ctx.ttl, load)
+
+
+async def visible_ids(ctx: CardContext, view: View, relation_ids: list[uuid.UUID]) -> set[str]:
+    """Which of these relations the view shows (none when the lists service does not answer)."""
+    try:
+        memberships = await lists_of_many(ctx, relation_ids)
+    except ServiceUnavailable:
+        return set()
+    base = str(view.base_list_id)
+    return {relation_id for relation_id, lists in memberships.items() if base in lists}
+
+
+async def relation_states(ctx: CardContext, relation_ids: list[uuid.UUID]) -> dict[str, Any]:
+    """Many relations' states at once (cached parts; the missing ones in one lookup call)."""
+
+    async def load(ids: list[str]) -> dict[str, Any]:
+        response = await ctx.services.relations.call("POST", "/relations/lookup", json={"ids": ids})
+        return {state["relation_id"]: state for state in response.json()}
+
+    return await cache.cached_many(ctx.redis, "relation", relation_ids, ctx.ttl, load)
 
 
 async def require_visible(ctx: CardContext, view: View, relation_id: uuid.UUID) -> list[str]:
@@ -119,6 +159,11 @@ async def compose(
         if isinstance(moments, BaseException):
             unavailable.append("contact_moments")
             moments = None
+    if moments:
+        moments = await _moments_within_view(ctx, view, relation_id, moments)
+    functions = None
+    if form.shows("functions"):
+        functions = await _functions_within_view(ctx, view, state.get("functions") or [])
     in_view_lists = None
     if form.shows("lists"):  # only this view's lists: others may reveal what the form hides
         in_view_lists = [ref for ref in lists_of_view if str(ref.list_id) in memberships]
@@ -131,13 +176,35 @@ async def compose(
         view_id=view.id,
         can_edit=view.can_edit,
         tabs=visible_tabs(form, state),
-        functions=state.get("functions") if form.shows("functions") else None,
+        functions=functions,
         contact_moments=moments,
         lists=in_view_lists,
         other_views=[
-            ListRef(list_id=v.id, name=v.name)
+            ViewRef(view_id=v.id, name=v.name)
             for v in views_of_user
             if v.id != view.id and str(v.base_list_id) in memberships
         ],
         unavailable=unavailable,
     )
+
+
+async def _moments_within_view(
+    ctx: CardContext, view: View, relation_id: uuid.UUID, moments: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Contact moments naming only relations the view shows (a moment can link several)."""
+    others = [r for m in moments for r in m.get("relation_ids", []) if r != str(relation_id)]
+    shown = await visible_ids(ctx, view, others) | {str(relation_id)}
+    return [
+        {**m, "relation_ids": [r for r in m.get("relation_ids", []) if r in shown]} for m in moments
+    ]
+
+
+async def _functions_within_view(
+    ctx: CardContext, view: View, functions: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Functions whose other relation the view does not show keep their role, not the id."""
+    shown = await visible_ids(ctx, view, [f["object_id"] for f in functions if f.get("object_id")])
+    return [
+        f if f.get("object_id") in shown else {**f, "object_id": None, "object_hidden": True}
+        for f in functions
+    ]

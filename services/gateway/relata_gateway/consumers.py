@@ -8,6 +8,7 @@ import uuid
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from redis.asyncio import Redis
+from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +19,7 @@ from relata_common.events import (
     Envelope,
 )
 from relata_common.kafka import EventConsumer
-from relata_gateway import cache
+from relata_gateway import cache, dashboard
 from relata_gateway.models import activity, inbox
 from relata_gateway.settings import GatewaySettings
 
@@ -44,15 +45,28 @@ def applier(redis: Redis):
 
 
 async def _relation_changed(session: AsyncSession, redis: Redis, envelope: Envelope) -> None:
-    await cache.invalidate(redis, envelope.subject_id, "relation")
+    relation_id = uuid.UUID(envelope.subject_id)
+    if envelope.type == "relation.erased":
+        # Privacy law: nothing of an erased relation stays (feed rows, cached parts, recents).
+        await session.execute(delete(activity).where(activity.c.relation_id == relation_id))
+        await cache.invalidate(redis, relation_id)
+        await dashboard.forget_relation(redis, str(relation_id))
+        return
+    await cache.invalidate(redis, relation_id, "relation")
     survivor = envelope.payload.get("survivor_id")
     if survivor:
+        await cache.invalidate(redis, relation_id)
         await cache.invalidate(redis, survivor)
+        await session.execute(  # the survivor now carries the merged relation's history
+            update(activity)
+            .where(activity.c.relation_id == relation_id)
+            .values(relation_id=uuid.UUID(str(survivor)))
+        )
     await session.execute(
         insert(activity)
         .values(
             event_id=envelope.event_id,
-            relation_id=uuid.UUID(envelope.subject_id),
+            relation_id=relation_id,
             version=envelope.subject_version,
             kind=envelope.type,
             actor_kind=envelope.actor.kind.value,

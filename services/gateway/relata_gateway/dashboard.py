@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -12,11 +13,12 @@ from redis.asyncio import Redis
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relata_gateway.cards import CardContext, visible
+from relata_gateway.cards import CardContext, lists_of_many, relation_states, visible_ids
 from relata_gateway.clients import ServiceUnavailable
+from relata_gateway.forms import display_name
 from relata_gateway.models import activity
 from relata_gateway.security import User
-from relata_gateway.views import View
+from relata_gateway.views import View, view_lists_by_view
 
 
 class RecentItem(BaseModel):
@@ -35,22 +37,66 @@ async def remember(redis: Redis, user: User, item: RecentItem, keep: int) -> Non
     """Put an item at the top of the user's recent items (once), keeping the newest few."""
     key = _recent_key(user)
     entries = await redis.lrange(key, 0, keep)
-    for raw in entries:
-        old = orjson.loads(raw)
-        if old["kind"] == item.kind and old["id"] == str(item.id):
-            await redis.lrem(key, 0, raw)
-    await redis.lpush(key, orjson.dumps(item.model_dump(mode="json")))
-    await redis.ltrim(key, 0, keep - 1)
+    async with redis.pipeline(transaction=True) as pipe:
+        for raw in entries:
+            old = orjson.loads(raw)
+            if old["kind"] == item.kind and old["id"] == str(item.id):
+                pipe.lrem(key, 0, raw)
+        pipe.lpush(key, orjson.dumps(item.model_dump(mode="json")))
+        pipe.ltrim(key, 0, keep - 1)
+        await pipe.execute()
 
 
-async def recent(redis: Redis, user: User, views: list[View]) -> list[RecentItem]:
-    """Recent items still in a view the user has (a revoked view drops its items)."""
-    allowed = {view.id for view in views}
+async def forget_relation(redis: Redis, relation_id: str) -> None:
+    """Drop an (erased) relation from every user's recent items."""
+    async for key in redis.scan_iter(match="recent:*", count=500):
+        for raw in await redis.lrange(key, 0, -1):
+            old = orjson.loads(raw)
+            if old["kind"] == "relation" and old["id"] == relation_id:
+                await redis.lrem(key, 0, raw)
+
+
+async def recent(
+    ctx: CardContext, session: AsyncSession, user: User, views: list[View]
+) -> list[RecentItem]:
+    """Recent items the user may still see: relations their view still shows (named as the
+    view's form names them now) and lists still under a view they have."""
+    by_id = {view.id: view for view in views}
     items = [
         RecentItem.model_validate(orjson.loads(raw))
-        for raw in await redis.lrange(_recent_key(user), 0, -1)
+        for raw in await ctx.redis.lrange(_recent_key(user), 0, -1)
     ]
-    return [item for item in items if item.view_id in allowed]
+    items = [item for item in items if item.view_id in by_id]
+    relation_ids = [item.id for item in items if item.kind == "relation"]
+    memberships, states = await _lists_and_states(ctx, relation_ids)
+    lists_under = await view_lists_by_view(session, list(by_id))
+    out = []
+    for item in items:
+        view = by_id[item.view_id]
+        if item.kind == "list":
+            if item.id in lists_under.get(view.id, {}):
+                out.append(item.model_copy(update={"label": lists_under[view.id][item.id]}))
+            continue
+        state = states.get(str(item.id))
+        in_view = str(view.base_list_id) in memberships.get(str(item.id), [])
+        if state is None or not in_view or state.get("status") != "active":
+            continue
+        label = display_name(view.form, state.get("fields", {}), state.get("relation_number"))
+        out.append(item.model_copy(update={"label": label}))
+    return out
+
+
+async def _lists_and_states(
+    ctx: CardContext, relation_ids: list[uuid.UUID]
+) -> tuple[dict[str, list[str]], dict[str, Any]]:
+    """Memberships and states of relations; nothing of them when a service does not answer."""
+    try:
+        memberships, states = await asyncio.gather(
+            lists_of_many(ctx, relation_ids), relation_states(ctx, relation_ids)
+        )
+    except ServiceUnavailable:
+        return {}, {}
+    return memberships, states
 
 
 def now() -> datetime:
@@ -85,25 +131,19 @@ async def recently_edited_by_others(
         if not rows:
             break
         before = rows[-1]["id"]
-        for row in rows:
-            shown = [f for f in row["changed_fields"] if _shown(view, f)]
-            if not shown or not await _visible(ctx, view, row["relation_id"]):
+        candidates = [
+            (row, shown)
+            for row in rows
+            if (shown := [f for f in row["changed_fields"] if view.form.shows(f)])
+        ]
+        in_view = await visible_ids(ctx, view, list({row["relation_id"] for row, _ in candidates}))
+        for row, shown in candidates:
+            if str(row["relation_id"]) not in in_view:
                 continue
             found.append(ActivityItem(**{**_activity_fields(row), "changed_fields": shown}))
             if len(found) >= limit:
                 return found
     return found
-
-
-def _shown(view: View, field: str) -> bool:
-    return view.form.shows(field)
-
-
-async def _visible(ctx: CardContext, view: View, relation_id: uuid.UUID) -> bool:
-    try:
-        return await visible(ctx, view, relation_id)
-    except ServiceUnavailable:
-        return False  # unknown visibility: leave it out
 
 
 def _activity_fields(row: Any) -> dict[str, Any]:

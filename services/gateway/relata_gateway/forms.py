@@ -3,6 +3,7 @@ view's form ever leaves the gateway, so every response passes through these func
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -32,6 +33,7 @@ SEARCH_FIELD_SOURCES = {
     "postal_code": "addresses",
     "city": "addresses",
     "street": "addresses",
+    "country": "addresses",
     "relation_number": "relation_number",
 }
 """Which form field a search match on a derived field reveals."""
@@ -58,7 +60,7 @@ class Form(BaseModel):
 
     tabs: list[Tab] = Field(min_length=1, max_length=30)
 
-    @property
+    @cached_property
     def fields(self) -> frozenset[str]:
         return frozenset(name for tab in self.tabs for name in tab.fields)
 
@@ -92,12 +94,14 @@ def visible_tabs(form: Form, state: dict[str, Any]) -> list[dict[str, Any]]:
 
 def display_name(form: Form, fields: dict[str, Any], relation_number: Any) -> str:
     """A name built only from name fields the form shows (else the relation number)."""
-    parts = [fields.get(n) for n in ("first_name", "infix", "last_name") if form.shows(n)]
-    if not any(parts) and form.shows("initials"):
-        parts = [fields.get("initials"), fields.get("infix"), fields.get("last_name")]
-    name = " ".join(str(p) for p in parts if p)
-    if form.shows("organisation_name") and fields.get("organisation_name"):
-        name = name or str(fields["organisation_name"])
+
+    def shown(name: str) -> Any:
+        return fields.get(name) if form.shows(name) else None
+
+    last_name = shown("last_name")
+    parts = [shown("first_name") or shown("initials"), shown("infix") if last_name else None]
+    name = " ".join(str(p) for p in (*parts, last_name) if p)
+    name = name or str(shown("organisation_name") or "")
     if name:
         return name
     return f"relation {relation_number}" if form.shows("relation_number") else "relation"
@@ -114,18 +118,29 @@ def patch_fields_outside(form: Form, patch: dict[str, Any]) -> list[str]:
     return outside
 
 
-def filter_fields_outside(form: Form, node: Any, path: tuple[Any, ...] = ()) -> list[tuple]:
-    """Criteria of a filter that read data the form does not show, with their paths."""
+ALWAYS_SHOWN = frozenset({"relation_type"})
+"""Filterable data every card shows whatever the form."""
+
+
+def filter_fields_outside(
+    form: Form, node: Any, lists: frozenset[str], path: tuple[Any, ...] = ()
+) -> list[tuple]:
+    """Criteria of a filter that read data the form does not show, or lists other than
+    ``lists`` (the view's own), with their paths."""
     found: list[tuple] = []
     if isinstance(node, dict):
         for combinator in ("all", "any"):
             if isinstance(node.get(combinator), list):
                 for i, child in enumerate(node[combinator]):
-                    found += filter_fields_outside(form, child, (*path, combinator, i))
+                    found += filter_fields_outside(form, child, lists, (*path, combinator, i))
                 return found
         if "not" in node:
-            return filter_fields_outside(form, node["not"], (*path, "not"))
+            return filter_fields_outside(form, node["not"], lists, (*path, "not"))
         kind = node.get("kind")
+        for key in ("list_id", "at_list"):
+            named = node.get(key) if kind in ("in_list", "function") else None
+            if named is not None and str(named) not in lists:
+                found.append((*path, key))
         needs = {
             "function": "functions",
             "contact": "contact_moments",
@@ -134,7 +149,8 @@ def filter_fields_outside(form: Form, node: Any, path: tuple[Any, ...] = ()) -> 
         if kind == "field":
             name = str(node.get("field", ""))
             source = SEARCH_FIELD_SOURCES.get(name, name)
-            if not form.shows(source) and not form.shows(name):
+            shown = name in ALWAYS_SHOWN or form.shows(source) or form.shows(name)
+            if not shown:
                 found.append((*path, "field"))
         elif (
             (needs is not None and not form.shows(needs))

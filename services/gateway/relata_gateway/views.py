@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,6 +57,16 @@ class View:
     can_edit: bool
 
 
+@lru_cache(maxsize=1024)
+def _parsed_form(raw: str) -> Form:
+    return Form.model_validate_json(raw)
+
+
+def _form(raw: dict[str, Any]) -> Form:
+    """A stored form, parsed once per distinct form (forms are read on every request)."""
+    return _parsed_form(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS).decode())
+
+
 async def create_view(session: AsyncSession, services: Services, data: ViewInput) -> ViewOut:
     """Create a view; its base filter becomes its 'All relations' list in the lists service."""
     if await session.scalar(select(views.c.id).where(views.c.name == data.name)):
@@ -91,7 +103,7 @@ async def view_for_admin(session: AsyncSession, view_id: uuid.UUID) -> View:
     row = (await session.execute(select(views).where(views.c.id == view_id))).mappings().first()
     if row is None:
         raise NotFound(f"view {view_id} does not exist")
-    return View(row["id"], row["name"], row["base_list_id"], Form.model_validate(row["form"]), True)
+    return View(row["id"], row["name"], row["base_list_id"], _form(row["form"]), True)
 
 
 async def access(session: AsyncSession, user: User, view_id: uuid.UUID) -> View:
@@ -115,21 +127,41 @@ async def access(session: AsyncSession, user: User, view_id: uuid.UUID) -> View:
         row["id"],
         row["name"],
         row["base_list_id"],
-        Form.model_validate(row["form"]),
+        _form(row["form"]),
         row["can_edit"],
     )
 
 
 async def user_views(session: AsyncSession, user: User) -> list[View]:
-    statement = select(views.c.id).order_by(views.c.name)
-    if not user.is_admin:
-        statement = statement.join(grants, grants.c.view_id == views.c.id).where(
-            grants.c.user_id == user.id
+    """Every view the user may work in, by name (one query)."""
+    if user.is_admin:
+        statement = select(views, literal(True).label("can_edit"))
+    else:
+        statement = (
+            select(views, grants.c.can_edit)
+            .join(grants, grants.c.view_id == views.c.id)
+            .where(grants.c.user_id == user.id)
         )
+    rows = (await session.execute(statement.order_by(views.c.name))).mappings()
     return [
-        await access(session, user, view_id)
-        for view_id in (await session.execute(statement)).scalars()
+        View(row["id"], row["name"], row["base_list_id"], _form(row["form"]), row["can_edit"])
+        for row in rows
     ]
+
+
+async def view_lists_by_view(
+    session: AsyncSession, view_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, dict[uuid.UUID, str]]:
+    """The lists (id → name) under each of these views."""
+    rows = await session.execute(
+        select(view_lists.c.view_id, view_lists.c.list_id, view_lists.c.name).where(
+            view_lists.c.view_id.in_(view_ids)
+        )
+    )
+    out: dict[uuid.UUID, dict[uuid.UUID, str]] = {}
+    for row in rows:
+        out.setdefault(row.view_id, {})[row.list_id] = row.name
+    return out
 
 
 async def view_lists_of(session: AsyncSession, view_id: uuid.UUID) -> list[ListRef]:

@@ -402,6 +402,16 @@ def is_relative(node: Any) -> bool:
 
 def describe(node: Any) -> str:
     """A criterion in words, for the record of why a relation entered or left a list."""
+    if isinstance(node, FieldCriterion) and node.op in RELATIVE_OPS:
+        period = Period.model_validate(node.value).describe()
+        return (
+            f"{node.field} "
+            + {
+                "within_last": f"within the last {period}",
+                "more_than_ago": f"more than {period} ago",
+                "less_than_ago": f"less than {period} ago",
+            }[node.op]
+        )
     if isinstance(node, FieldCriterion):
         value = "" if node.value is None else f" {node.value!r}"
         return f"{node.field} {node.op.replace('_', ' ')}{value}"

@@ -20,7 +20,7 @@ from relata_common.outbox import OutgoingEvent
 from relata_lists import clock
 from relata_lists.catalogue import FieldSpec
 from relata_lists.compiler import Compiler, aspects, is_relative
-from relata_lists.filters import Node, check_filter, referenced_lists
+from relata_lists.filters import Node, check_filter, node_tag, referenced_lists
 from relata_lists.membership import (
     PRODUCER,
     Change,
@@ -75,7 +75,11 @@ def parse_filter(
     except ValidationError as error:
         raise InvalidInput(
             [
-                FieldError((*loc, *e["loc"]), e["msg"].removeprefix("Value error, "), e["type"])
+                FieldError(
+                    (*loc, *node_path(raw, e["loc"])),
+                    e["msg"].removeprefix("Value error, "),
+                    e["type"],
+                )
                 for e in error.errors(include_url=False)
             ]
         ) from None
@@ -90,6 +94,30 @@ def parse_filter(
     if errors:
         raise InvalidInput(errors)
     return node
+
+
+def node_path(raw: Any, loc: tuple[str | int, ...]) -> list[str | int]:
+    """Pydantic's error location without the union tags it inserts at every node
+    (``all.all.0.field.op`` becomes ``all.0.op``), so it reads as a path in the JSON."""
+    path: list[str | int] = []
+    value, at_node = raw, True
+    for part in loc:
+        if at_node and isinstance(value, dict) and part == node_tag(value):
+            at_node = False  # the tag of the node here, not a key of it
+            continue
+        # The items of all/any and the child of not are nodes again.
+        at_node = part == "not" or (isinstance(part, int) and path[-1:] in (["all"], ["any"]))
+        path.append(part)
+        value = _child(value, part)
+    return path
+
+
+def _child(value: Any, part: str | int) -> Any:
+    if isinstance(value, dict) and isinstance(part, str):
+        return value.get(part)
+    if isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+        return value[part]
+    return None
 
 
 def _nesting(raw: Any, depth: int = 0) -> int:

@@ -99,7 +99,7 @@ class NotOf(_Strict):
     not_: Node = Field(alias="not")
 
 
-def _node_tag(value: Any) -> str | None:
+def node_tag(value: Any) -> str | None:
     if isinstance(value, dict):
         for combinator in ("all", "any", "not"):
             if combinator in value:
@@ -130,7 +130,7 @@ Node = Annotated[
     | Annotated[DonationCriterion, Tag("donations")]
     | Annotated[RegistrationCriterion, Tag("registration")]
     | Annotated[ListCriterion, Tag("in_list")],
-    Discriminator(_node_tag),
+    Discriminator(node_tag),
 ]
 
 AllOf.model_rebuild()
@@ -185,8 +185,9 @@ def check_filter(
     errors: list[FieldError] = []
     if len(nodes) > max_nodes:
         errors.append(FieldError(loc, f"a filter has at most {max_nodes} nodes"))
-    deepest = max(len(path) - len(loc) for path, _ in nodes)
-    if deepest > max_depth * 2:
+    # Levels of all/any/not above the deepest node (a path holds ``all, i`` or ``not`` each).
+    deepest = max(sum(p in ("all", "any", "not") for p in path[len(loc) :]) for path, _ in nodes)
+    if deepest > max_depth:
         errors.append(FieldError(loc, f"a filter nests at most {max_depth} levels"))
     for path, item in nodes:
         if isinstance(item, FieldCriterion):

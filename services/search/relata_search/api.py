@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Annotated
 
@@ -76,12 +77,21 @@ async def search(
         offset = decode_cursor(cursor)
     except ValueError:
         raise InvalidInput.single(("query", "cursor"), "not a cursor from this search") from None
-    index: SearchIndex = request.app.state.index
-    limit = min(limit, request.app.state.settings.search_max_limit)
+    state = request.app.state
+    limit = min(limit, state.settings.search_max_limit)
+    # tantivy releases the GIL while it searches: on a thread the event loop keeps serving
+    # HTTP meanwhile, and a second search runs on another core.
+    body = await asyncio.get_running_loop().run_in_executor(
+        state.search_threads, answer, state.index, q, parse_views(views), limit, offset
+    )
+    return Response(body, media_type="application/json")
+
+
+def answer(index: SearchIndex, q: str, views: list[str], limit: int, offset: int) -> bytes:
+    """The response body of one search (runs on a search thread)."""
     plan = plan_query(q)
-    page = index.search(plan, views=parse_views(views), limit=limit, offset=offset)
-    # Serialised directly: this route is the hot path of typeahead.
-    return Response(orjson.dumps(page_body(page, plan)), media_type="application/json")
+    page = index.search(plan, views=views, limit=limit, offset=offset)
+    return orjson.dumps(page_body(page, plan))
 
 
 @admin_router.post("/rebuild", status_code=202)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -64,6 +65,9 @@ def search_lifespan(settings: SearchSettings) -> Callable:
         )
         app.state.settings, app.state.engine, app.state.sessions = settings, engine, sessions
         app.state.index, app.state.follower, app.state.last_error = index, follower, None
+        app.state.search_threads = ThreadPoolExecutor(
+            settings.search_threads, thread_name_prefix="search"
+        )
         tasks = [asyncio.create_task(supervise("follower", follower.run, app))]
         producer = None
         if settings.run_consumers:
@@ -84,6 +88,7 @@ def search_lifespan(settings: SearchSettings) -> Callable:
             if producer is not None:
                 await producer.stop()
             await engine.dispose()
+            app.state.search_threads.shutdown(wait=False, cancel_futures=True)
 
     return lifespan
 

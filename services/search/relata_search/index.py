@@ -3,11 +3,17 @@
 Every field holds terms already normalised by :mod:`relata_search.normalise` (raw tokenizer,
 no positions), so the index and the query side can never disagree about folding or splitting.
 One writer per index directory: only the follower of this process writes it.
+
+Name and city words also have their first one to ``MAX_START`` letters indexed (``name_start``,
+``city_start``), so a short typed prefix (``d``, ``ja``) is one posting list instead of the
+union of every word that starts with it. An index directory written with another schema is
+emptied on open; the follower then refills it from the read model.
 """
 
 from __future__ import annotations
 
 import base64
+import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,17 +21,22 @@ from pathlib import Path
 import orjson
 import tantivy
 
+from relata_common.logging import get_logger
 from relata_search.documents import SearchDocument, index_terms
 from relata_search.ranking import Clause, QueryPlan, Source, match_sources, tiers
 
+log = get_logger(__name__)
+
 TERM_FIELDS = ("name", "city", "email", "phone", "postal", "number")
+START_FIELDS = {"name": "name_start", "city": "city_start"}
+MAX_START = 3  # longer prefixes match few enough words to expand them at query time
 
 
 def build_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("relation_id", stored=True, tokenizer_name="raw", index_option="basic")
     builder.add_text_field("lists", tokenizer_name="raw", index_option="basic")
-    for field in TERM_FIELDS:
+    for field in (*TERM_FIELDS, *START_FIELDS.values()):
         builder.add_text_field(field, tokenizer_name="raw", index_option="basic")
     builder.add_bytes_field("document", stored=True)
     return builder.build()
@@ -42,6 +53,30 @@ class Hit:
 class Page:
     hits: list[Hit]
     next_offset: int | None
+
+
+def word_starts(words: Iterable[str]) -> list[str]:
+    """The distinct first 1..``MAX_START`` letters of each word: 'berg' → b, be, ber."""
+    return list(dict.fromkeys(w[:n] for w in words for n in range(1, min(len(w), MAX_START) + 1)))
+
+
+def open_index(schema: tantivy.Schema, path: Path | None) -> tantivy.Index:
+    """The index at ``path``; one written with another schema is removed and started afresh."""
+    if path is None:
+        return tantivy.Index(schema)
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        return tantivy.Index(schema, path=str(path), reuse=True)
+    except ValueError as error:
+        if "schema does not match" not in str(error):
+            raise
+    log.warning("index schema changed: emptying the index directory to rebuild", path=str(path))
+    for entry in path.iterdir():
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()  # the follower's position too: it reloads from the read model
+    return tantivy.Index(schema, path=str(path), reuse=True)
 
 
 def encode_cursor(offset: int) -> str:
@@ -63,9 +98,7 @@ class SearchIndex:
 
     def __init__(self, path: Path | None, *, heap_mb: int = 128) -> None:
         self.schema = build_schema()
-        if path is not None:
-            path.mkdir(parents=True, exist_ok=True)
-        self.index = tantivy.Index(self.schema, path=str(path) if path else None, reuse=True)
+        self.index = open_index(self.schema, path)
         self.index.config_reader(reload_policy="Manual")
         self.writer = self.index.writer(heap_size=heap_mb * 1_000_000)
         self._searcher = self.index.searcher()
@@ -82,9 +115,13 @@ class SearchIndex:
         doc.add_text("relation_id", document["relation_id"])
         for list_id in lists:
             doc.add_text("lists", str(list_id))
-        for field, values in index_terms(document).items():
+        terms = index_terms(document)
+        for field, values in terms.items():
             for value in dict.fromkeys(values):
                 doc.add_text(field, value)
+        for field, start_field in START_FIELDS.items():
+            for start in word_starts(terms[field]):  # type: ignore[literal-required]
+                doc.add_text(start_field, start)
         doc.add_bytes("document", orjson.dumps([document, match_sources(document)]))
         self.writer.add_document(doc)
 
@@ -177,6 +214,8 @@ class SearchIndex:
         schema, field, value = self.schema, clause.field, clause.value
         if clause.kind == "term":
             query = tantivy.Query.term_query(schema, field, value)
+        elif clause.kind == "prefix" and field in START_FIELDS and len(value) <= MAX_START:
+            query = tantivy.Query.term_query(schema, START_FIELDS[field], value)
         elif clause.kind == "prefix":
             query = tantivy.Query.fuzzy_term_query(schema, field, value, distance=0, prefix=True)
         else:

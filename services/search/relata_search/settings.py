@@ -32,6 +32,9 @@ class SearchSettings(CommonSettings):
     consumer_batch_timeout_ms: int = 20
     follow_poll_seconds: float = 1.0
     search_max_limit: int = 50
+    search_threads: int = Field(
+        default=2, description="Threads running searches (tantivy releases the GIL meanwhile)."
+    )
 
 
 @lru_cache

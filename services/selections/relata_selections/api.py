@@ -11,10 +11,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from relata_common.db import transaction
-from relata_common.events import Actor
+from relata_common.events import Actor, SelectionSource
 from relata_common.web import ActorDep, IfMatchDep, SessionDep, etag
 from relata_selections import export, refresh, selections
-from relata_selections.contracts import SelectionSource
 from relata_selections.directory import LOOKUP_MAX, RelationsDirectory
 from relata_selections.refresh import RefreshOut
 from relata_selections.selections import MembersPage, SelectionOut, SelectionPatch

@@ -8,8 +8,14 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relata_common.events import SELECTIONS_TOPIC, Actor, Envelope
-from relata_selections.contracts import MemberChanges, SelectionSource, SelectionState
+from relata_common.events import (
+    SELECTIONS_TOPIC,
+    Actor,
+    Envelope,
+    MemberChanges,
+    SelectionSource,
+    SelectionState,
+)
 from relata_selections.models import outbox
 
 PRODUCER = "selections"

@@ -20,14 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relata_common.db import transaction
 from relata_common.errors import Conflict, NotFound
-from relata_common.events import Actor
-from relata_common.logging import get_logger
-from relata_selections import publishing
-from relata_selections.contracts import (
+from relata_common.events import (
+    Actor,
     SelectionEventType,
     SelectionRefreshedPayload,
     SelectionSource,
 )
+from relata_common.logging import get_logger
+from relata_selections import publishing
 from relata_selections.freezing import STAGED, RelationIds, stage_relations
 from relata_selections.models import refresh_changes, refreshes, selections
 from relata_selections.selections import get_row

@@ -20,9 +20,8 @@ from sqlalchemy import Uuid, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relata_common.events import Actor
+from relata_common.events import Actor, SelectionChangedPayload, SelectionEventType
 from relata_selections import publishing
-from relata_selections.contracts import SelectionChangedPayload, SelectionEventType
 
 Membership = set[tuple[uuid.UUID, uuid.UUID]]
 

@@ -18,15 +18,15 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
-from relata_common.events import Actor
-from relata_selections import publishing
-from relata_selections.contracts import (
+from relata_common.events import (
+    Actor,
     SelectionChangedPayload,
     SelectionCreatedPayload,
     SelectionDeletedPayload,
     SelectionEventType,
     SelectionSource,
 )
+from relata_selections import publishing
 from relata_selections.freezing import RelationIds, freeze_members
 from relata_selections.models import selection_exclusions, selection_members, selections
 

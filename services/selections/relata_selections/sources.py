@@ -10,9 +10,9 @@ import httpx
 import orjson
 
 from relata_common.errors import DomainError, FieldError, InvalidInput, NotFound
+from relata_common.events import SelectionSource
 from relata_common.logging import get_logger
 from relata_common.web import INTERNAL_TOKEN_HEADER
-from relata_selections.contracts import SelectionSource
 
 log = get_logger(__name__)
 

@@ -1,0 +1,65 @@
+"""What a running ``crm up`` tells the other ``crm`` commands: where its infrastructure is.
+
+``crm up`` writes ``platform.json`` into its run directory (the Kafka port may not be 9092,
+PostgreSQL may be an embedded one) and removes it when it stops; ``crm status``, ``crm seed``
+and ``crm reindex`` read it, falling back to the ``CRM_`` environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+STATE_FILE = "platform.json"
+SHARED_KEYS = (
+    "CRM_POSTGRES_URL",
+    "CRM_REDIS_URL",
+    "CRM_KAFKA_BOOTSTRAP",
+    "CRM_DATABASE_PREFIX",
+    "CRM_INDEX_DIR",
+)
+DEFAULT_INTERNAL_TOKEN = "relata-dev-internal-token"
+DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+DEFAULT_KAFKA = "127.0.0.1:9092"
+
+
+def save(run_dir: Path, environment: dict[str, str]) -> Path:
+    path = run_dir / STATE_FILE
+    state = {key: environment[key] for key in SHARED_KEYS if key in environment}
+    path.write_text(json.dumps({**state, "pid": os.getpid()}, indent=2) + "\n")
+    return path
+
+
+def remove(run_dir: Path) -> None:
+    (run_dir / STATE_FILE).unlink(missing_ok=True)
+
+
+def environment(run_dir: Path) -> dict[str, str]:
+    """The process environment, with what the running platform recorded on top."""
+    path = run_dir / STATE_FILE
+    saved: dict[str, object] = {}
+    if path.exists():
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, ValueError):
+            saved = {}
+    recorded = {key: str(saved[key]) for key in SHARED_KEYS if key in saved}
+    return {**os.environ, **recorded}
+
+
+def database_name(env: dict[str, str], database: str) -> str:
+    """A process's database, with the run's prefix (``crm up --database-prefix``)."""
+    return env.get("CRM_DATABASE_PREFIX", "") + database
+
+
+def internal_token(env: dict[str, str]) -> str:
+    return env.get("CRM_INTERNAL_TOKEN", DEFAULT_INTERNAL_TOKEN)
+
+
+def postgres_url(env: dict[str, str]) -> str:
+    return env.get("CRM_POSTGRES_URL") or DEFAULT_POSTGRES
+
+
+def kafka_bootstrap(env: dict[str, str]) -> str:
+    return env.get("CRM_KAFKA_BOOTSTRAP") or DEFAULT_KAFKA

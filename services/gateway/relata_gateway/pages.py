@@ -1,0 +1,120 @@
+"""Pages of relations (list members, ad-hoc filters, search hits) as a view may show them.
+
+Services answer with names built from every name field, and list cursors carry a sort name:
+both are rebuilt or hidden here, so only what the view's form shows leaves the gateway.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+from redis.asyncio import Redis
+
+from relata_common.errors import InvalidInput
+from relata_gateway.cards import CardContext, relation_states, visible_ids
+from relata_gateway.clients import ServiceUnavailable
+from relata_gateway.forms import SEARCH_FIELD_SOURCES, display_name
+from relata_gateway.security import User
+from relata_gateway.views import View
+
+CURSOR_SECONDS = 3600
+
+
+async def names(ctx: CardContext, view: View, rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Display names from only the name fields the view's form shows, by relation id."""
+    ids = [uuid.UUID(str(row["relation_id"])) for row in rows]
+    try:
+        states = await relation_states(ctx, ids)
+    except ServiceUnavailable:
+        states = {}
+    out = {}
+    for row in rows:
+        relation_id = str(row["relation_id"])
+        state = states.get(relation_id, {})
+        number = state.get("relation_number", row.get("relation_number"))
+        out[relation_id] = display_name(view.form, state.get("fields", {}), number)
+    return out
+
+
+async def redact_page(
+    ctx: CardContext, user: User, view: View, page: dict[str, Any]
+) -> dict[str, Any]:
+    """A members or evaluation page: names from the form, numbers only when shown, and the
+    service's cursor (which holds a sort name) swapped for an opaque one."""
+    rows = page.get("relations", [])
+    shown_names = await names(ctx, view, rows)
+    page["relations"] = [
+        {
+            "relation_id": row["relation_id"],
+            "relation_type": row["relation_type"],
+            "relation_number": row["relation_number"]
+            if view.form.shows("relation_number")
+            else None,
+            "display_name": shown_names[str(row["relation_id"])],
+        }
+        for row in rows
+    ]
+    if page.get("next"):
+        page["next"] = await wrap_cursor(ctx.redis, user, view, page["next"])
+    return page
+
+
+def _cursor_key(token: str) -> str:
+    return f"cursor:{token}"
+
+
+async def wrap_cursor(redis: Redis, user: User, view: View, cursor: str) -> str:
+    """An opaque cursor standing for the service's one, for this user and view only."""
+    token = secrets.token_urlsafe(18)
+    value = {"user": str(user.id), "view": str(view.id), "cursor": cursor}
+    await redis.set(_cursor_key(token), orjson.dumps(value), ex=CURSOR_SECONDS)
+    return token
+
+
+async def unwrap_cursor(redis: Redis, user: User, view: View, token: str | None) -> str | None:
+    if not token:
+        return None
+    raw = await redis.get(_cursor_key(token))
+    value = orjson.loads(raw) if raw else None
+    if value is None or value["user"] != str(user.id) or value["view"] != str(view.id):
+        raise InvalidInput.single(("query", "cursor"), "not a cursor of this page (or expired)")
+    return str(value["cursor"])
+
+
+class SearchHit(BaseModel):
+    relation_id: uuid.UUID
+    relation_type: str | None = None
+    display_name: str
+    matched_field: str | None = None
+    matched_value: str | None = None
+
+
+def _matched_shown(view: View, field: str | None) -> bool:
+    return field is not None and view.form.shows(SEARCH_FIELD_SOURCES.get(field, field))
+
+
+async def search_hits(
+    ctx: CardContext, view: View, results: list[dict[str, Any]]
+) -> list[SearchHit]:
+    """Hits the view shows that matched on a field its form shows, named from the form.
+
+    A hit that matched only on a hidden field is left out: showing it would tell that the
+    relation has the typed value (an e-mail address, a city) the form hides."""
+    results = [r for r in results if _matched_shown(view, r.get("matched_field"))]
+    in_view = await visible_ids(ctx, view, [uuid.UUID(r["relation_id"]) for r in results])
+    results = [r for r in results if r["relation_id"] in in_view]
+    shown_names = await names(ctx, view, results)
+    return [
+        SearchHit(
+            relation_id=r["relation_id"],
+            relation_type=r.get("relation_type"),
+            display_name=shown_names[r["relation_id"]],
+            matched_field=r["matched_field"],
+            matched_value=r.get("matched_value"),
+        )
+        for r in results
+    ]
