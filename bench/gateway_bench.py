@@ -507,12 +507,12 @@ def start_profile(stack: Stack) -> subprocess.Popen[bytes] | None:
     if py_spy is None:
         say("py-spy is not installed (uv pip install py-spy): not profiling")
         return None
-    out = stack.log_dir / "gateway-api.speedscope.json"
+    out = stack.log_dir / "gateway-api.collapsed.txt"
     say(f"profiling the gateway API for {seconds} s into {out}")
     pid = stack.processes["gateway-api"].pid
     args = [py_spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--format"]
     return subprocess.Popen(
-        [*args, "speedscope", "--output", str(out), "--rate", "200"],
+        [*args, "raw", "--output", str(out), "--rate", "200"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

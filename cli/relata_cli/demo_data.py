@@ -346,8 +346,12 @@ def person(index: int) -> DemoRelation:
 
 
 def _functions(rng: random.Random, index: int) -> tuple[FunctionPlan, ...]:
-    """Roles at organisations that exist whenever this person does (see ``association``)."""
-    if rng.random() >= 0.6:
+    """Roles at organisations that exist whenever this person does (see ``association``).
+
+    Only the first 25,000 persons hold functions: each is an API call, and a large data set
+    should load in minutes.
+    """
+    if rng.random() >= 0.6 or index >= 25_000:
         return ()
     organisations = max(1, (index + 1) // 20)
     employer = organisation_id(rng.randrange(organisations))

@@ -29,6 +29,7 @@ from relata_cli.processes import GATEWAY, PROCESSES
 from relata_common.events import (
     DONATIONS_TOPIC,
     REGISTRATIONS_TOPIC,
+    RELATIONS_TOPIC,
     Actor,
     ActorKind,
     DonationReceivedPayload,
@@ -335,7 +336,7 @@ async def _bounded(items: Iterable[Any], work: Callable[[Any], Any], limit: int)
 
 
 async def resolve(platform: Platform, external_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """The state of each relation, found by its external id."""
+    """The state of each relation, found by its external id through the relations API."""
 
     async def find(external_id: str) -> tuple[str, dict[str, Any] | None]:
         response = await platform.service(
@@ -349,6 +350,59 @@ async def resolve(platform: Platform, external_ids: Iterable[str]) -> dict[str, 
 
     pairs = await _bounded(sorted(set(external_ids)), find, CONCURRENCY)
     return {external_id: state for external_id, state in pairs if state is not None}
+
+
+async def states_from_topic(
+    env: dict[str, str], wanted: set[str], idle_seconds: float = 5.0
+) -> dict[str, dict[str, Any]]:
+    """The newest state of each wanted relation, read from ``crm.relations``.
+
+    Every relation event carries the relation's full state, external id included, so a module
+    learns relation ids the way it learns everything else: from the topic. Reads to the end of
+    every partition; waits up to ``idle_seconds`` for relations still on their way.
+    """
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=runstate.kafka_bootstrap(env),
+        enable_auto_commit=False,
+        fetch_max_wait_ms=100,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    await consumer.start()
+    found: dict[str, dict[str, Any]] = {}
+    try:
+        partitions = consumer.partitions_for_topic(RELATIONS_TOPIC) or set()
+        assigned = [TopicPartition(RELATIONS_TOPIC, p) for p in sorted(partitions)]
+        if not assigned:
+            return found
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        quiet_since = time.monotonic()
+        while True:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5_000)
+            for records in batch.values():
+                for record in records:
+                    state = (orjson.loads(record.value).get("payload") or {}).get("state") or {}
+                    if state.get("external_id") in wanted and state.get("status") == "active":
+                        found[state["external_id"]] = state
+            at_end = await _at_end(consumer, assigned)
+            if batch:
+                quiet_since = time.monotonic()
+            if at_end and len(found) == len(wanted):
+                return found
+            if at_end and time.monotonic() - quiet_since > idle_seconds:
+                return found
+    finally:
+        await consumer.stop()
+
+
+async def _at_end(consumer: Any, partitions: list[Any]) -> bool:
+    for tp in partitions:
+        highwater = consumer.highwater(tp)
+        if highwater is None or await consumer.position(tp) < highwater:
+            return False
+    return True
 
 
 # --- facts --------------------------------------------------------------------------------------
@@ -532,8 +586,11 @@ async def _seed(env: dict[str, str], relations: int, *, only_if_empty: bool) -> 
         engaged = [p for p in persons if p.has_facts]
         wanted = {p.external_id for p in engaged}
         wanted |= {plan.organisation for p in engaged for plan in p.functions}
-        with _stage(f"looking up {len(wanted)} relations by external id"):
-            states = await resolve(platform, wanted)
+        with _stage(f"finding {len(wanted)} relations on {RELATIONS_TOPIC}"):
+            states = await states_from_topic(env, wanted)
+        if len(states) < len(wanted):  # the broker lost older events (Tansu keeps them in memory)
+            with _stage(f"looking up {len(wanted) - len(states)} relations by external id"):
+                states |= await resolve(platform, wanted - set(states))
         engaged = [p for p in engaged if p.external_id in states]
         events = platform_events(engaged, states)
         with _stage(f"publishing {len(events)} donations and registrations"):

@@ -59,3 +59,37 @@ class InvalidInput(DomainError):
     @classmethod
     def single(cls, loc: tuple[str | int, ...], msg: str) -> InvalidInput:
         return cls([FieldError(loc, msg)])
+
+
+class Unauthorized(DomainError):
+    """The caller did not say who they are (or said it with a bad credential)."""
+
+    status_code = 401
+    error_type = "unauthorized"
+
+
+class Forbidden(DomainError):
+    status_code = 403
+    error_type = "forbidden"
+
+
+class Gone(DomainError):
+    status_code = 410
+    error_type = "gone"
+
+
+class PayloadTooLarge(DomainError):
+    status_code = 413
+    error_type = "payload_too_large"
+
+
+class UnsupportedMediaType(DomainError):
+    status_code = 415
+    error_type = "unsupported_media_type"
+
+
+class ServiceUnavailable(DomainError):
+    """Another service did not answer (or answered with its own failure)."""
+
+    status_code = 503
+    error_type = "service_unavailable"

@@ -19,9 +19,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from relata_common.db import transaction
 from relata_common.errors import (
     DomainError,
+    Forbidden,
     InvalidInput,
     PreconditionFailed,
     PreconditionRequired,
+    Unauthorized,
 )
 from relata_common.events import Actor, ActorKind
 from relata_common.logging import correlation_id_var, get_logger
@@ -101,21 +103,11 @@ def internal_token_guard(expected: str) -> Callable[..., None]:
         token: Annotated[str | None, Header(alias=INTERNAL_TOKEN_HEADER)] = None,
     ) -> None:
         if token is None:
-            raise _Unauthorized("missing internal service token")
+            raise Unauthorized("missing internal service token")
         if not secrets.compare_digest(token.encode(), expected.encode()):
-            raise _Forbidden("invalid internal service token")
+            raise Forbidden("invalid internal service token")
 
     return guard
-
-
-class _Unauthorized(DomainError):
-    status_code = 401
-    error_type = "unauthorized"
-
-
-class _Forbidden(DomainError):
-    status_code = 403
-    error_type = "forbidden"
 
 
 def operations_router(checks: Sequence[tuple[str, ReadinessCheck]]) -> APIRouter:

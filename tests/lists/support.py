@@ -42,7 +42,7 @@ async def known(lists_api: httpx.AsyncClient, *relations: dict[str, Any]) -> Non
     async def there() -> bool:
         return await matching(lists_api, field("relation_number", "in", numbers)) >= ids
 
-    await eventually(there)
+    await eventually(there, timeout=60.0)
 
 
 async def new_list(lists_api: httpx.AsyncClient, node: dict[str, Any], name: str = "L") -> str:
@@ -70,7 +70,11 @@ async def wait_members(
     async def settled() -> bool:
         return await in_list(lists_api, list_id, among) == expected
 
-    await eventually(settled)
+    try:
+        await eventually(settled, timeout=60.0)
+    except TimeoutError:
+        held = await in_list(lists_api, list_id, among)
+        raise AssertionError(f"members {held}, expected {expected}") from None
 
 
 @dataclass

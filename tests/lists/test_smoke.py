@@ -19,15 +19,15 @@ async def test_list_follows_address_changes(
     jan = await create(relations_api, person("Berg", addresses=[{"city": "Utrecht"}]))
     piet = await create(relations_api, person("Jansen", addresses=[{"city": "Amsterdam"}]))
 
-    async def known() -> bool:
-        page = await lists_api.post("/evaluate", json={"filter": UTRECHT})
-        return page.json()["count"] == 1
+    async def known() -> bool:  # the read model may hold other tests' relations too
+        page = await lists_api.post("/evaluate/ids", json={"filter": UTRECHT})
+        return jan["relation_id"] in page.json()["relation_ids"]
 
     await eventually(known)
     created = await lists_api.post("/lists", json={"name": "Members in Utrecht", "filter": UTRECHT})
     assert created.status_code == 201, created.text
     list_id = created.json()["list_id"]
-    assert created.json()["member_count"] == 1
+    assert created.json()["member_count"] >= 1
 
     moved = await relations_api.patch(
         f"/relations/{piet['relation_id']}",
@@ -36,12 +36,10 @@ async def test_list_follows_address_changes(
     )
     assert moved.status_code == 200
 
-    async def both_in() -> bool:
-        page = (await lists_api.get(f"/lists/{list_id}/members")).json()
-        return {r["relation_id"] for r in page["relations"]} == {
-            jan["relation_id"],
-            piet["relation_id"],
-        }
+    async def both_in() -> bool:  # asked per relation: the list may hold others' relations
+        ours = (jan["relation_id"], piet["relation_id"])
+        held = [(await lists_api.get(f"/relations/{r}/lists")).json() for r in ours]
+        return all(any(m["list_id"] == list_id for m in lists) for lists in held)
 
     await eventually(both_in)
     history = (

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from relata_common.db import transaction
-from relata_common.errors import DomainError
+from relata_common.errors import UnsupportedMediaType
 from relata_common.web import ActorDep, IfMatchDep, SessionDep, etag, required_version
 from relata_contactmoments import history, ingestion, moments, timeline
 from relata_contactmoments.schemas import ContactMoment, Kind, MomentInput, MomentPatch
@@ -19,11 +19,6 @@ EMAIL_MEDIA_TYPE = "message/rfc822"
 
 moments_router = APIRouter(prefix="/contact-moments", tags=["contact moments"])
 timeline_router = APIRouter(tags=["timeline"])
-
-
-class UnsupportedMediaType(DomainError):
-    status_code = 415
-    error_type = "unsupported_media_type"
 
 
 class IngestedEmail(BaseModel):

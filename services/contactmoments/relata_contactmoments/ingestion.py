@@ -30,7 +30,7 @@ from html.parser import HTMLParser
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relata_common.errors import DomainError, FieldError, InvalidInput
+from relata_common.errors import DomainError, FieldError, InvalidInput, PayloadTooLarge
 from relata_common.events import Actor
 from relata_contactmoments.known_relations import normalise_address, relations_by_address
 from relata_contactmoments.moments import MomentRecord, find_by_message_id, log_moment
@@ -51,8 +51,7 @@ class NoKnownRelation(DomainError):
     error_type = "no_known_relation"
 
 
-class MessageTooLarge(DomainError):
-    status_code = 413
+class MessageTooLarge(PayloadTooLarge):
     error_type = "message_too_large"
 
 

@@ -16,8 +16,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.errors import (
-    DomainError,
     FieldError,
+    Gone,
     InvalidInput,
     NotFound,
     PreconditionFailed,
@@ -44,11 +44,6 @@ from relata_contactmoments.schemas import ContactMoment, EmailDetails, MomentInp
 PRODUCER = "contactmoments"
 # The fields whose changes the history records, in the order it shows them.
 TRACKED = ("kind", "direction", "subject", "notes", "occurred_at", "relation_ids", "deleted")
-
-
-class Gone(DomainError):
-    status_code = 410
-    error_type = "gone"
 
 
 @dataclass

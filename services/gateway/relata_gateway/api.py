@@ -185,12 +185,13 @@ async def relation_card(
     response: Response,
 ) -> Card:
     """A relation card as the view shows it (404 when the view does not show the relation)."""
-    view = await views.access(session, user, view_id)
+    views_of_user = await views.user_views(session, user)  # one query, also for 'other views'
+    view = views.pick(views_of_user, view_id)
     card = await compose(
         _ctx(request),
         view,
         relation_id,
-        views_of_user=await views.user_views(session, user),
+        views_of_user=views_of_user,
         lists_of_view=await views.view_lists_of(session, view.id),
     )
     await dashboard.remember(

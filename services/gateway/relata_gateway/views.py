@@ -149,6 +149,14 @@ async def user_views(session: AsyncSession, user: User) -> list[View]:
     ]
 
 
+def pick(views_of_user: list[View], view_id: uuid.UUID) -> View:
+    """One of the user's views; 404 when not granted (its existence is not told)."""
+    for view in views_of_user:
+        if view.id == view_id:
+            return view
+    raise NotFound(f"view {view_id} does not exist")
+
+
 async def view_lists_by_view(
     session: AsyncSession, view_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, dict[uuid.UUID, str]]:

@@ -8,7 +8,7 @@ import asyncio
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relata_common.db import transaction
@@ -32,7 +32,14 @@ log = get_logger(__name__)
 
 
 async def apply_batch(session: AsyncSession, envelopes: list[Envelope]) -> None:
-    """Apply events to the read model, then re-check the relations they touched."""
+    """Apply events to the read model, then re-check the relations they touched.
+
+    The share lock on ``lists`` (taken before any read model write) makes a full evaluation,
+    which locks ``lists`` exclusively for rows, wait for this batch to commit, and this batch
+    wait for it: otherwise a full evaluation could miss this batch's changes while this batch
+    re-checks only the lists it saw (a list being saved is not among them yet).
+    """
+    await session.execute(text("LOCK TABLE lists IN SHARE MODE"))
     touches = await apply_events(session, envelopes)
     await reevaluate(session, touches, today=clock.today(), custom={})
 

@@ -250,9 +250,11 @@ async def evaluate_fully(
 ) -> list[Change]:
     """Re-evaluate one list over every relation with one query, and apply the difference.
 
-    Incremental writers are held off meanwhile (the table lock conflicts with their row
-    writes), so nothing they decide is overwritten by this older picture.
+    Incremental writers are held off meanwhile: batches in flight commit first (their share
+    lock on ``lists`` conflicts with this one), so this evaluation sees their read model
+    changes, and later batches wait, so nothing they decide is overwritten by an older picture.
     """
+    await session.execute(text("LOCK TABLE lists IN ROW EXCLUSIVE MODE"))
     await session.execute(text("LOCK TABLE memberships IN SHARE ROW EXCLUSIVE MODE"))
     compiler = Compiler(today=today, custom=custom)
     condition = compiler.matching(item.filter)

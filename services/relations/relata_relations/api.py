@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from relata_common.db import transaction
-from relata_common.errors import Conflict, DomainError, InvalidInput, NotFound
+from relata_common.errors import Conflict, InvalidInput, NotFound, UnsupportedMediaType
 from relata_common.events import RelationState
 from relata_common.web import ActorDep, IfMatchDep, SessionDep, etag
 from relata_relations import erasure, functions, history, importing, merges, relations
@@ -200,11 +200,6 @@ async def import_relations(request: Request, actor: ActorDep) -> importing.Impor
     if chunk:
         await flush()
     return report
-
-
-class UnsupportedMediaType(DomainError):
-    status_code = 415
-    error_type = "unsupported_media_type"
 
 
 # --- functions ---------------------------------------------------------------------------------

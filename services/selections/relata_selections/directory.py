@@ -14,7 +14,7 @@ import orjson
 from relata_common.errors import FieldError, InvalidInput
 from relata_common.logging import get_logger
 from relata_common.web import INTERNAL_TOKEN_HEADER
-from relata_selections.sources import UpstreamUnavailable
+from relata_selections.sources import ServiceUnavailable
 
 log = get_logger(__name__)
 
@@ -45,10 +45,10 @@ class RelationsDirectory:
             )
         except httpx.HTTPError as error:
             log.warning("relations service unreachable", error=repr(error))
-            raise UpstreamUnavailable("the relations service does not answer") from None
+            raise ServiceUnavailable("the relations service does not answer") from None
         if response.status_code != 200:
             log.warning("relations lookup failed", status=response.status_code)
-            raise UpstreamUnavailable(f"the relations service answered {response.status_code}")
+            raise ServiceUnavailable(f"the relations service answered {response.status_code}")
         return orjson.loads(response.content)
 
     async def lookup_many(

@@ -31,7 +31,7 @@ from relata_selections import publishing
 from relata_selections.freezing import STAGED, RelationIds, stage_relations
 from relata_selections.models import refresh_changes, refreshes, selections
 from relata_selections.selections import get_row
-from relata_selections.sources import ListsSource, SourceGone, UpstreamUnavailable
+from relata_selections.sources import ListsSource, ServiceUnavailable, SourceGone
 
 log = get_logger(__name__)
 
@@ -331,7 +331,7 @@ async def refresh_due_selection(
     selection_id, wanted, previous_day = claimed
     try:
         ids = await _source_ids(source, wanted)
-    except UpstreamUnavailable:
+    except ServiceUnavailable:
         async with transaction(sessions) as session:
             await session.execute(
                 update(selections)

@@ -9,19 +9,12 @@ from typing import Any
 import httpx
 import orjson
 
-from relata_common.errors import DomainError, FieldError, InvalidInput, NotFound
+from relata_common.errors import DomainError, FieldError, InvalidInput, NotFound, ServiceUnavailable
 from relata_common.events import SelectionSource
 from relata_common.logging import get_logger
 from relata_common.web import INTERNAL_TOKEN_HEADER
 
 log = get_logger(__name__)
-
-
-class UpstreamUnavailable(DomainError):
-    """Another service did not answer (or answered with its own failure)."""
-
-    status_code = 503
-    error_type = "upstream_unavailable"
 
 
 class SourceGone(DomainError):
@@ -62,12 +55,12 @@ class ListsSource:
             )
         except httpx.HTTPError as error:
             log.warning("lists service unreachable", error=repr(error))
-            raise UpstreamUnavailable("the lists service does not answer") from None
+            raise ServiceUnavailable("the lists service does not answer") from None
         if response.status_code == 422:
             raise self._refused(source, response)
         if response.status_code != 200:
             log.warning("lists service failed", status=response.status_code, body=response.text)
-            raise UpstreamUnavailable(f"the lists service answered {response.status_code}")
+            raise ServiceUnavailable(f"the lists service answered {response.status_code}")
         return orjson.loads(response.content)["relation_ids"]
 
     def _refused(self, source: SelectionSource, response: httpx.Response) -> DomainError:
