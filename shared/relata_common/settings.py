@@ -30,9 +30,6 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     consumer_max_records: int = 500
-    consumer_fetch_max_wait_ms: int = 100
-    """How long a fetch waits for data. Kafka answers as soon as data arrives; Tansu holds the
-    fetch for the whole wait, so a short wait keeps event latency low on both."""
     consumer_group_suffix: str = ""
     """Appended to every consumer group name: lets separate deployments (or tests) sharing one
     Kafka cluster consume independently."""

@@ -10,9 +10,7 @@ import asyncio
 import contextlib
 
 from aiokafka import AIOKafkaProducer
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relata_common.events import Envelope
@@ -31,33 +29,6 @@ async def apply_event(session: AsyncSession, envelope: Envelope) -> None:
         await apply_membership_event(session, envelope)
     else:
         await apply_relation_event(session, envelope)
-
-
-class LowLatencyConsumer(EventConsumer):
-    """The common consumer with short fetch waits: search must follow changes within moments."""
-
-    def __init__(self, *, fetch_max_wait_ms: int, batch_timeout_ms: int, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.fetch_max_wait_ms = fetch_max_wait_ms
-        self.batch_timeout_ms = batch_timeout_ms
-
-    def register(self, broker: KafkaBroker, *, description: str = "") -> None:
-        @broker.subscriber(
-            *self.topics,
-            group_id=self.name,
-            batch=True,
-            max_records=self.max_records,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.MANUAL,
-            fetch_max_wait_ms=self.fetch_max_wait_ms,
-            batch_timeout_ms=self.batch_timeout_ms,
-            title=f"{self.name}:{','.join(self.topics)}",
-            description=description or None,
-        )
-        async def consume(message: KafkaMessage) -> None:
-            records = message.raw_message
-            await self.handle_batch(records if isinstance(records, tuple) else (records,))
-            await message.ack()
 
 
 def group_name(settings: SearchSettings, generation: int) -> str:
@@ -101,7 +72,8 @@ class ConsumerSupervisor:
                 await self._stop()
                 assert self.generation is not None
                 broker = create_broker(settings)
-                LowLatencyConsumer(
+                EventConsumer(
+                    # A new generation re-applies everything: its inbox name is new too.
                     name=group_name(settings, self.generation),
                     topics=topics,
                     sessions=self.sessions,
