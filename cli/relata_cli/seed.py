@@ -597,11 +597,10 @@ async def _seed(env: dict[str, str], relations: int, *, only_if_empty: bool) -> 
             await publish(env, events)
         summary.donations = sum(1 for topic, _ in events if topic == DONATIONS_TOPIC)
         summary.registrations = len(events) - summary.donations
-        with _stage("functions"):
-            await add_functions(platform, engaged, states, summary)
-        with _stage("contact moments"):
-            await log_contact_moments(
-                platform, engaged, states, created_users.get("anouk"), summary
+        with _stage("functions and contact moments"):  # two services: side by side
+            await asyncio.gather(
+                add_functions(platform, engaged, states, summary),
+                log_contact_moments(platform, engaged, states, created_users.get("anouk"), summary),
             )
         return summary
 

@@ -3,6 +3,7 @@ correlation ids."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 import uuid
@@ -14,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from relata_common.db import transaction
@@ -76,6 +78,68 @@ class RequestContextMiddleware:
                 scope["method"], getattr(route, "path", "unmatched"), str(status)
             ).observe(time.perf_counter() - started)
             correlation_id_var.reset(token)
+
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over a limit with 413, before anything reads them whole.
+
+    Streaming endpoints (bulk import, mail ingestion) are listed in ``unlimited`` and enforce
+    their own per-line or per-message limits.
+    """
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES, unlimited: Sequence[str] = ()
+    ) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.unlimited = tuple(unlimited)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(self.unlimited or ("\0",)):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        seen = 0
+        refused = False
+
+        async def counted() -> Message:
+            nonlocal seen, refused
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes and not refused:
+                    refused = True
+                    await self._refuse(send)
+                    return {"type": "http.disconnect"}  # the app stops reading
+            return message
+
+        async def unless_refused(message: Message) -> None:
+            if not refused:
+                await send(message)
+
+        with contextlib.suppress(ClientDisconnect):
+            await self.app(scope, counted, unless_refused)
+
+    async def _refuse(self, send: Send) -> None:
+        body = (
+            b'{"detail": "the request body is larger than '
+            + str(self.max_bytes).encode()
+            + b' bytes", "type": "payload_too_large"}'
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -150,9 +214,12 @@ def create_app(
     internal_token: str,
     routers: Sequence[APIRouter],
     readiness: Sequence[tuple[str, ReadinessCheck]],
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    unlimited_paths: Sequence[str] = (),
 ) -> FastAPI:
     """A service's FastAPI app: its routers behind the internal token, plus the operations ones."""
     app = FastAPI(title=title, description=description, lifespan=lifespan, version="1")
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes, unlimited=unlimited_paths)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     guard = Depends(internal_token_guard(internal_token))

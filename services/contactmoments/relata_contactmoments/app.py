@@ -30,6 +30,7 @@ def create_api(settings: ContactMomentsSettings | None = None) -> FastAPI:
         internal_token=settings.internal_token.get_secret_value(),
         routers=ROUTERS,
         readiness=checks,
+        unlimited_paths=("/contact-moments/email",),  # limited to 10 MB while streaming
     )
     checks.append(("database", database_check(app)))
     return app

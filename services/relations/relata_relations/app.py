@@ -27,6 +27,7 @@ def create_api(settings: RelationsSettings | None = None) -> FastAPI:
         internal_token=settings.internal_token.get_secret_value(),
         routers=ROUTERS,
         readiness=checks,
+        unlimited_paths=("/relations/import",),  # streamed, with a per-line limit
     )
     checks.append(("database", database_check(app)))
     return app
