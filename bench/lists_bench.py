@@ -73,7 +73,7 @@ from relata_lists.app import CONSUMED_TOPICS, MIGRATIONS, PUBLISHED_TOPICS
 from relata_lists.compiler import leaves
 from relata_lists.consumers import apply_batch
 from relata_lists.definitions import ListInput, save_list
-from relata_lists.membership import ListDef, evaluate_fully, load_lists
+from relata_lists.membership import NODE, ListDef, evaluate_fully, load_lists
 from relata_lists.models import inbox
 from relata_lists.readmodel import Cause, apply_events, relation_row
 
@@ -82,7 +82,6 @@ TARGET_FULL_EVALUATION_S = 2.0
 TARGET_LATENCY_P95_MS = 250.0
 TARGET_INGEST_PER_S = 5_000.0
 RESULTS_DIR = Path(__file__).parent / "results"
-RESULTS_MD = Path(__file__).parent / "RESULTS.md"
 SEED = 20261126
 MOVER_CITY = "Zwolle"  # the known list of the latency run: "city equals Zwolle"
 
@@ -103,7 +102,6 @@ class Options:
     log_level: str = "WARNING"
     max_seconds: float = 1800.0
     output_dir: Path = RESULTS_DIR
-    write_markdown: bool = True
     quick: bool = False
 
 
@@ -144,17 +142,13 @@ def parse_options(argv: list[str] | None = None) -> Options:
             help=f"{help_text} (default {default}{quick})",
         )
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few minutes")
-    parser.add_argument(
-        "--no-write", action="store_true", help=f"do not append to {RESULTS_MD.name}"
-    )
     args = vars(parser.parse_args(argv))
     quick = args.pop("quick")
-    write = not args.pop("no_write")
     fallback = QUICK if quick else {}
     chosen = {
         k: v if v is not None else fallback.get(k, getattr(Options(), k)) for k, v in args.items()
     }
-    return Options(**chosen, quick=quick, write_markdown=write)
+    return Options(**chosen, quick=quick)
 
 
 # --- progress and statistics -------------------------------------------------------------------
@@ -192,11 +186,13 @@ def summary_s(seconds: list[float]) -> dict[str, float]:
 # --- test data: deterministic per relation, so events can carry a relation's full state --------
 
 REAL_CITIES = (
-    "Amsterdam Rotterdam Den Haag Utrecht Eindhoven Groningen Tilburg Almere Breda Nijmegen "
-    "Apeldoorn Haarlem Arnhem Enschede Amersfoort Zaanstad Haarlemmermeer Den Bosch Zwolle "
-    "Zoetermeer Leiden Maastricht Dordrecht Ede Alphen Leeuwarden Alkmaar Emmen Westland Delft "
-    "Venlo Deventer Helmond Oss Amstelveen Hilversum Sittard Heerlen Súdwest-Fryslân Hengelo"
-).split()
+    *("Amsterdam", "Rotterdam", "Den Haag", "Utrecht", "Eindhoven", "Groningen", "Tilburg"),
+    *("Almere", "Breda", "Nijmegen", "Apeldoorn", "Haarlem", "Arnhem", "Enschede", "Amersfoort"),
+    *("Zaanstad", "Haarlemmermeer", "Den Bosch", "Zwolle", "Zoetermeer", "Leiden", "Maastricht"),
+    *("Dordrecht", "Ede", "Alphen", "Leeuwarden", "Alkmaar", "Emmen", "Westland", "Delft"),
+    *("Venlo", "Deventer", "Helmond", "Oss", "Amstelveen", "Hilversum", "Sittard", "Heerlen"),
+    *("Súdwest-Fryslân", "Hengelo"),
+)
 PREFIXES = ("Nieuw", "Oud", "Groot", "Klein", "Sint", "Hoog", "Laag", "West", "Oost", "Noord")
 STEMS = ("Beek", "Veen", "Dam", "Hoven", "Wijk", "Broek", "Dijk", "Horst", "Bergen", "Zand")
 STREETS = ("Kerkstraat", "Dorpsstraat", "Molenweg", "Schoolstraat", "Stationsweg", "Julianalaan")
@@ -309,11 +305,13 @@ def relation_state(i: int, relations: int, version: int = 1, city: int | None = 
     }
 
 
-RELATION_COLUMNS = (
+RELATION_COLUMNS = tuple(
     "relation_id version relation_type status merged_into relation_number display_name sort_name "
     "first_name initials infix last_name organisation_name salutation gender birth_date "
-    "coc_number created_at updated_at streets postal_codes cities countries emails phones custom"
-).split()
+    "coc_number created_at updated_at streets postal_codes cities countries emails phones custom".split(
+        " "
+    )
+)
 
 
 def relation_records(start: int, stop: int, relations: int) -> list[tuple]:
@@ -463,36 +461,44 @@ def contact(days: int) -> dict[str, Any]:
     return {"kind": "contact", "within_last": period(days, "days")}
 
 
-def list_filter(k: int, previous: list[uuid.UUID], organisation_lists: list[uuid.UUID]) -> dict:
-    """The k-th list's filter, cycling through twenty templates with varied parameters."""
-    rank = 5 + (k * 7) % 120  # mostly mid-sized and small places
+def list_filter(j: int, previous: list[uuid.UUID], organisation_lists: list[uuid.UUID]) -> dict:
+    """The j-th (non-organisation) list's filter: twenty templates with varied parameters."""
+    rank = 5 + (j * 7) % 120  # mostly mid-sized and small places
     older = {"kind": "field", "field": "birth_date", "op": "more_than_ago"}
+    postcode = fld("postal_code", "starts_with", str(10 + j % 89))
+    in_previous = (
+        {"all": [{"kind": "in_list", "list_id": str(previous[-1])}, donors(25)]}
+        if previous
+        else city(rank)
+    )
+    at_list = (
+        {"kind": "function", "role": ROLES[j % 2], "at_list": str(organisation_lists[-1])}
+        if organisation_lists
+        else city(rank)
+    )
     templates: list[dict[str, Any]] = [
         city(rank),
-        {"all": [fld("postal_code", "starts_with", str(10 + k % 89))]},
+        {"all": [postcode]},
         {"all": [older | {"value": period(65, "years")}, city(rank)]},
         {"all": [fld("custom.membership_type", "in", ["senior", "honorary"]), city(rank)]},
         {"all": [donors(100), city(rank)]},
         {"all": [contact(90), city(rank)]},
         {"all": [city(rank), {"not": contact(90)}]},
-        {"all": [fld("custom.membership_type", "equals", "student"), donors(50 + k % 50)]},
+        {"all": [fld("custom.membership_type", "equals", "student"), donors(50 + j % 50)]},
         {"any": [city(rank), city(rank + 1), city(rank + 2)]},
         {"all": [older | {"value": period(65, "years")}, donors(100)]},
         {"all": [fld("custom.newsletter", "equals", True), city(rank)]},
         {"all": [donors(250, 24), {"not": fld("custom.membership_type", "not_empty")}]},
         {"all": [fld("custom.member_since", "more_than_ago", period(25, "years")), city(rank)]},
         {"all": [fld("relation_type", "equals", "person"), city(rank), donors(100, 36)]},
-        {"all": [{"any": [city(rank), fld("postal_code", "starts_with", str(10 + k % 89))]}]},
+        {"all": [{"any": [city(rank), postcode]}]},
         {"all": [{"kind": "contact", "within_last": period(1, "years"), "min_count": 2}]},
         {"all": [{"not": donors(10, 36)}, city(rank)]},
         {"all": [fld("email", "not_empty"), city(rank), {"not": contact(365)}]},
+        in_previous,
+        at_list,
     ]
-    if previous:
-        templates.append({"all": [{"kind": "in_list", "list_id": str(previous[-1])}, donors(25)]})
-    if organisation_lists:
-        at = organisation_lists[k % len(organisation_lists)]
-        templates.append({"kind": "function", "role": ROLES[k % 2], "at_list": str(at)})
-    return templates[k % len(templates)]
+    return templates[j % len(templates)]
 
 
 def organisation_filter(k: int) -> dict[str, Any]:
@@ -533,11 +539,11 @@ async def create_lists(
     organisation_lists: list[uuid.UUID] = []
     for k in range(options.lists):
         is_org = k % 10 == 3
-        node = organisation_filter(k) if is_org else list_filter(k, ids, organisation_lists)
+        node = organisation_filter(k) if is_org else list_filter(len(ids), ids, organisation_lists)
         name = f"{'organisations' if is_org else 'list'} {k}"
         started = time.perf_counter()
         async with sessions() as session, session.begin():
-            out, changes = await save_list(
+            out, _ = await save_list(
                 session,
                 data=ListInput(name=name, filter=node),
                 custom={},
@@ -546,17 +552,11 @@ async def create_lists(
             )
         elapsed = time.perf_counter() - started
         (organisation_lists if is_org else ids).append(out.list_id)
-        item_kinds = filter_kinds(ListDef_filter(out.filter))
+        item_kinds = filter_kinds(NODE.validate_python(out.filter))
         timings.append(ListTiming(str(out.list_id), name, item_kinds, out.member_count, elapsed))
         if k % 20 == 0 or elapsed > 5:
             say(f"   list {k}: {out.member_count} members, {elapsed:.2f} s, {item_kinds}")
     return timings
-
-
-def ListDef_filter(raw: dict[str, Any]) -> Any:  # noqa: N802 - reads like the model it builds
-    from relata_lists.membership import NODE
-
-    return NODE.validate_python(raw)
 
 
 async def reevaluate_all(
@@ -638,31 +638,39 @@ class Versions:
         return self.held[i]
 
 
-def updated_event(i: int, versions: Versions, rng: random.Random, city: int | None = None) -> dict:
-    """A relation.updated envelope (as JSON-ready dict) of relation ``i``.
-
-    Moves it to another city (or ``city``), changes its membership type, or its e-mail address.
-    """
-    version = versions.next(i)
-    choice = rng.random() if city is None else 0.0
-    target = city if city is not None else city_index(rng)
-    state = relation_state(i, versions.relations, version, target if choice < 0.5 else None)
-    changed = ["addresses"]
-    if 0.5 <= choice < 0.75 and state["relation_type"] == "person":
-        state["fields"]["custom"]["membership_type"] = rng.choice(MEMBERSHIP[:5])
-        changed = ["custom.membership_type"]
-    elif choice >= 0.75:
-        state["fields"]["emails"] = [{"address": f"r{i}.v{version}@example.nl"}]
-        changed = ["emails"]
+def envelope_dict(state: dict[str, Any], changed: list[str]) -> dict[str, Any]:
+    """A relation.updated envelope, JSON-ready, carrying the full state."""
     return {
         "event_id": str(uuid.uuid4()),
         "type": RelationEventType.UPDATED.value,
         "occurred_at": datetime.now(UTC).isoformat(),
         "producer": "relations",
         "subject_id": state["relation_id"],
-        "subject_version": version,
+        "subject_version": state["version"],
         "payload": {"state": state, "changed_fields": changed},
     }
+
+
+def updated_event(i: int, versions: Versions, rng: random.Random) -> dict[str, Any]:
+    """Relation ``i`` moves to another city (half), changes membership type or e-mail address."""
+    choice = rng.random()
+    moved_to = city_index(rng) if choice < 0.5 else None
+    state = relation_state(i, versions.relations, versions.next(i), moved_to)
+    changed = ["addresses"]
+    if 0.5 <= choice < 0.75 and state["relation_type"] == "person":
+        state["fields"]["custom"]["membership_type"] = rng.choice(MEMBERSHIP[:5])
+        changed = ["custom.membership_type"]
+    elif choice >= 0.75:
+        state["fields"]["emails"] = [{"address": f"r{i}.v{state['version']}@example.nl"}]
+        changed = ["emails"]
+    return envelope_dict(state, changed)
+
+
+def flip_event(i: int, versions: Versions, into: bool) -> dict[str, Any]:
+    """Relation ``i`` moves into the mover city, or back to its own."""
+    moved_to = CITY_NAMES.index(MOVER_CITY) if into else None
+    state = relation_state(i, versions.relations, versions.next(i), moved_to)
+    return envelope_dict(state, ["addresses"])
 
 
 async def ingest(
@@ -704,10 +712,6 @@ async def phase_ingest(
             "per_batch_ms": round(seconds * 1000 / len(batches), 1),
         }
         say(f"   {result[label]}")
-    async with sessions() as session:
-        result["membership_changes_recorded"] = int(
-            await session.scalar(text("SELECT count(*) FROM outbox")) or 0
-        )
     return result
 
 
@@ -827,18 +831,23 @@ async def collect(
                     seen[cause] = now
 
 
-def movers(options: Options, count: int) -> list[int]:
-    """Persons not living in the mover city nor holding functions: each move flips them."""
-    rng = random.Random(SEED * 3)
-    mover = CITY_NAMES.index(MOVER_CITY)
+def movers(options: Options, versions: Versions, count: int) -> list[int]:
+    """Persons living elsewhere, untouched by earlier runs: each move flips their membership."""
+    rng = random.Random(SEED * 3 + len(MOVERS_USED))
     found: list[int] = []
     while len(found) < count:
         i = rng.randrange(options.relations)
+        if i in versions.held or i in MOVERS_USED:
+            continue
         state = relation_state(i, options.relations)
         places = {a["city"] for a in state["fields"]["addresses"]}
-        if state["relation_type"] == "person" and CITY_NAMES[mover] not in places:
+        if state["relation_type"] == "person" and MOVER_CITY not in places and i not in found:
             found.append(i)
+    MOVERS_USED.update(found)
     return found
+
+
+MOVERS_USED: set[int] = set()
 
 
 async def publish_flips(
@@ -846,17 +855,13 @@ async def publish_flips(
 ) -> dict[str, float]:
     """Open loop at ``rate``: each event moves a relation into the mover city or back out."""
     total = int(rate * seconds)
-    pool = movers(options, max(1, min(total, 2000)))
-    rng = random.Random(SEED * 5)
+    pool = movers(options, versions, max(1, min(total, 2000)))
     inside: set[int] = set()
     sent: dict[str, float] = {}
     started = time.monotonic()
     for n in range(total):
         i = pool[n % len(pool)]
-        target = CITY_NAMES.index(MOVER_CITY) if i not in inside else None
-        event = updated_event(i, versions, rng, city=target if target is not None else -1)
-        if target is None:  # back home: the state without the override
-            event["payload"]["state"] = relation_state(i, options.relations, versions.held[i])
+        event = flip_event(i, versions, into=i not in inside)
         inside.symmetric_difference_update({i})
         await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
         sent[event["event_id"]] = time.time()
@@ -912,20 +917,6 @@ async def latency_run(
     }
 
 
-async def worker_profile(stack: Stack, seconds: float) -> subprocess.Popen[bytes] | None:
-    """py-spy on the worker while it runs, when py-spy is there (a local tool, not a dep)."""
-    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
-    if spy is None:
-        return None
-    out = stack.log_dir / "worker-profile.txt"
-    return subprocess.Popen(
-        [spy, "record", "-p", str(stack.pid("worker")), "-d", str(int(seconds)), "-f", "raw"]
-        + ["-o", str(out), "--nonblocking"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 async def phase_latency(
     stack: Stack, sessions: async_sessionmaker[AsyncSession], versions: Versions
 ) -> dict[str, Any]:
@@ -941,7 +932,9 @@ async def phase_latency(
     runs = []
     for rate in dict.fromkeys((options.rate, options.rate / 2)):
         say(f"3. publish-to-membership latency at {rate:g} relation.updated/s, {options.seconds} s")
-        runs.append({"rate": rate} | await latency_run(stack, list_id, versions, rate, options.seconds))
+        runs.append(
+            {"rate": rate} | await latency_run(stack, list_id, versions, rate, options.seconds)
+        )
         say(f"   {runs[-1]}")
         await asyncio.sleep(2.0)
     return {"runs": runs, "worker_batch_size": options.batch}
@@ -984,7 +977,11 @@ def targets(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _target(value: float, target: float, at_most: bool) -> dict[str, Any]:
-    return {"value": value, "target": target, "met": value <= target if at_most else value >= target}
+    return {
+        "value": value,
+        "target": target,
+        "met": value <= target if at_most else value >= target,
+    }
 
 
 def the_ratio(full_pass_s: float, ingest: dict[str, Any], lists: int) -> dict[str, Any]:

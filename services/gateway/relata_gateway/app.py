@@ -11,7 +11,12 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from relata_common.runtime import api_lifespan, database_check, worker_app
-from relata_common.web import RequestContextMiddleware, install_error_handlers, operations_router
+from relata_common.web import (
+    BodyLimitMiddleware,
+    RequestContextMiddleware,
+    install_error_handlers,
+    operations_router,
+)
 from relata_gateway.api import ROUTERS
 from relata_gateway.clients import build_services
 from relata_gateway.consumers import CONSUMED_TOPICS, register
@@ -62,6 +67,7 @@ def create_api(
         version="1",
         lifespan=lifespan,
     )
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     for router in ROUTERS:
