@@ -15,30 +15,26 @@ appended to ``bench/RESULTS.md`` under "Contact moments".
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
-import platform
 import random
 import secrets
 import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import asyncpg
+import harness
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Query
+from harness import HOST, RESULTS_MD, percentiles, ratio, run_workers, say
 
-from relata_common.db import asyncpg_dsn, drop_database, ensure_database
+from relata_common.db import asyncpg_dsn
 from relata_common.tansu import free_port
 from relata_common.web import SessionDep, internal_token_guard
 from relata_contactmoments.app import create_api
@@ -47,10 +43,8 @@ from relata_contactmoments.schemas import Kind
 from relata_contactmoments.settings import get_settings
 from relata_contactmoments.timeline import TimelinePage, timeline_statement
 
-HOST = "127.0.0.1"
 TARGET_P95_MS = 20.0
 KINDS = ("phone", "email", "visit", "letter", "meeting", "other")
-RESULTS_FILE = Path(__file__).parent / "RESULTS.md"
 SECTION = "## Contact moments"
 
 
@@ -97,16 +91,16 @@ class Options:
     page_size: int = 50
     walks: int = 3
     concurrency: int = 16
-    postgres_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+    postgres_url: str = harness.POSTGRES_URL
     max_seconds: float = 600.0
-    results_file: Path = RESULTS_FILE
+    results_file: Path = RESULTS_MD
     record: bool = True
     quick: bool = False
 
 
 QUICK = {"moments": 2_000, "other_moments": 2_000, "walks": 1, "max_seconds": 180.0}
 
-OPTION_HELP: tuple[tuple[str, type, str], ...] = (
+OPTION_HELP: harness.OptionHelp = (
     ("moments", int, "contact moments of the measured relation"),
     ("other_moments", int, "moments of other relations in the same tables"),
     ("other_relations", int, "how many other relations those are spread over"),
@@ -121,54 +115,13 @@ OPTION_HELP: tuple[tuple[str, type, str], ...] = (
 
 def parse_options(argv: list[str] | None = None) -> Options:
     """Options from the command line; --quick shrinks every size not given explicitly."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for name, kind, help_text in OPTION_HELP:
-        default = getattr(Options(), name)
-        note = f"; --quick: {QUICK[name]}" if name in QUICK else ""
-        parser.add_argument(
-            f"--{name.replace('_', '-')}",
-            type=kind,
-            default=None,
-            help=f"{help_text} (default {default}{note})",
-        )
-    parser.add_argument("--quick", action="store_true", help="a smoke run of about a minute")
+    parser = harness.option_parser(
+        __doc__, Options(), OPTION_HELP, QUICK, "a smoke run of about a minute"
+    )
     parser.add_argument("--no-record", action="store_true", help="do not append to the file")
-    args = vars(parser.parse_args(argv))
-    quick = args.pop("quick")
-    record = not args.pop("no_record")
-    fallback = QUICK if quick else {}
-    chosen = {
-        k: v if v is not None else fallback.get(k, getattr(Options(), k)) for k, v in args.items()
-    }
-    return Options(**chosen, record=record, quick=quick)
-
-
-# --- progress and statistics -----------------------------------------------------------------
-
-STARTED = time.monotonic()
-
-
-def say(message: str) -> None:
-    print(f"[{time.monotonic() - STARTED:7.1f}s] {message}", flush=True)
-
-
-def summary(seconds: list[float]) -> dict[str, float]:
-    ms = sorted(s * 1000 for s in seconds)
-    if not ms:
-        return {"count": 0}
-    cuts = statistics.quantiles(ms, n=100, method="inclusive") if len(ms) > 1 else [ms[0]] * 99
-    return {
-        "count": len(ms),
-        "p50_ms": round(cuts[49], 2),
-        "p95_ms": round(cuts[94], 2),
-        "p99_ms": round(cuts[98], 2),
-        "max_ms": round(ms[-1], 2),
-        "mean_ms": round(statistics.fmean(ms), 2),
-    }
-
-
-def ratio(numerator: float, denominator: float) -> float:
-    return round(numerator / denominator, 1) if denominator else float("nan")
+    chosen = harness.chosen_options(parser, argv, Options(), QUICK)
+    record = not chosen.pop("no_record")
+    return Options(**chosen, record=record)
 
 
 # --- the process and the database ------------------------------------------------------------
@@ -180,28 +133,30 @@ class Stack:
     token: str = field(default_factory=lambda: secrets.token_hex(16))
     database: str = field(default_factory=lambda: f"relata_bench_cm_{uuid.uuid4().hex[:10]}")
     port: int = field(default_factory=free_port)
-    log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="relata-bench-")))
-    process: subprocess.Popen[bytes] | None = None
-    database_created: bool = False
+    processes: harness.Processes = field(default_factory=harness.Processes.temporary)
+    databases: harness.Databases = field(default_factory=harness.Databases)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.processes.log_dir
 
     @property
     def database_url(self) -> str:
-        return f"{self.options.postgres_url.rstrip('/')}/{self.database}"
+        return harness.database_url(self.options.postgres_url, self.database)
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
     def start(self) -> None:
-        env = {
-            **os.environ,
-            "CRM_POSTGRES_URL": self.options.postgres_url,
-            "CRM_DATABASE_NAME": self.database,
-            "CRM_INTERNAL_TOKEN": self.token,
-            "CRM_LOG_LEVEL": "WARNING",
-        }
-        log = (self.log_dir / "api.log").open("ab")
-        self.process = subprocess.Popen(
+        env = harness.service_env(
+            postgres_url=self.options.postgres_url,
+            database_name=self.database,
+            internal_token=self.token,
+            log_level="WARNING",
+        )
+        self.processes.spawn(
+            "api",
             [
                 sys.executable,
                 "-m",
@@ -218,36 +173,8 @@ class Stack:
                 "warning",
                 "--no-access-log",
             ],
-            env=env,
-            stdout=log,
-            stderr=log,
+            env,
         )
-        log.close()
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
-
-    async def wait_ready(self, limit: float = 60.0) -> None:
-        deadline = time.monotonic() + limit
-        async with httpx.AsyncClient(timeout=2.0) as client:
-            while time.monotonic() < deadline:
-                if self.process is not None and self.process.poll() is not None:
-                    raise RuntimeError(f"the API exited; see {self.log_dir}/api.log")
-                try:
-                    if (await client.get(f"{self.url}/ready")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise TimeoutError(f"the API was not ready in {limit} s; see {self.log_dir}")
 
     def client(self, connections: int = 1) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -259,16 +186,6 @@ class Stack:
 
 
 # --- seeding ---------------------------------------------------------------------------------
-
-
-async def run_workers(total: int, workers: int, one: Callable[[int], Awaitable[None]]) -> None:
-    numbers = iter(range(total))
-
-    async def worker() -> None:
-        for i in numbers:
-            await one(i)
-
-    await asyncio.gather(*(worker() for _ in range(workers)))
 
 
 async def seed(stack: Stack, relation: uuid.UUID) -> float:
@@ -382,38 +299,23 @@ async def compare(
     result = {
         "moments_walked": counts.pop(),
         "pages_per_walk": len(keyset) // options.walks,
-        "keyset": summary(keyset),
-        "offset": summary(offset),
-        "keyset_deepest_tenth": summary(keyset_deep),
-        "offset_deepest_tenth": summary(offset_deep),
+        "keyset": percentiles(keyset),
+        "offset": percentiles(offset),
+        "keyset_deepest_tenth": percentiles(keyset_deep),
+        "offset_deepest_tenth": percentiles(offset_deep),
     }
-    result["offset_over_keyset_p95"] = ratio(result["offset"]["p95_ms"], result["keyset"]["p95_ms"])
+    result["offset_over_keyset_p95"] = ratio(
+        result["offset"]["p95_ms"], result["keyset"]["p95_ms"], digits=1
+    )
     result["offset_over_keyset_deep_p95"] = ratio(
-        result["offset_deepest_tenth"]["p95_ms"], result["keyset_deepest_tenth"]["p95_ms"]
+        result["offset_deepest_tenth"]["p95_ms"],
+        result["keyset_deepest_tenth"]["p95_ms"],
+        digits=1,
     )
     return result
 
 
 # --- the run ---------------------------------------------------------------------------------
-
-
-def machine_facts() -> dict[str, Any]:
-    def first(path: str, prefix: str) -> str:
-        try:
-            lines = Path(path).read_text().splitlines()
-        except OSError:
-            return "unknown"
-        return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith(prefix)), "?")
-
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "nproc": os.cpu_count(),
-        "memory": first("/proc/meminfo", "MemTotal"),
-        "cpu_model": first("/proc/cpuinfo", "model name"),
-        "python": platform.python_version(),
-        "loadavg_at_start": os.getloadavg(),
-        "command": "uv run python bench/contactmoments_bench.py " + " ".join(sys.argv[1:]),
-    }
 
 
 async def postgres_version(stack: Stack) -> str:
@@ -427,12 +329,11 @@ async def postgres_version(stack: Stack) -> str:
 
 async def run(stack: Stack) -> dict[str, Any]:
     options = stack.options
-    results: dict[str, Any] = {"machine": machine_facts()}
-    await ensure_database(stack.database_url)
-    stack.database_created = True
+    results: dict[str, Any] = {"machine": harness.machine_facts(Path(__file__).name)}
+    await stack.databases.create(stack.database_url)
     say(f"starting the API (uvicorn) on {HOST}:{stack.port}")
     stack.start()
-    await stack.wait_ready()
+    await harness.wait_ready(f"{stack.url}/ready", stack.processes)
     relation = uuid.uuid4()
     say(f"logging {options.moments} moments of one relation and {options.other_moments} others")
     elapsed = await seed(stack, relation)
@@ -481,29 +382,18 @@ def markdown(results: dict[str, Any], options: Options) -> str:
     return "\n".join(lines) + "\n"
 
 
-def append_section(path: Path, section: str) -> None:
-    """Append this run's section; the file is shared, so read it right before writing."""
-    current = path.read_text() if path.exists() else "# Benchmark results\n"
-    separator = "" if current.endswith("\n\n") else ("\n" if current.endswith("\n") else "\n\n")
-    with path.open("a") as handle:
-        handle.write(separator + section)
-
-
 async def main_async(options: Options) -> int:
     stack = Stack(options)
     try:
         results = await asyncio.wait_for(run(stack), timeout=options.max_seconds)
     finally:
         say("stopping the API and dropping the database")
-        stack.stop()
-        if stack.database_created:
-            await drop_database(stack.database_url)
+        stack.processes.stop()
+        await stack.databases.drop_all()
     section = markdown(results, options)
     print("\n" + section)
     if options.record:
-        if not options.results_file.exists():
-            options.results_file.write_text("# Benchmark results\n")
-        append_section(options.results_file, section)
+        harness.append_section(section, options.results_file)
         say(f"appended to {options.results_file}")
     shutil.rmtree(stack.log_dir, ignore_errors=True)
     return 0

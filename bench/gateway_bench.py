@@ -14,37 +14,29 @@ relations service. Everything it starts is stopped by its own handle.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
-import platform
 import random
 import secrets
 import shutil
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import harness
 import httpx
-import orjson
+from harness import HOST, RESULTS_DIR, keepalive_client, latency_summary, ratio, say, verdict
 from redis.asyncio import Redis
 
-from relata_common.db import drop_database, ensure_database
 from relata_common.tansu import TansuBroker, free_port
 
-HOST = "127.0.0.1"
 TARGET_CARD_P95_MS = 25.0
 TARGET_CARDS_PER_S = 500.0
 TARGET_DASHBOARD_P95_MS = 30.0
-RESULTS_DIR = Path(__file__).parent / "results"
 ADMIN_PASSWORD = "bench-admin-password"
 VIEW_FILTER = {"kind": "field", "field": "city", "op": "equals", "value": "Utrecht"}
 FORM = [
@@ -62,7 +54,7 @@ class Options:
     cold_requests: int = 2_000
     dashboard_requests: int = 5_000
     edits: int = 300
-    postgres_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+    postgres_url: str = harness.POSTGRES_URL
     redis_url: str = "redis://127.0.0.1:6379/14"
     log_level: str = "WARNING"
     max_seconds: float = 900.0
@@ -80,7 +72,7 @@ QUICK = {
     "max_seconds": 180.0,
 }
 
-OPTION_HELP: tuple[tuple[str, type, str], ...] = (
+OPTION_HELP: harness.OptionHelp = (
     ("relations", int, "relations seeded in the view"),
     ("clients", int, "concurrent clients (one user each)"),
     ("card_requests", int, "card requests with a warm cache"),
@@ -98,24 +90,10 @@ OPTION_HELP: tuple[tuple[str, type, str], ...] = (
 
 def parse_options(argv: list[str] | None = None) -> Options:
     """Options from the command line; --quick shrinks every size not given explicitly."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    for name, kind, help_text in OPTION_HELP:
-        default = getattr(Options(), name)
-        note = f"; --quick: {QUICK[name]}" if name in QUICK else ""
-        parser.add_argument(
-            f"--{name.replace('_', '-')}",
-            type=kind,
-            default=None,
-            help=f"{help_text} (default {default}{note})",
-        )
-    parser.add_argument("--quick", action="store_true", help="a smoke run of about a minute")
-    args = vars(parser.parse_args(argv))
-    quick = args.pop("quick")
-    fallback = QUICK if quick else {}
-    chosen = {
-        k: v if v is not None else fallback.get(k, getattr(Options(), k)) for k, v in args.items()
-    }
-    options = Options(**chosen, quick=quick)
+    parser = harness.option_parser(
+        __doc__, Options(), OPTION_HELP, QUICK, "a smoke run of about a minute"
+    )
+    options = Options(**harness.chosen_options(parser, argv, Options(), QUICK))
     if not all(h in ("127.0.0.1", "localhost") for h in _hosts(options)):
         parser.error("this benchmark runs on loopback only")
     return options
@@ -123,38 +101,6 @@ def parse_options(argv: list[str] | None = None) -> Options:
 
 def _hosts(options: Options) -> list[str]:
     return [httpx.URL(options.redis_url).host, options.postgres_url.split("@")[-1].split(":")[0]]
-
-
-# --- progress and statistics -------------------------------------------------------------------
-
-STARTED = time.monotonic()
-
-
-def say(message: str) -> None:
-    print(f"[{time.monotonic() - STARTED:7.1f}s] {message}", flush=True)
-
-
-def latency_summary(seconds: list[float], elapsed: float | None = None) -> dict[str, float]:
-    if not seconds:
-        return {"count": 0}
-    ms = sorted(s * 1000 for s in seconds)
-    cuts = statistics.quantiles(ms, n=100, method="inclusive") if len(ms) > 1 else [ms[0]] * 99
-    summary = {
-        "count": len(ms),
-        "p50_ms": round(cuts[49], 2),
-        "p95_ms": round(cuts[94], 2),
-        "p99_ms": round(cuts[98], 2),
-        "max_ms": round(ms[-1], 2),
-        "mean_ms": round(statistics.fmean(ms), 2),
-    }
-    if elapsed is not None:
-        summary["elapsed_s"] = round(elapsed, 3)
-        summary["per_second"] = round(len(ms) / elapsed, 1)
-    return summary
-
-
-def ratio(numerator: float, denominator: float) -> float:
-    return round(numerator / denominator, 2) if denominator else float("nan")
 
 
 # --- the processes -----------------------------------------------------------------------------
@@ -169,10 +115,15 @@ class Stack:
     jwt_secret: str = field(default_factory=lambda: secrets.token_hex(32))
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     ports: dict[str, int] = field(default_factory=dict)
-    log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="relata-gw-bench-")))
+    processes: harness.Processes = field(
+        default_factory=lambda: harness.Processes.temporary("relata-gw-bench-")
+    )
     broker: TansuBroker | None = None
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    databases: list[str] = field(default_factory=list)
+    databases: harness.Databases = field(default_factory=harness.Databases)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.processes.log_dir
 
     def database(self, service: str) -> str:
         return f"relata_bench_{service}_{self.tag}"
@@ -185,76 +136,41 @@ class Stack:
 
     def env(self, service: str) -> dict[str, str]:
         assert self.broker is not None
-        return {
-            **os.environ,
-            "CRM_POSTGRES_URL": self.options.postgres_url,
-            "CRM_DATABASE_NAME": self.database(service),
-            "CRM_KAFKA_BOOTSTRAP": self.broker.bootstrap,
-            "CRM_INTERNAL_TOKEN": self.token,
-            "CRM_LOG_LEVEL": self.options.log_level,
-            "CRM_REDIS_URL": self.options.redis_url,
-            "CRM_JWT_SECRET": self.jwt_secret,
-            "CRM_CONSUMER_GROUP_SUFFIX": f"-{self.tag}",
-            "CRM_CONSUMER_FETCH_MAX_WAIT_MS": "20",
-            **{f"CRM_{s.upper()}_URL": self.url(f"{s}-api") for s in SERVICES if s != "gateway"},
-            "CRM_SEARCH_URL": f"http://{HOST}:9",  # not started: the dashboard does not need it
-            "CRM_SELECTIONS_URL": f"http://{HOST}:9",
-        }
+        return harness.service_env(
+            postgres_url=self.options.postgres_url,
+            database_name=self.database(service),
+            kafka_bootstrap=self.broker.bootstrap,
+            internal_token=self.token,
+            log_level=self.options.log_level,
+            redis_url=self.options.redis_url,
+            jwt_secret=self.jwt_secret,
+            consumer_group_suffix=f"-{self.tag}",
+            consumer_fetch_max_wait_ms="20",
+            **{f"{s}_url": self.url(f"{s}-api") for s in SERVICES if s != "gateway"},
+            search_url=f"http://{HOST}:9",  # not started: the dashboard does not need it
+            selections_url=f"http://{HOST}:9",
+        )
 
     def spawn(self, service: str, role: str) -> int:
         """Start ``relata-<service> <role>`` on a free port; returns its pid."""
-        executable = shutil.which(f"relata-{service}", path=str(Path(sys.executable).parent))
-        if executable is None:
-            raise RuntimeError(f"relata-{service} is not installed: run with `uv run`")
         name = f"{service}-{role}"
-        log = (self.log_dir / f"{name}.log").open("ab")
-        args = [executable, role, "--host", HOST, "--port", str(self.port(name))]
-        process = subprocess.Popen(args, env=self.env(service), stdout=log, stderr=log)
-        log.close()
-        self.processes[name] = process
-        return process.pid
-
-    def check_alive(self) -> None:
-        for name, process in self.processes.items():
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode}; see {self.log_dir}")
-
-    def stop_processes(self) -> None:
-        for name, process in reversed(list(self.processes.items())):
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                say(f"{name} did not stop in 15 s: killing it")
-                process.kill()
-                process.wait()
-        self.processes.clear()
-        if self.broker is not None:
-            self.broker.stop()
-            self.broker = None
+        argv = [harness.executable(f"relata-{service}"), role]
+        argv += ["--host", HOST, "--port", str(self.port(name))]
+        return self.processes.spawn(name, argv, self.env(service)).pid
 
 
 async def wait_ready(stack: Stack, name: str, limit: float = 90.0) -> None:
     url = f"http://{HOST}:{stack.port(name)}/ready"
-    deadline = time.monotonic() + limit
-    async with httpx.AsyncClient(timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            stack.check_alive()
-            try:
-                if (await client.get(url)).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise TimeoutError(f"{url} not ready in {limit} s; logs in {stack.log_dir}")
+    await harness.wait_ready(url, stack.processes, limit=limit, interval=0.2)
 
 
 async def start_stack(stack: Stack) -> None:
     say(f"starting the Tansu broker; logs in {stack.log_dir}")
-    stack.broker = TansuBroker(host=HOST, log_file=stack.log_dir / "tansu.log").start()
+    stack.broker = harness.start_broker(stack.log_dir)
     for service in SERVICES:
-        await ensure_database(f"{stack.options.postgres_url.rstrip('/')}/{stack.database(service)}")
-        stack.databases.append(stack.database(service))
+        await stack.databases.create(
+            harness.database_url(stack.options.postgres_url, stack.database(service))
+        )
     redis = Redis.from_url(stack.options.redis_url)
     await redis.flushdb()
     await redis.aclose()
@@ -273,28 +189,14 @@ async def start_stack(stack: Stack) -> None:
 
 async def stop_stack(stack: Stack) -> None:
     say("stopping every process and the broker")
-    stack.stop_processes()
+    stack.processes.stop()
+    if stack.broker is not None:
+        stack.broker.stop()
+        stack.broker = None
     redis = Redis.from_url(stack.options.redis_url)
     await redis.flushdb()
     await redis.aclose()
-    for name in stack.databases:
-        await drop_database(f"{stack.options.postgres_url.rstrip('/')}/{name}")
-    stack.databases.clear()
-
-
-def client(
-    base_url: str, connections: int, headers: dict[str, str] | None = None
-) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        base_url=base_url,
-        headers=headers or {},
-        timeout=httpx.Timeout(60.0, connect=5.0),
-        limits=httpx.Limits(
-            max_connections=connections,
-            max_keepalive_connections=connections,
-            keepalive_expiry=2.0,
-        ),
-    )
+    await stack.databases.drop_all()
 
 
 # --- seeding -----------------------------------------------------------------------------------
@@ -343,10 +245,8 @@ class World:
 async def seed(stack: Stack) -> World:
     options = stack.options
     env = stack.env("gateway")
-    executable = shutil.which("relata-gateway", path=str(Path(sys.executable).parent))
-    assert executable is not None
     created = await asyncio.create_subprocess_exec(
-        executable,
+        harness.executable("relata-gateway"),
         *("create-admin", "--username", "admin", "--password", ADMIN_PASSWORD),
         env=env,
         stdout=asyncio.subprocess.DEVNULL,
@@ -355,10 +255,10 @@ async def seed(stack: Stack) -> World:
         raise RuntimeError("relata-gateway create-admin failed")
     internal = {"X-Internal-Token": stack.token, "X-Actor-Kind": "system"}
     async with (
-        client(stack.url("relations-api"), 20, internal) as relations,
-        client(stack.url("contactmoments-api"), 20, internal) as moments,
-        client(stack.url("lists-api"), 4, internal) as lists,
-        client(stack.url("gateway-api"), 20) as gateway,
+        keepalive_client(stack.url("relations-api"), 20, internal) as relations,
+        keepalive_client(stack.url("contactmoments-api"), 20, internal) as moments,
+        keepalive_client(stack.url("lists-api"), 4, internal) as lists,
+        keepalive_client(stack.url("gateway-api"), 20) as gateway,
     ):
         admin = await log_in(gateway, "admin", ADMIN_PASSWORD)
         view = await gateway.post(
@@ -460,7 +360,7 @@ async def load(
         queues[who % clients].append(path)
     latencies: list[float] = []
     failures = 0
-    async with client(base_url, clients) as http:
+    async with keepalive_client(base_url, clients) as http:
 
         async def worker(who: int) -> None:
             nonlocal failures
@@ -581,67 +481,28 @@ async def run(stack: Stack) -> dict[str, Any]:
 def targets(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     warm_cards, dashboard = results["warm_cards"], results["dashboard"]
     return {
-        "card p95 ms (warm)": _target(warm_cards["p95_ms"], TARGET_CARD_P95_MS, at_most=True),
-        "cards per second": _target(warm_cards["per_second"], TARGET_CARDS_PER_S, at_most=False),
-        "dashboard p95 ms": _target(dashboard["p95_ms"], TARGET_DASHBOARD_P95_MS, at_most=True),
+        "card p95 ms (warm)": verdict(warm_cards["p95_ms"], TARGET_CARD_P95_MS, at_most=True),
+        "cards per second": verdict(warm_cards["per_second"], TARGET_CARDS_PER_S, at_most=False),
+        "dashboard p95 ms": verdict(dashboard["p95_ms"], TARGET_DASHBOARD_P95_MS, at_most=True),
     }
-
-
-def _target(value: float, target: float, *, at_most: bool) -> dict[str, Any]:
-    return {
-        "value": value,
-        "target": target,
-        "met": value <= target if at_most else value >= target,
-    }
-
-
-def machine_facts() -> dict[str, Any]:
-    def first(path: str, prefix: str) -> str:
-        try:
-            lines = Path(path).read_text().splitlines()
-        except OSError:
-            return "unknown"
-        return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith(prefix)), "?")
-
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "nproc": os.cpu_count(),
-        "memory": first("/proc/meminfo", "MemTotal"),
-        "cpu_model": first("/proc/cpuinfo", "model name"),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "loadavg_at_start": os.getloadavg(),
-        "command": "uv run python bench/gateway_bench.py " + " ".join(sys.argv[1:]),
-    }
-
-
-def write_results(results: dict[str, Any], output_dir: Path) -> Path:
-    output_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M%S")
-    path = output_dir / f"gateway-{stamp}.json"
-    path.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
-    return path
 
 
 def print_summary(results: dict[str, Any]) -> None:
-    print("\n| measurement | result | target |\n|---|---|---|")
-    for name, target in results["targets"].items():
-        verdict = "met" if target["met"] else "NOT met"
-        print(f"| {name} | {target['value']} | {target['target']} ({verdict}) |")
+    harness.print_targets(results["targets"])
     for name, value in results["ratios"].items():
         print(f"| {name} | {value} | |")
 
 
 async def main(options: Options) -> int:
     stack = Stack(options)
-    facts = machine_facts()
+    facts = harness.machine_facts(Path(__file__).name)
     try:
         measured = await asyncio.wait_for(run(stack), timeout=options.max_seconds)
     finally:
         await stop_stack(stack)
     results = {"machine": facts, "options": asdict(options) | {"output_dir": None}, **measured}
     results["targets"] = targets(results)
-    path = write_results(results, options.output_dir)
+    path = harness.write_json(results, options.output_dir, "gateway")
     print_summary(results)
     say(f"results in {path}")
     return 0

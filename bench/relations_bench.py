@@ -13,38 +13,33 @@ is stopped by its own handle and the database is dropped at the end.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
-import platform
 import secrets
 import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import harness
 import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from harness import HOST, RESULTS_DIR, latency_summary, ratio, run_workers, say
 
-from relata_common.db import asyncpg_dsn, drop_database, ensure_database
+from relata_common.db import asyncpg_dsn
 from relata_common.events import RELATIONS_TOPIC
 from relata_common.tansu import TansuBroker, free_port
 
-HOST = "127.0.0.1"
 TARGET_CREATE_P95_MS = 15.0
 TARGET_IMPORT_PUBLISHED_PER_S = 5_000.0
 TARGET_CONSUMED_P95_MS = 100.0
-RESULTS_DIR = Path(__file__).parent / "results"
 
 
 # --- options -----------------------------------------------------------------------------------
@@ -60,7 +55,7 @@ class Options:
     steady_rate: float = 200.0
     steady_seconds: float = 10.0
     consumer_max_wait_ms: str = "500,100,10"
-    postgres_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+    postgres_url: str = harness.POSTGRES_URL
     log_level: str = "WARNING"
     max_seconds: float = 900.0
     output_dir: Path = RESULTS_DIR
@@ -77,7 +72,7 @@ QUICK = {
     "max_seconds": 120.0,
 }
 
-OPTION_HELP: tuple[tuple[str, type, str], ...] = (
+OPTION_HELP: harness.OptionHelp = (
     ("creates", int, "sequential POST /relations calls by one client"),
     ("concurrency", int, "concurrent clients in the concurrent create run"),
     ("concurrent_creates", int, "creates in total across the concurrent clients"),
@@ -93,62 +88,12 @@ OPTION_HELP: tuple[tuple[str, type, str], ...] = (
 )
 
 
-def quick_note(name: str) -> str:
-    return f"; --quick: {QUICK[name]}" if name in QUICK else ""
-
-
 def parse_options(argv: list[str] | None = None) -> Options:
     """Options from the command line; --quick shrinks every size not given explicitly."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for name, kind, help_text in OPTION_HELP:
-        default = getattr(Options(), name)
-        parser.add_argument(
-            f"--{name.replace('_', '-')}",
-            type=kind,
-            default=None,
-            help=f"{help_text} (default {default}{quick_note(name)})",
-        )
-    parser.add_argument("--quick", action="store_true", help="a smoke run of under a minute")
-    args = vars(parser.parse_args(argv))
-    quick = args.pop("quick")
-    fallback = QUICK if quick else {}
-    chosen = {
-        k: v if v is not None else fallback.get(k, getattr(Options(), k)) for k, v in args.items()
-    }
-    return Options(**chosen, quick=quick)
-
-
-# --- progress and statistics -------------------------------------------------------------------
-
-STARTED = time.monotonic()
-
-
-def say(message: str) -> None:
-    print(f"[{time.monotonic() - STARTED:7.1f}s] {message}", flush=True)
-
-
-def latency_summary(seconds: list[float], elapsed: float | None = None) -> dict[str, float]:
-    """Count, p50/p95/p99/max in milliseconds and, given the wall time, the rate per second."""
-    if not seconds:
-        return {"count": 0}
-    ms = sorted(s * 1000 for s in seconds)
-    cuts = statistics.quantiles(ms, n=100, method="inclusive") if len(ms) > 1 else [ms[0]] * 99
-    summary = {
-        "count": len(ms),
-        "p50_ms": round(cuts[49], 2),
-        "p95_ms": round(cuts[94], 2),
-        "p99_ms": round(cuts[98], 2),
-        "max_ms": round(ms[-1], 2),
-        "mean_ms": round(statistics.fmean(ms), 2),
-    }
-    if elapsed is not None:
-        summary["elapsed_s"] = round(elapsed, 3)
-        summary["per_second"] = round(len(ms) / elapsed, 1)
-    return summary
-
-
-def ratio(numerator: float, denominator: float) -> float:
-    return round(numerator / denominator, 2) if denominator else float("nan")
+    parser = harness.option_parser(
+        __doc__, Options(), OPTION_HELP, QUICK, "a smoke run of under a minute"
+    )
+    return Options(**harness.chosen_options(parser, argv, Options(), QUICK))
 
 
 # --- test data ---------------------------------------------------------------------------------
@@ -207,14 +152,17 @@ class Stack:
     database: str = field(default_factory=lambda: f"relata_bench_{uuid.uuid4().hex[:10]}")
     api_port: int = field(default_factory=free_port)
     relay_port: int = field(default_factory=free_port)
-    log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="relata-bench-")))
+    processes: harness.Processes = field(default_factory=harness.Processes.temporary)
     broker: TansuBroker | None = None
-    processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
-    database_created: bool = False
+    databases: harness.Databases = field(default_factory=harness.Databases)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.processes.log_dir
 
     @property
     def database_url(self) -> str:
-        return f"{self.options.postgres_url.rstrip('/')}/{self.database}"
+        return harness.database_url(self.options.postgres_url, self.database)
 
     @property
     def dsn(self) -> str:
@@ -224,97 +172,46 @@ class Stack:
     def api_url(self) -> str:
         return f"http://{HOST}:{self.api_port}"
 
-    def service_env(self) -> dict[str, str]:
+    def spawn(self, name: str, role: str, port: int) -> None:
         assert self.broker is not None
-        return {
-            **os.environ,
-            "CRM_POSTGRES_URL": self.options.postgres_url,
-            "CRM_DATABASE_NAME": self.database,
-            "CRM_KAFKA_BOOTSTRAP": self.broker.bootstrap,
-            "CRM_INTERNAL_TOKEN": self.token,
-            "CRM_LOG_LEVEL": self.options.log_level,
-        }
-
-    def spawn(self, name: str, *args: str) -> None:
-        executable = shutil.which("relata-relations", path=str(Path(sys.executable).parent))
-        if executable is None:
-            raise RuntimeError("relata-relations is not installed: run with `uv run`")
-        log = (self.log_dir / f"{name}.log").open("ab")
-        process = subprocess.Popen(
-            [executable, *args], env=self.service_env(), stdout=log, stderr=log
+        env = harness.service_env(
+            postgres_url=self.options.postgres_url,
+            database_name=self.database,
+            kafka_bootstrap=self.broker.bootstrap,
+            internal_token=self.token,
+            log_level=self.options.log_level,
         )
-        log.close()
-        self.processes.append((name, process))
-
-    def check_alive(self) -> None:
-        for name, process in self.processes:
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode}; see {self.log_dir}")
-
-    def stop_processes(self) -> None:
-        for name, process in reversed(self.processes):
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                say(f"{name} did not stop in 15 s: killing it")
-                process.kill()
-                process.wait()
-        self.processes.clear()
-        if self.broker is not None:
-            self.broker.stop()
-            self.broker = None
-
-
-async def wait_ready(stack: Stack, url: str, limit: float = 60.0) -> None:
-    deadline = time.monotonic() + limit
-    async with httpx.AsyncClient(timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            stack.check_alive()
-            try:
-                if (await client.get(url)).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise TimeoutError(f"{url} not ready in {limit} s; logs in {stack.log_dir}")
+        argv = [harness.executable("relata-relations"), role, "--host", HOST, "--port", str(port)]
+        self.processes.spawn(name, argv, env)
 
 
 async def start_stack(stack: Stack) -> None:
     say("starting the Tansu broker")
-    stack.broker = TansuBroker(host=HOST, log_file=stack.log_dir / "tansu.log").start()
+    stack.broker = harness.start_broker(stack.log_dir)
     say(f"creating database {stack.database}")
-    await ensure_database(stack.database_url)
-    stack.database_created = True
+    await stack.databases.create(stack.database_url)
     say(f"starting the API on port {stack.api_port} (migrates the database)")
-    stack.spawn("api", "api", "--host", HOST, "--port", str(stack.api_port))
-    await wait_ready(stack, f"{stack.api_url}/ready")
+    stack.spawn("api", "api", stack.api_port)
+    await harness.wait_ready(f"{stack.api_url}/ready", stack.processes)
     say(f"starting the outbox relay on port {stack.relay_port}")
-    stack.spawn("relay", "relay", "--host", HOST, "--port", str(stack.relay_port))
-    await wait_ready(stack, f"http://{HOST}:{stack.relay_port}/ready")
+    stack.spawn("relay", "relay", stack.relay_port)
+    await harness.wait_ready(f"http://{HOST}:{stack.relay_port}/ready", stack.processes)
 
 
 async def stop_stack(stack: Stack) -> None:
     say("stopping the API, the relay and the broker")
-    stack.stop_processes()
-    if stack.database_created:
+    stack.processes.stop()
+    if stack.broker is not None:
+        stack.broker.stop()
+        stack.broker = None
+    if stack.databases.created:
         say(f"dropping database {stack.database}")
-        await drop_database(stack.database_url)
-        stack.database_created = False
+        await stack.databases.drop_all()
 
 
 def api_client(stack: Stack, connections: int) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        base_url=stack.api_url,
-        headers={"X-Internal-Token": stack.token, "X-Actor-Kind": "system"},
-        timeout=httpx.Timeout(60.0, connect=5.0),
-        # Expire idle connections before uvicorn's 5 s keep-alive timeout closes them under us.
-        limits=httpx.Limits(
-            max_connections=connections,
-            max_keepalive_connections=connections,
-            keepalive_expiry=2.0,
-        ),
-    )
+    headers = {"X-Internal-Token": stack.token, "X-Actor-Kind": "system"}
+    return harness.keepalive_client(stack.api_url, connections, headers)
 
 
 async def outbox_backlog(connection: asyncpg.Connection) -> int:
@@ -341,22 +238,6 @@ async def post_relation(client: httpx.AsyncClient, body: dict[str, Any]) -> floa
     if response.status_code != 201:
         raise RuntimeError(f"POST /relations answered {response.status_code}: {response.text}")
     return elapsed
-
-
-async def run_workers(
-    total: int, workers: int, one: Callable[[int], Awaitable[float]]
-) -> tuple[list[float], float]:
-    """Call ``one(i)`` for i in range(total) from ``workers`` concurrent loops."""
-    numbers = iter(range(total))
-    latencies: list[float] = []
-
-    async def worker() -> None:
-        for i in numbers:
-            latencies.append(await one(i))
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(workers)))
-    return latencies, time.perf_counter() - started
 
 
 async def measure_creates(stack: Stack, tag: str, total: int, workers: int) -> dict[str, float]:
@@ -632,26 +513,6 @@ def bucket_summary(before: dict[str, float], after: dict[str, float]) -> dict[st
 # --- the run -----------------------------------------------------------------------------------
 
 
-def machine_facts() -> dict[str, Any]:
-    def first(path: str, prefix: str) -> str:
-        try:
-            lines = Path(path).read_text().splitlines()
-        except OSError:
-            return "unknown"
-        return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith(prefix)), "?")
-
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "nproc": os.cpu_count(),
-        "memory": first("/proc/meminfo", "MemTotal"),
-        "cpu_model": first("/proc/cpuinfo", "model name"),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "loadavg_at_start": os.getloadavg(),
-        "command": "uv run python bench/relations_bench.py " + " ".join(sys.argv[1:]),
-    }
-
-
 async def phase_creates(stack: Stack, connection: asyncpg.Connection) -> dict[str, Any]:
     options = stack.options
     say(f"1. {options.creates} sequential creates, one client")
@@ -724,7 +585,10 @@ async def topic_consistency(
 
 
 async def run(stack: Stack) -> dict[str, Any]:
-    results: dict[str, Any] = {"machine": machine_facts(), "options": _jsonable(stack.options)}
+    results: dict[str, Any] = {
+        "machine": harness.machine_facts(Path(__file__).name),
+        "options": _jsonable(stack.options),
+    }
     await start_stack(stack)
     connection = await asyncpg.connect(stack.dsn)
     try:
@@ -763,39 +627,25 @@ def targets(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     create_p95 = results["creates"]["sequential"]["p95_ms"]
     published = results["import"]["bulk"]["rows_per_s_published"]
     verdicts = {
-        "create_p95_ms": _target(create_p95, TARGET_CREATE_P95_MS, at_most=True),
-        "import_published_per_s": _target(published, TARGET_IMPORT_PUBLISHED_PER_S, at_most=False),
+        "create_p95_ms": harness.verdict(create_p95, TARGET_CREATE_P95_MS, at_most=True),
+        "import_published_per_s": harness.verdict(
+            published, TARGET_IMPORT_PUBLISHED_PER_S, at_most=False
+        ),
     }
     for run in results["consumed_latency"]:
         p95 = run["commit_to_consumed"].get("p95_ms", float("inf"))
         name = f"commit_to_consumed_p95_ms (fetch_max_wait_ms={run['consumer_fetch_max_wait_ms']})"
-        verdicts[name] = _target(p95, TARGET_CONSUMED_P95_MS, at_most=True)
+        verdicts[name] = harness.verdict(p95, TARGET_CONSUMED_P95_MS, at_most=True)
     return verdicts
-
-
-def _target(value: float, target: float, *, at_most: bool) -> dict[str, Any]:
-    met = value <= target if at_most else value >= target
-    return {"value": value, "target": target, "met": met}
 
 
 def _jsonable(options: Options) -> dict[str, Any]:
     return {k: v for k, v in asdict(options).items() if k != "output_dir"}
 
 
-def write_results(results: dict[str, Any], output_dir: Path) -> Path:
-    output_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M%S")
-    path = output_dir / f"relations-{stamp}.json"
-    path.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
-    return path
-
-
 def print_summary(results: dict[str, Any]) -> None:
     creates, bulk = results["creates"], results["import"]
-    print("\n| measurement | result | target |\n|---|---|---|")
-    for name, target in results["targets"].items():
-        verdict = "met" if target["met"] else "NOT met"
-        print(f"| {name} | {target['value']} | {target['target']} ({verdict}) |")
+    harness.print_targets(results["targets"])
     print(f"| sequential create rate vs plain INSERT | {creates['sequential_rate_vs_plain']} | |")
     print(f"| concurrent create rate vs plain INSERT | {creates['concurrent_rate_vs_plain']} | |")
     print(f"| import published rate vs one by one | {bulk['published_rate_vs_one_by_one']} | |")
@@ -808,7 +658,7 @@ async def main_async(options: Options) -> int:
         results = await asyncio.wait_for(run(stack), timeout=options.max_seconds)
     finally:
         await stop_stack(stack)
-    path = write_results(results, options.output_dir)
+    path = harness.write_json(results, options.output_dir, "relations")
     print_summary(results)
     say(f"results written to {path}")
     shutil.rmtree(stack.log_dir, ignore_errors=True)

@@ -19,19 +19,12 @@ Everything it starts is stopped by its own handle; the database and index are re
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import bisect
 import itertools
-import os
-import platform
 import random
 import secrets
 import shutil
-import statistics
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -41,22 +34,21 @@ from typing import Any
 from urllib.parse import quote
 
 import asyncpg
+import harness
 import orjson
 from aiokafka import AIOKafkaProducer
+from harness import HOST, RESULTS_DIR, RESULTS_MD, say
 
-from relata_common.db import asyncpg_dsn, drop_database, migrate
+from relata_common.db import asyncpg_dsn, migrate
 from relata_common.events import Envelope, RelationChangedPayload, RelationState
 from relata_common.tansu import TansuBroker, free_port
 from relata_search.app import MIGRATIONS
 from relata_search.documents import document_from_state
 from relata_search.normalise import phone_keys
 
-HOST = "127.0.0.1"
 TARGET_P95_MS = 30.0
 TARGET_P99_MS = 60.0
 TARGET_FRESH_P95_MS = 500.0
-RESULTS_DIR = Path(__file__).parent / "results"
-RESULTS_MD = Path(__file__).parent / "RESULTS.md"
 ALL_LIST = uuid.UUID("00000000-0000-0000-0000-00000000a11a")
 SMALL_LIST = uuid.UUID("00000000-0000-0000-0000-00000000b22b")
 
@@ -68,7 +60,7 @@ class Options:
     seconds: float = 30.0
     changes: int = 100
     ilike_queries: int = 400
-    postgres_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+    postgres_url: str = harness.POSTGRES_URL
     max_seconds: float = 1100.0
     quick: bool = False
 
@@ -86,48 +78,19 @@ HELP = {
 
 
 def parse_options(argv: list[str] | None = None) -> Options:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for name, help_text in HELP.items():
-        default = getattr(Options(), name)
-        quick = f"; --quick: {QUICK[name]}" if name in QUICK else ""
-        parser.add_argument(
-            f"--{name.replace('_', '-')}",
-            type=type(default),
-            default=None,
-            help=f"{help_text} (default {default}{quick})",
-        )
-    parser.add_argument("--quick", action="store_true", help="50,000 relations, short runs")
-    args = vars(parser.parse_args(argv))
-    quick = args.pop("quick")
-    fallback = QUICK if quick else {}
-    chosen = {
-        k: v if v is not None else fallback.get(k, getattr(Options(), k)) for k, v in args.items()
-    }
-    return Options(**chosen, quick=quick)
-
-
-STARTED = time.monotonic()
-
-
-def say(message: str) -> None:
-    print(f"[{time.monotonic() - STARTED:7.1f}s] {message}", flush=True)
+    defaults = Options()
+    option_help = [(name, type(getattr(defaults, name)), text) for name, text in HELP.items()]
+    parser = harness.option_parser(
+        __doc__, defaults, option_help, QUICK, "50,000 relations, short runs"
+    )
+    return Options(**harness.chosen_options(parser, argv, defaults, QUICK))
 
 
 def summary(seconds: list[float], elapsed: float | None = None) -> dict[str, float]:
-    if not seconds:
-        return {"count": 0}
-    ms = sorted(s * 1000 for s in seconds)
-    cuts = statistics.quantiles(ms, n=100, method="inclusive") if len(ms) > 1 else [ms[0]] * 99
-    out = {
-        "count": len(ms),
-        "p50_ms": round(cuts[49], 2),
-        "p95_ms": round(cuts[94], 2),
-        "p99_ms": round(cuts[98], 2),
-        "max_ms": round(ms[-1], 2),
-        "mean_ms": round(statistics.fmean(ms), 2),
-    }
-    if elapsed:
-        out["per_second"] = round(len(ms) / elapsed, 1)
+    """``harness.percentiles`` and, given the wall time, the rate (no ``elapsed_s`` here)."""
+    out = harness.percentiles(seconds)
+    if seconds and elapsed:
+        out["per_second"] = round(len(seconds) / elapsed, 1)
     return out
 
 
@@ -609,87 +572,45 @@ async def measure_freshness(
 
 
 def machine_facts() -> dict[str, Any]:
-    def first(path: str, prefix: str) -> str:
-        try:
-            lines = Path(path).read_text().splitlines()
-        except OSError:
-            return "unknown"
-        return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith(prefix)), "?")
-
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "nproc": os.cpu_count(),
-        "memory": first("/proc/meminfo", "MemTotal"),
-        "cpu_model": first("/proc/cpuinfo", "model name"),
-        "python": platform.python_version(),
-        "loadavg_at_start": tuple(round(x, 2) for x in os.getloadavg()),
-        "command": "uv run python bench/search_bench.py " + " ".join(sys.argv[1:]),
-    }
-
-
-async def wait_ready(
-    url: str, process: subprocess.Popen[bytes], limit: float, log_dir: Path
-) -> None:
-    import httpx
-
-    deadline = time.monotonic() + limit
-    async with httpx.AsyncClient(timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"relata-search exited with {process.returncode}; see {log_dir}")
-            try:
-                if (await client.get(url)).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise TimeoutError(f"{url} not ready in {limit} s; logs in {log_dir}")
+    facts = harness.machine_facts(Path(__file__).name)
+    del facts["platform"]  # not in this benchmark's results
+    facts["loadavg_at_start"] = tuple(round(x, 2) for x in facts["loadavg_at_start"])
+    return facts
 
 
 async def run(options: Options) -> dict[str, Any]:
     facts = machine_facts()
     token = secrets.token_hex(16)
     database = f"relata_bench_search_{uuid.uuid4().hex[:8]}"
-    database_url = f"{options.postgres_url.rstrip('/')}/{database}"
-    work = Path(tempfile.mkdtemp(prefix="relata-search-bench-"))
-    broker = TansuBroker(host=HOST, log_file=work / "tansu.log")
-    process: subprocess.Popen[bytes] | None = None
-    created = False
+    processes = harness.Processes.temporary("relata-search-bench-")
+    work = processes.log_dir
+    databases = harness.Databases()
+    broker: TansuBroker | None = None
     try:
         say("starting the Tansu broker")
-        broker.start()
+        broker = harness.start_broker(work)
         say(f"creating and migrating database {database}")
+        database_url = await databases.create(harness.database_url(options.postgres_url, database))
         await migrate(MIGRATIONS, database_url)
-        created = True
         started = time.monotonic()
         samples = await load_rows(asyncpg_dsn(database_url), options.relations)
         load_seconds = time.monotonic() - started
         say(f"read model and ILIKE table loaded in {load_seconds:.1f} s")
         port = free_port()
-        executable = shutil.which("relata-search", path=str(Path(sys.executable).parent))
-        if executable is None:
-            raise RuntimeError("relata-search is not installed: run with `uv run`")
-        env = {
-            **os.environ,
-            "CRM_POSTGRES_URL": options.postgres_url,
-            "CRM_DATABASE_NAME": database,
-            "CRM_KAFKA_BOOTSTRAP": broker.bootstrap,
-            "CRM_INTERNAL_TOKEN": token,
-            "CRM_LOG_LEVEL": "WARNING",
-            "CRM_INDEX_DIR": str(work / "index"),
-            "CRM_TOPIC_PARTITIONS": "12",
-        }
-        log = (work / "search.log").open("ab")
-        started = time.monotonic()
-        process = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
-            [executable, "serve", "--host", HOST, "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=log,
+        env = harness.service_env(
+            postgres_url=options.postgres_url,
+            database_name=database,
+            kafka_bootstrap=broker.bootstrap,
+            internal_token=token,
+            log_level="WARNING",
+            index_dir=str(work / "index"),
+            topic_partitions="12",
         )
-        log.close()
+        argv = [harness.executable("relata-search"), "serve", "--host", HOST, "--port", str(port)]
+        started = time.monotonic()
+        processes.spawn("search", argv, env)  # started once, before measuring
         say(f"relata-search serve on port {port}: building the index from the read model")
-        await wait_ready(f"http://{HOST}:{port}/ready", process, 900, work)
+        await harness.wait_ready(f"http://{HOST}:{port}/ready", processes, limit=900, interval=0.2)
         index_seconds = time.monotonic() - started
         say(f"index of {options.relations} relations ready in {index_seconds:.1f} s")
         queries = typeahead_queries(samples, random.Random(3))
@@ -731,16 +652,10 @@ async def run(options: Options) -> dict[str, Any]:
             },
         }
     finally:
-        if process is not None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        broker.stop()
-        if created:
-            await drop_database(database_url)
+        processes.stop()
+        if broker is not None:
+            broker.stop()
+        await databases.drop_all()
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -798,30 +713,13 @@ def markdown(result: dict[str, Any]) -> str:
     )
 
 
-def replace_section(document: str, section: str) -> str:
-    """``document`` with its "## Search" section (up to the next "## " heading) replaced."""
-    if not document.strip():
-        return "# Benchmark results\n" + section
-    start = document.find("\n## Search\n")
-    if start < 0:
-        return document.rstrip("\n") + "\n" + section
-    end = document.find("\n## ", start + 1)
-    rest = document[end:] if end >= 0 else "\n"
-    return document[:start].rstrip("\n") + "\n" + section.rstrip("\n") + "\n" + rest
-
-
 def main(argv: list[str] | None = None) -> None:
     options = parse_options(argv)
     result = asyncio.run(asyncio.wait_for(run(options), options.max_seconds))
-    RESULTS_DIR.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M%S")
-    (RESULTS_DIR / f"search-{stamp}.json").write_bytes(
-        orjson.dumps(result, option=orjson.OPT_INDENT_2)
-    )
+    path = harness.write_json(result, RESULTS_DIR, "search")
     # Other sections of RESULTS.md belong to others: re-read right before replacing ours.
-    current = RESULTS_MD.read_text(encoding="utf-8") if RESULTS_MD.exists() else ""
-    RESULTS_MD.write_text(replace_section(current, markdown(result)), encoding="utf-8")
-    say(f"results in the Search section of {RESULTS_MD.name} and in results/search-{stamp}.json")
+    harness.replace_section(markdown(result), "## Search")
+    say(f"results in the Search section of {RESULTS_MD.name} and in results/{path.name}")
 
 
 if __name__ == "__main__":

@@ -16,16 +16,12 @@ Everything it starts is stopped by its own handle and both databases are dropped
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
-import platform
 import secrets
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -34,15 +30,15 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import harness
 import httpx
 import orjson
+from harness import HOST, RESULTS_MD, say
 
-from relata_common.db import asyncpg_dsn, drop_database, ensure_database
+from relata_common.db import asyncpg_dsn
 from relata_common.tansu import free_port
 
-HOST = "127.0.0.1"
 TARGET_FREEZE_S = 5.0
-RESULTS_MD = Path(__file__).parent / "RESULTS.md"
 CITY = "Utrecht"
 
 
@@ -51,7 +47,7 @@ class Options:
     relations: int = 200_000
     runs: int = 3
     sample: int = 5_000
-    postgres_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+    postgres_url: str = harness.POSTGRES_URL
     log_level: str = "WARNING"
     max_seconds: float = 600.0
     write_results: bool = True
@@ -60,7 +56,7 @@ class Options:
 
 QUICK = {"relations": 20_000, "runs": 1, "sample": 1_000, "max_seconds": 120.0}
 
-OPTION_HELP: tuple[tuple[str, type, str], ...] = (
+OPTION_HELP: harness.OptionHelp = (
     ("relations", int, "relations in the list, all frozen into each selection"),
     ("runs", int, "selections created from the list (and as many from the filter)"),
     ("sample", int, "members inserted one row at a time, to extrapolate the naive way"),
@@ -69,36 +65,17 @@ OPTION_HELP: tuple[tuple[str, type, str], ...] = (
     ("max_seconds", float, "abort the whole run after this many seconds"),
 )
 
-STARTED = time.monotonic()
-
-
-def say(message: str) -> None:
-    print(f"[{time.monotonic() - STARTED:7.1f}s] {message}", flush=True)
-
 
 def parse_options(argv: list[str] | None = None) -> Options:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for name, kind, help_text in OPTION_HELP:
-        default = getattr(Options(), name)
-        quick = f"; --quick: {QUICK[name]}" if name in QUICK else ""
-        parser.add_argument(
-            f"--{name.replace('_', '-')}",
-            type=kind,
-            default=None,
-            help=f"{help_text} (default {default}{quick})",
-        )
-    parser.add_argument("--quick", action="store_true", help="a smoke run of well under a minute")
+    parser = harness.option_parser(
+        __doc__, Options(), OPTION_HELP, QUICK, "a smoke run of well under a minute"
+    )
     parser.add_argument(
         "--no-write", action="store_true", help=f"do not append to {RESULTS_MD.name}"
     )
-    args = vars(parser.parse_args(argv))
-    quick = args.pop("quick")
-    write = not args.pop("no_write")
-    fallback = QUICK if quick else {}
-    chosen = {
-        k: v if v is not None else fallback.get(k, getattr(Options(), k)) for k, v in args.items()
-    }
-    return Options(**chosen, quick=quick, write_results=write)
+    chosen = harness.chosen_options(parser, argv, Options(), QUICK)
+    write = not chosen.pop("no_write")
+    return Options(**chosen, write_results=write)
 
 
 # --- processes ---------------------------------------------------------------------------------
@@ -112,101 +89,58 @@ class Stack:
     lists_port: int = field(default_factory=free_port)
     selections_port: int = field(default_factory=free_port)
     nobody_port: int = field(default_factory=free_port)
-    log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="relata-bench-")))
-    processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
-    databases: list[str] = field(default_factory=list)
+    processes: harness.Processes = field(default_factory=harness.Processes.temporary)
+    databases: harness.Databases = field(default_factory=harness.Databases)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.processes.log_dir
+
+    def database(self, service: str) -> str:
+        return f"relata_bench_{service}_{self.suffix}"
 
     def database_url(self, service: str) -> str:
-        return f"{self.options.postgres_url.rstrip('/')}/relata_bench_{service}_{self.suffix}"
+        return harness.database_url(self.options.postgres_url, self.database(service))
 
     def url(self, port: int) -> str:
         return f"http://{HOST}:{port}"
 
-    def spawn(self, name: str, command: str, port: int, extra: dict[str, str]) -> None:
-        executable = shutil.which(command, path=str(Path(sys.executable).parent))
-        if executable is None:
-            raise RuntimeError(f"{command} is not installed: run with `uv run`")
-        env = {
-            **os.environ,
-            "CRM_POSTGRES_URL": self.options.postgres_url,
-            "CRM_INTERNAL_TOKEN": self.token,
-            "CRM_LOG_LEVEL": self.options.log_level,
+    def spawn(self, name: str, command: str, port: int, **settings: str) -> None:
+        env = harness.service_env(
+            postgres_url=self.options.postgres_url,
+            internal_token=self.token,
+            log_level=self.options.log_level,
             # Nothing listens there: no relations service is part of this measurement.
-            "CRM_RELATIONS_URL": self.url(self.nobody_port),
-            **extra,
-        }
-        log = (self.log_dir / f"{name}.log").open("ab")
-        process = subprocess.Popen(
-            [executable, "api", "--host", HOST, "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=log,
+            relations_url=self.url(self.nobody_port),
+            **settings,
         )
-        log.close()
-        self.processes.append((name, process))
-
-    def check_alive(self) -> None:
-        for name, process in self.processes:
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode}; see {self.log_dir}")
-
-    def stop_processes(self) -> None:
-        for name, process in reversed(self.processes):
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                say(f"{name} did not stop in 15 s: killing it")
-                process.kill()
-                process.wait()
-        self.processes.clear()
-
-
-async def wait_ready(stack: Stack, url: str, limit: float = 60.0) -> None:
-    deadline = time.monotonic() + limit
-    async with httpx.AsyncClient(timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            stack.check_alive()
-            try:
-                if (await client.get(url)).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise TimeoutError(f"{url} not ready in {limit} s; logs in {stack.log_dir}")
+        argv = [harness.executable(command), "api", "--host", HOST, "--port", str(port)]
+        self.processes.spawn(name, argv, env)
 
 
 async def start_stack(stack: Stack) -> None:
     for service in ("lists", "selections"):
-        await ensure_database(stack.database_url(service))
-        stack.databases.append(stack.database_url(service))
+        await stack.databases.create(stack.database_url(service))
     say(f"starting the lists API on port {stack.lists_port}")
     stack.spawn(
-        "lists-api",
-        "relata-lists",
-        stack.lists_port,
-        {"CRM_DATABASE_NAME": f"relata_bench_lists_{stack.suffix}"},
+        "lists-api", "relata-lists", stack.lists_port, database_name=stack.database("lists")
     )
     say(f"starting the selections API on port {stack.selections_port}")
     stack.spawn(
         "selections-api",
         "relata-selections",
         stack.selections_port,
-        {
-            "CRM_DATABASE_NAME": f"relata_bench_selections_{stack.suffix}",
-            "CRM_LISTS_URL": stack.url(stack.lists_port),
-        },
+        database_name=stack.database("selections"),
+        lists_url=stack.url(stack.lists_port),
     )
-    await wait_ready(stack, f"{stack.url(stack.lists_port)}/ready")
-    await wait_ready(stack, f"{stack.url(stack.selections_port)}/ready")
+    await harness.wait_ready(f"{stack.url(stack.lists_port)}/ready", stack.processes)
+    await harness.wait_ready(f"{stack.url(stack.selections_port)}/ready", stack.processes)
 
 
 async def stop_stack(stack: Stack) -> None:
     say("stopping the APIs and dropping the databases")
-    stack.stop_processes()
-    for url in stack.databases:
-        await drop_database(url)
-    stack.databases.clear()
+    stack.processes.stop()
+    await stack.databases.drop_all()
 
 
 def client(stack: Stack, port: int) -> httpx.AsyncClient:
@@ -357,7 +291,10 @@ def summary(seconds: list[float]) -> dict[str, float]:
 
 async def run(stack: Stack) -> dict[str, Any]:
     options = stack.options
-    results: dict[str, Any] = {"machine": machine_facts(), "options": asdict(options)}
+    results: dict[str, Any] = {
+        "machine": harness.machine_facts(Path(__file__).name),
+        "options": asdict(options),
+    }
     await start_stack(stack)
     say(f"filling the lists read model with {options.relations} relations")
     relation_ids, fill_s = await fill_read_model(stack)
@@ -393,26 +330,6 @@ async def run(stack: Stack) -> dict[str, Any]:
     }
     results["machine"]["loadavg_at_end"] = os.getloadavg()
     return results
-
-
-def machine_facts() -> dict[str, Any]:
-    def first(path: str, prefix: str) -> str:
-        try:
-            lines = Path(path).read_text().splitlines()
-        except OSError:
-            return "unknown"
-        return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith(prefix)), "?")
-
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "nproc": os.cpu_count(),
-        "memory": first("/proc/meminfo", "MemTotal"),
-        "cpu_model": first("/proc/cpuinfo", "model name"),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "loadavg_at_start": os.getloadavg(),
-        "command": "uv run python bench/selections_bench.py " + " ".join(sys.argv[1:]),
-    }
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -452,14 +369,6 @@ def markdown(results: dict[str, Any]) -> str:
     )
 
 
-def append_results(text: str) -> None:
-    """Append only: other benchmarks write other sections of the same file."""
-    with RESULTS_MD.open("a", encoding="utf-8") as results:
-        if results.tell() == 0:
-            results.write("# Benchmark results\n")
-        results.write(text)
-
-
 async def main_async(options: Options) -> int:
     stack = Stack(options)
     say(f"service logs go to {stack.log_dir}")
@@ -471,7 +380,7 @@ async def main_async(options: Options) -> int:
     text = markdown(results)
     print(text)
     if options.write_results:
-        append_results(text)
+        harness.append_section(text)
         say(f"appended to {RESULTS_MD}")
     shutil.rmtree(stack.log_dir, ignore_errors=True)
     return 0 if results["target"]["met"] else 1
