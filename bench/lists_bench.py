@@ -176,11 +176,11 @@ def summary_ms(seconds: list[float]) -> dict[str, float]:
     }
 
 
-def summary_s(seconds: list[float]) -> dict[str, float]:
-    ms = summary_ms(seconds)
-    return {k: (v if k == "count" else round(v / 1000, 3)) for k, v in ms.items()} | {
-        "total": round(sum(seconds), 1)
-    }
+def summary_s(values: list[float]) -> dict[str, float]:
+    """Count and p50/p95/p99/max/mean (of seconds, or any unit), and the total."""
+    ms = summary_ms(values)
+    scaled = {k.removesuffix("_ms"): round(v / 1000, 3) for k, v in ms.items() if k != "count"}
+    return {"count": ms["count"], **scaled, "total": round(sum(values), 1)}
 
 
 # --- test data: deterministic per relation, so events can carry a relation's full state --------
@@ -194,7 +194,10 @@ REAL_CITIES = (
     *("Súdwest-Fryslân", "Hengelo"),
 )
 PREFIXES = ("Nieuw", "Oud", "Groot", "Klein", "Sint", "Hoog", "Laag", "West", "Oost", "Noord")
-STEMS = ("Beek", "Veen", "Dam", "Hoven", "Wijk", "Broek", "Dijk", "Horst", "Bergen", "Zand")
+STEMS = (
+    *("Beek", "Veen", "Dam", "Hoven", "Wijk", "Broek", "Dijk", "Horst", "Bergen", "Zand"),
+    *("Meer", "Hout", "Brug", "Kerk", "Burg", "Dorp", "Heide", "Loo", "Sluis", "Rade"),
+)
 STREETS = ("Kerkstraat", "Dorpsstraat", "Molenweg", "Schoolstraat", "Stationsweg", "Julianalaan")
 FIRST = ("Jan", "Marie", "Piet", "Anna", "Kees", "Sanne", "Tom", "Eva", "Daan", "Emma", "Bram")
 LAST = ("Jansen", "de Vries", "van den Berg", "Bakker", "Visser", "Smit", "Meijer", "de Boer")
@@ -222,7 +225,8 @@ CITY_NAMES, CITY_CUMULATIVE = cities()
 
 
 def relation_id(i: int) -> uuid.UUID:
-    return uuid.UUID(int=(SEED * 1_000_003 + i * 2_654_435_761) % (1 << 122) | (1 << 124))
+    """A distinct, well-spread id per index (an odd multiplier is a bijection mod 2**122)."""
+    return uuid.UUID(int=((SEED + i) * 0x9E3779B97F4A7C15F39CC0605CEDC835) % (1 << 122))
 
 
 def city_index(rng: random.Random) -> int:
@@ -305,12 +309,12 @@ def relation_state(i: int, relations: int, version: int = 1, city: int | None = 
     }
 
 
-RELATION_COLUMNS = tuple(
-    "relation_id version relation_type status merged_into relation_number display_name sort_name "
-    "first_name initials infix last_name organisation_name salutation gender birth_date "
-    "coc_number created_at updated_at streets postal_codes cities countries emails phones custom".split(
-        " "
-    )
+RELATION_COLUMNS = (
+    *("relation_id", "version", "relation_type", "status", "merged_into", "relation_number"),
+    *("display_name", "sort_name", "first_name", "initials", "infix", "last_name"),
+    *("organisation_name", "salutation", "gender", "birth_date", "coc_number", "created_at"),
+    *("updated_at", "streets", "postal_codes", "cities", "countries", "emails", "phones"),
+    "custom",
 )
 
 
@@ -610,8 +614,7 @@ async def phase_full_evaluation(
     result = {
         "create": summary_s(creates),
         "reevaluate_no_change": summary_s(reevaluations),
-        "members": summary_s([float(t.members) / 1000 for t in timings])
-        | {"note": "thousands of members per list"},
+        "members": summary_s([float(t.members) for t in timings]),
         "full_pass_s": round(full_pass_s, 2),
         "slowest_kinds_reevaluate": by_kind(timings, "reevaluate_s")[:8],
         "slowest_kinds_create": by_kind(timings, "create_s")[:8],
@@ -810,7 +813,8 @@ async def membership_consumer(stack: Stack) -> AIOKafkaConsumer:
         fetch_max_wait_ms=10,
     )
     await consumer.start()
-    partitions = await consumer.partitions_for_topic(LIST_MEMBERSHIP_TOPIC) or set()
+    await consumer.topics()  # loads metadata
+    partitions = consumer.partitions_for_topic(LIST_MEMBERSHIP_TOPIC) or set()
     consumer.assign([TopicPartition(LIST_MEMBERSHIP_TOPIC, p) for p in sorted(partitions)])
     await consumer.seek_to_end()
     return consumer
@@ -968,8 +972,11 @@ def targets(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     latency = results["latency"]["runs"][0]["publish_to_membership_event"]
     ingest_rate = results["ingest"]["with_lists"]["events_per_s"]
     return {
-        "full_evaluation_p50_s (typical list)": _target(
-            evaluation["p50_ms"], TARGET_FULL_EVALUATION_S, at_most=True
+        "full_evaluation_p50_s (typical list, re-evaluated)": _target(
+            evaluation["p50"], TARGET_FULL_EVALUATION_S, at_most=True
+        ),
+        "full_evaluation_p50_s (typical list, created)": _target(
+            results["full_evaluation"]["create"]["p50"], TARGET_FULL_EVALUATION_S, at_most=True
         ),
         "latency_p95_ms": _target(latency.get("p95_ms", float("inf")), TARGET_LATENCY_P95_MS, True),
         "ingest_events_per_s": _target(ingest_rate, TARGET_INGEST_PER_S, at_most=False),
