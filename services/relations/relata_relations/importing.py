@@ -9,7 +9,6 @@ same file twice changes nothing the second time.
 from __future__ import annotations
 
 import csv
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.events import Actor, RelationEventType
+from relata_common.ids import random_uuids
 from relata_relations.custom_fields import CustomFieldDefinition
 from relata_relations.models import relations
 from relata_relations.relations import (
@@ -239,7 +239,6 @@ async def import_chunk(
             if stored is None:
                 stored, _ = field_errors(row.fields, row.relation_type, definitions, ("fields",))
             new = {
-                "id": uuid.uuid4(),
                 "relation_type": row.relation_type,
                 "external_id": row.external_id,
                 "version": 1,
@@ -304,20 +303,40 @@ async def _write(
 ) -> None:
     changes = []
     if plan.inserts:
+        for new, relation_id in zip(plan.inserts, random_uuids(len(plan.inserts)), strict=True):
+            new["id"] = relation_id
+        # Only what the database assigns comes back: the fields are the ones just written.
+        assigned = relations.c.relation_number, relations.c.created_at, relations.c.updated_at
         inserted = (
-            (
-                await session.execute(
-                    relations.insert().returning(relations, sort_by_parameter_order=True),
-                    plan.inserts,
+            await session.execute(
+                relations.insert().returning(*assigned, sort_by_parameter_order=True),
+                plan.inserts,
+            )
+        ).all()
+        event_ids = random_uuids(len(inserted))
+        for new, (number, created_at, updated_at) in zip(plan.inserts, inserted, strict=True):
+            record = RelationRecord(
+                new["id"],
+                new["relation_type"],
+                number,
+                new["external_id"],
+                "active",
+                None,
+                1,
+                new["fields"],
+                created_at,
+                updated_at,
+            )
+            created = diff_fields({}, new["fields"])
+            changes.append(
+                change_event(
+                    RelationEventType.CREATED,
+                    state_of(record, []),
+                    created,
+                    actor,
+                    event_id=next(event_ids),
                 )
             )
-            .mappings()
-            .all()
-        )
-        for row in inserted:
-            state = state_of(RelationRecord.from_row(row), [])
-            created = diff_fields({}, row["fields"])
-            changes.append(change_event(RelationEventType.CREATED, state, created, actor))
         report.created += len(inserted)
     if plan.updates:
         await session.execute(

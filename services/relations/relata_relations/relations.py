@@ -129,6 +129,7 @@ def change_event(
     actor: Actor,
     *,
     payload: dict[str, Any] | None = None,
+    event_id: uuid.UUID | None = None,
 ) -> tuple[dict[str, Any], OutgoingEvent]:
     """The history row and the outbox event describing one change of one relation."""
     history = {
@@ -140,6 +141,7 @@ def change_event(
         "changes": changes,
     }
     envelope = Envelope(
+        event_id=event_id or uuid.uuid4(),
         type=kind.value,
         producer=PRODUCER,
         subject_id=str(state.relation_id),
