@@ -13,15 +13,16 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -38,6 +39,7 @@ DUPLICATES = Counter("relata_events_duplicate_total", "Redelivered events ignore
 DEAD_LETTERED = Counter(
     "relata_events_dead_lettered_total", "Events sent to a DLQ", ["consumer", "topic"]
 )
+LAG = Gauge("relata_consumer_lag", "Events not yet consumed", ["group", "topic", "partition"])
 BATCH_SECONDS = Histogram("relata_consumer_batch_seconds", "Time to apply one batch", ["consumer"])
 
 SUPPORTED_SCHEMA_VERSION = 1
@@ -182,8 +184,22 @@ class EventConsumer:
         )
         async def consume(message: KafkaMessage) -> None:
             records = message.raw_message
-            await self.handle_batch(records if isinstance(records, tuple) else (records,))
+            batch = records if isinstance(records, tuple) else (records,)
+            await self.handle_batch(batch)
             await message.ack()
+            self._report_lag(getattr(message, "consumer", None), batch)
+
+    def _report_lag(self, consumer: Any, records: Sequence[ConsumerRecord]) -> None:
+        """Consumer lag per partition: the broker's high-water mark minus what is done."""
+        highwater = getattr(consumer, "highwater", None)
+        if highwater is None:
+            return
+        for record in records:
+            end = highwater(TopicPartition(record.topic, record.partition))
+            if end is not None:
+                LAG.labels(self.group, record.topic, str(record.partition)).set(
+                    max(0, end - record.offset - 1)
+                )
 
     async def handle_batch(self, records: Sequence[ConsumerRecord]) -> None:
         deliveries = [d for d in [await self._parse(r) for r in records] if d is not None]

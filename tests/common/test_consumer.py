@@ -8,6 +8,7 @@ import uuid
 import orjson
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
+from prometheus_client import REGISTRY
 
 from relata_common.events import Envelope, dead_letter_topic
 from relata_common.kafka import EventConsumer, create_broker, create_producer, ensure_topics
@@ -143,6 +144,14 @@ async def test_redelivered_events_are_applied_once(
         await eventually(both_applied)
         await asyncio.sleep(0.5)
         assert sorted(row[2] for row in await read_model.rows()) == [1, 2]
+        lags = [
+            sample.value
+            for metric in REGISTRY.collect()
+            if metric.name == "relata_consumer_lag"
+            for sample in metric.samples
+            if sample.labels["group"] == f"{topic_prefix}-g"
+        ]
+        assert lags and all(lag == 0 for lag in lags)  # caught up, and reported
     finally:
         await consumer[0].stop()
         await consumer[1].stop()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from prometheus_client import Histogram
 from pydantic import TypeAdapter
 from sqlalchemy import (
     Uuid,
@@ -129,6 +130,14 @@ def levels(ordered: list[ListDef]) -> list[list[ListDef]]:
 # --- incremental -----------------------------------------------------------------------------
 
 
+EVALUATION_SECONDS = Histogram(
+    "relata_list_evaluation_seconds",
+    "Time to evaluate lists",
+    ["mode"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+
 async def reevaluate(
     session: AsyncSession,
     touches: Touches,
@@ -140,6 +149,18 @@ async def reevaluate(
     """Re-check touched relations against the lists that can depend on what touched them."""
     if not touches:
         return []
+    with EVALUATION_SECONDS.labels("incremental").time():
+        return await _reevaluate(session, touches, today=today, custom=custom, only=only)
+
+
+async def _reevaluate(
+    session: AsyncSession,
+    touches: Touches,
+    *,
+    today: date,
+    custom: dict[str, FieldSpec],
+    only: set[uuid.UUID] | None,
+) -> list[Change]:
     ordered = await load_lists(session)
     if only is not None:
         ordered = [d for d in ordered if d.list_id in only]
@@ -302,7 +323,20 @@ async def evaluate_fully(
     custom: dict[str, FieldSpec],
     cause: Cause,
 ) -> list[Change]:
-    """Re-evaluate one list over every relation with one query, and apply the difference.
+    """Re-evaluate one list over every relation with one query, and apply the difference."""
+    with EVALUATION_SECONDS.labels("full").time():
+        return await _evaluate_fully(session, item, today=today, custom=custom, cause=cause)
+
+
+async def _evaluate_fully(
+    session: AsyncSession,
+    item: ListDef,
+    *,
+    today: date,
+    custom: dict[str, FieldSpec],
+    cause: Cause,
+) -> list[Change]:
+    """The body of :func:`evaluate_fully`.
 
     Incremental writers are held off meanwhile: batches in flight commit first (their share
     lock on ``lists`` conflicts with this one), so this evaluation sees their read model
