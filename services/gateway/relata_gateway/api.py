@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from relata_common.errors import InvalidInput
@@ -45,6 +45,10 @@ def _ctx(request: Request) -> CardContext:
 
 
 class Login(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"username": "anouk", "password": "relata-demo"}]}
+    )
+
     username: str = Field(min_length=1, max_length=200)
     password: str = Field(min_length=1, max_length=1000)
 
@@ -79,6 +83,19 @@ async def log_in(body: Login, request: Request, session: SessionDep) -> AccessTo
 
 
 class UserInput(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "username": "daan",
+                    "display_name": "Daan de Vries",
+                    "password": "a-long-password",
+                    "role": "staff",
+                }
+            ]
+        }
+    )
+
     username: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.@-]+$")
     display_name: str = Field(min_length=1, max_length=200)
     password: str = Field(min_length=10, max_length=1000)
@@ -211,7 +228,22 @@ async def relation_card(
 
 
 class CardEdit(BaseModel):
-    fields: dict[str, Any] = Field(description="changed fields of the form; null clears one")
+    fields: dict[str, Any] = Field(
+        description="changed fields of the form; null clears one",
+        examples=[
+            {
+                "addresses": [
+                    {
+                        "type": "home",
+                        "street": "Oudegracht",
+                        "house_number": "12",
+                        "postal_code": "3511 AB",
+                        "city": "Utrecht",
+                    }
+                ]
+            }
+        ],
+    )
 
 
 def _actor_headers(user: User, version: int | None = None) -> dict[str, str]:
@@ -317,7 +349,18 @@ async def _page_params(
 
 
 class FilterInput(BaseModel):
-    filter: dict[str, Any]
+    filter: dict[str, Any] = Field(
+        description="a filter tree: all/any/not over criteria (see the lists service's "
+        "field catalogue)",
+        examples=[
+            {
+                "all": [
+                    {"kind": "field", "field": "city", "op": "equals", "value": "Utrecht"},
+                    {"not": {"kind": "contact", "within_last": {"amount": 90, "unit": "days"}}},
+                ]
+            }
+        ],
+    )
 
 
 async def _check_filter(session: SessionDep, view: views.View, node: dict[str, Any]) -> None:
@@ -358,8 +401,10 @@ async def evaluate(
 
 
 class SavedList(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    filter: dict[str, Any]
+    name: str = Field(min_length=1, max_length=200, examples=["Members in Utrecht"])
+    filter: dict[str, Any] = Field(
+        examples=[{"kind": "field", "field": "city", "op": "equals", "value": "Utrecht"}]
+    )
 
 
 @views_router.post("/{view_id}/lists", status_code=status.HTTP_201_CREATED)
