@@ -21,6 +21,7 @@ from relata_gateway.api import ROUTERS
 from relata_gateway.clients import build_services
 from relata_gateway.consumers import CONSUMED_TOPICS, register
 from relata_gateway.settings import GatewaySettings, get_settings
+from relata_gateway.web import install as install_web
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -72,6 +73,7 @@ def create_api(
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_web(app)
 
     async def redis_check() -> None:
         await app.state.redis.ping()

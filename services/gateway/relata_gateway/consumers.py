@@ -19,7 +19,7 @@ from relata_common.events import (
     Envelope,
 )
 from relata_common.kafka import EventConsumer
-from relata_gateway import cache, dashboard
+from relata_gateway import cache, dashboard, live
 from relata_gateway.models import activity, inbox
 from relata_gateway.settings import GatewaySettings
 
@@ -40,6 +40,7 @@ def applier(redis: Redis):
                 await cache.invalidate(redis, relation_id, "contact_moments")
         elif envelope.type.startswith("membership."):
             await cache.invalidate(redis, envelope.payload["relation_id"], "lists")
+        live.publish_after_commit(session, redis, envelope)
 
     return apply
 

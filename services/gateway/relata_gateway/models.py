@@ -94,3 +94,16 @@ activity = Table(
 )
 
 inbox = Inbox(inbox_table(metadata))
+
+view_selections = Table(
+    "view_selections",
+    metadata,
+    Column("selection_id", Uuid, primary_key=True),
+    Column("view_id", Uuid, ForeignKey("views.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("list_id", Uuid, nullable=False, comment="the view's list it was taken from"),
+    Column("created_by", Uuid, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_view_selections_view", "view_id"),
+)
+"""Selections made in a view (kept by the selections service): only that view shows them."""

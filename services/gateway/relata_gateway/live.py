@@ -1,0 +1,196 @@
+"""Live updates: server-sent events per view, so an open dashboard, list or card updates by
+itself when a change is published.
+
+The gateway worker publishes what it applied (relation changes, list membership changes) on
+one Redis pub/sub channel once its transaction has committed; presence changes are published
+there too. Each ``GET /views/{view_id}/live`` stream subscribes to that channel and passes on
+only what the view may see: changes of relations the view shows, naming only fields its form
+shows, and membership changes of the view's own lists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from redis.asyncio import Redis
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relata_common.db import transaction
+from relata_common.events import Envelope
+from relata_gateway import views
+from relata_gateway.cards import CardContext, visible_ids
+from relata_gateway.security import User, UserDep
+
+CHANNEL = "live"
+KEEPALIVE_SECONDS = 15.0
+router = APIRouter(tags=["live"])
+_publishing: set[asyncio.Task[Any]] = set()  # strong references until each publish is done
+
+
+async def publish(redis: Redis, message: dict[str, Any]) -> None:
+    await redis.publish(CHANNEL, orjson.dumps(message))
+
+
+def message_of(envelope: Envelope) -> dict[str, Any] | None:
+    """What a live stream tells of an applied event (None: nothing)."""
+    if envelope.type.startswith("relation.") and envelope.type != "relation.erased":
+        return {
+            "type": "relation",
+            "relation_id": envelope.subject_id,
+            "changed_fields": envelope.payload.get("changed_fields", []),
+            "actor_kind": envelope.actor.kind.value,
+            "actor_id": envelope.actor.id,
+        }
+    if envelope.type.startswith("membership."):
+        return {
+            "type": "membership",
+            "list_id": str(envelope.payload["list_id"]),
+            "relation_id": str(envelope.payload["relation_id"]),
+            "entered": envelope.type == "membership.entered",
+        }
+    if envelope.type.startswith("contactmoment."):
+        state = envelope.payload.get("state", {})
+        return {"type": "contact_moments", "relation_ids": state.get("relation_ids", [])}
+    return None
+
+
+def publish_after_commit(session: AsyncSession, redis: Redis, envelope: Envelope) -> None:
+    """Publish the event's message once the session's transaction has committed, so a client
+    that reloads on it reads the committed change (the activity feed row, for one)."""
+    message = message_of(envelope)
+    if message is None:
+        return
+    pending: list[dict[str, Any]] = session.info.setdefault("live_pending", [])
+    if not pending:
+        sync_session = session.sync_session
+
+        def flush(_: Any) -> None:
+            messages = list(session.info.pop("live_pending", []))
+            task = asyncio.get_running_loop().create_task(_publish_all(redis, messages))
+            _publishing.add(task)
+            task.add_done_callback(_publishing.discard)
+
+        def drop(_: Any) -> None:
+            session.info.pop("live_pending", None)
+
+        event.listen(sync_session, "after_commit", flush, once=True)
+        event.listen(sync_session, "after_rollback", drop, once=True)
+    pending.append(message)
+
+
+async def _publish_all(redis: Redis, messages: list[dict[str, Any]]) -> None:
+    if not messages:
+        return
+    async with redis.pipeline(transaction=False) as pipe:
+        for message in messages:
+            pipe.publish(CHANNEL, orjson.dumps(message))
+        await pipe.execute()
+
+
+class ViewFilter:
+    """Decides what of a published message a user in a view may be told."""
+
+    def __init__(self, ctx: CardContext, user: User, view: views.View, lists: set[str]) -> None:
+        self.ctx, self.user, self.view, self.lists = ctx, user, view, lists
+
+    async def shown(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        kind = message.get("type")
+        if kind == "membership":
+            if message["list_id"] not in self.lists:
+                return None
+            return message
+        if kind == "relation":
+            fields = [f for f in message["changed_fields"] if self.view.form.shows(f)]
+            if message["changed_fields"] and not fields:
+                return None
+            if not await self._visible(message["relation_id"]):
+                return None
+            return {
+                "type": "relation",
+                "relation_id": message["relation_id"],
+                "changed_fields": fields,
+                "by_me": message.get("actor_kind") == "user"
+                and message.get("actor_id") == str(self.user.id),
+            }
+        if kind == "contact_moments":
+            if not self.view.form.shows("contact_moments"):
+                return None
+            ids = [uuid.UUID(r) for r in message["relation_ids"]]
+            shown = await visible_ids(self.ctx, self.view, ids) if ids else set()
+            return {"type": "contact_moments", "relation_ids": sorted(shown)} if shown else None
+        if kind == "presence":
+            if message.get("user_id") == str(self.user.id):
+                return None
+            if not await self._visible(message["relation_id"]):
+                return None
+            return {"type": "presence", "relation_id": message["relation_id"]}
+        return None
+
+    async def _visible(self, relation_id: str) -> bool:
+        return bool(await visible_ids(self.ctx, self.view, [uuid.UUID(relation_id)]))
+
+
+def _sse(kind: str, data: dict[str, Any]) -> bytes:
+    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+@router.get(
+    "/views/{view_id}/live",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "server-sent events: `relation` (a relation the view shows changed; "
+            "fields its form shows), `membership` (a relation entered or left one of the "
+            "view's lists), `contact_moments` (moments of shown relations changed), "
+            "`presence` (someone started or stopped editing a shown relation); a comment "
+            "line every 15 s keeps the connection open",
+        }
+    },
+)
+async def live(view_id: uuid.UUID, user: UserDep, request: Request) -> StreamingResponse:
+    """A stream of what changes in this view, until the access token would expire (then
+    reconnect with a new one)."""
+    state = request.app.state
+    async with transaction(state.sessions) as session:  # no session held while streaming
+        view = await views.access(session, user, view_id)
+        lists = {str(ref.list_id) for ref in await views.view_lists_of(session, view.id)}
+    ctx = CardContext(
+        state.services, state.redis, state.settings.card_cache_seconds, state.settings.call_timeout
+    )
+    allowed = ViewFilter(ctx, user, view, lists)
+    until = time.monotonic() + state.settings.access_token_minutes * 60
+    return StreamingResponse(
+        _stream(state.redis, allowed, until),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _stream(redis: Redis, allowed: ViewFilter, until: float) -> AsyncIterator[bytes]:
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(CHANNEL)
+    try:
+        yield _sse("ready", {})
+        last_sent = time.monotonic()
+        while time.monotonic() < until:
+            raw = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            if raw is not None and raw.get("type") == "message":
+                shown = await allowed.shown(orjson.loads(raw["data"]))
+                if shown is not None:
+                    yield _sse(shown["type"], shown)
+                    last_sent = time.monotonic()
+            if time.monotonic() - last_sent >= KEEPALIVE_SECONDS:
+                yield b": keepalive\n\n"
+                last_sent = time.monotonic()
+    finally:
+        await pubsub.unsubscribe(CHANNEL)
+        await pubsub.aclose()

@@ -1,0 +1,420 @@
+"""Selections in a view: frozen from one of the view's lists (kept by the selections service),
+refreshed with who was added and removed, exported as CSV.
+
+The gateway records which view a selection was made in; only that view shows it. Members are
+named as the view's form names them, relations that left the view since are counted but not
+named, and the CSV has only columns the form shows and rows the view shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relata_common.errors import InvalidInput, NotFound
+from relata_common.web import SessionDep
+from relata_gateway import pages, views
+from relata_gateway.cards import CardContext, visible_ids
+from relata_gateway.models import view_selections
+from relata_gateway.security import Forbidden, UserDep
+from relata_gateway.workspace import actor_headers, card_context
+
+router = APIRouter(prefix="/views/{view_id}/selections", tags=["selections"])
+Limit = Annotated[int, Query(ge=1, le=200)]
+CHANGES_SHOWN = 200
+VISIBILITY_CHUNK = 100
+
+EXPORT_SOURCES: dict[str, str] = {
+    "relation_number": "relation_number",
+    "first_name": "first_name",
+    "initials": "initials",
+    "infix": "infix",
+    "last_name": "last_name",
+    "organisation_name": "organisation_name",
+    "salutation": "salutation",
+    "gender": "gender",
+    "birth_date": "birth_date",
+    "coc_number": "coc_number",
+    "email": "emails",
+    "phone": "phones",
+    "street": "addresses",
+    "house_number": "addresses",
+    "postal_code": "addresses",
+    "city": "addresses",
+    "country": "addresses",
+}
+"""Export columns of the selections service and the form field each one reveals."""
+ALWAYS_EXPORTED = ("relation_id", "relation_type")
+
+
+class SelectionInput(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"name": "Newsletter December", "list_id": "0b0e4b4e-8c8a-4c53-9f0e-6d1f0c7d1a11"}
+            ]
+        },
+    )
+
+    name: str = Field(min_length=1, max_length=200)
+    list_id: uuid.UUID = Field(description="one of the view's lists")
+
+
+class ViewSelection(BaseModel):
+    selection_id: uuid.UUID
+    name: str
+    list_id: uuid.UUID
+    list_name: str | None
+    member_count: int | None = Field(description="null when the selections service is down")
+    created_at: datetime
+    refreshed_at: datetime | None = None
+
+
+class Refresh(BaseModel):
+    refresh_id: uuid.UUID
+    at: datetime
+    trigger: str
+    source_count: int
+    added_count: int
+    removed_count: int
+
+
+class NamedRelation(BaseModel):
+    relation_id: uuid.UUID | None = Field(
+        description="null for a relation the view no longer shows"
+    )
+    display_name: str | None
+
+
+class RefreshChanges(Refresh):
+    added: list[NamedRelation]
+    removed: list[NamedRelation]
+    not_shown: int = Field(description="changed relations the view no longer shows (not named)")
+
+
+class SelectionDetail(ViewSelection):
+    refreshes: list[Refresh]
+    export_fields: list[str] = Field(description="columns the CSV export may have in this view")
+
+
+class MembersPage(BaseModel):
+    member_count: int
+    relations: list[NamedRelation]
+    next: str | None = None
+
+
+async def _row(session: AsyncSession, view: views.View, selection_id: uuid.UUID) -> Any:
+    row = (
+        (
+            await session.execute(
+                select(view_selections).where(
+                    view_selections.c.selection_id == selection_id,
+                    view_selections.c.view_id == view.id,
+                )
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"selection {selection_id} does not exist")
+    return row
+
+
+def _editable(view: views.View) -> None:
+    if not view.can_edit:
+        raise Forbidden("this view is read-only for you")
+
+
+async def _list_names(session: AsyncSession, view: views.View) -> dict[uuid.UUID, str]:
+    return {ref.list_id: ref.name for ref in await views.view_lists_of(session, view.id)}
+
+
+def _out(row: Any, service: dict[str, Any] | None, list_names: dict[uuid.UUID, str]) -> dict:
+    return {
+        "selection_id": row["selection_id"],
+        "name": row["name"],
+        "list_id": row["list_id"],
+        "list_name": list_names.get(row["list_id"]),
+        "member_count": service.get("member_count") if service else None,
+        "created_at": row["created_at"],
+        "refreshed_at": service.get("refreshed_at") if service else None,
+    }
+
+
+@router.get("")
+async def view_selections_list(
+    view_id: uuid.UUID, user: UserDep, request: Request, session: SessionDep
+) -> list[ViewSelection]:
+    """The selections made in this view, newest first."""
+    view = await views.access(session, user, view_id)
+    rows = (
+        (
+            await session.execute(
+                select(view_selections)
+                .where(view_selections.c.view_id == view.id)
+                .order_by(view_selections.c.created_at.desc())
+            )
+        )
+        .mappings()
+        .all()
+    )
+    service = request.app.state.services.selections
+
+    async def one(selection_id: uuid.UUID) -> dict[str, Any] | None:
+        try:
+            return (await service.call("GET", f"/selections/{selection_id}")).json()
+        except Exception:  # a selection the service lost or cannot give now: shown without
+            return None
+
+    found = await asyncio.gather(*(one(row["selection_id"]) for row in rows))
+    names = await _list_names(session, view)
+    return [
+        ViewSelection.model_validate(_out(row, s, names))
+        for row, s in zip(rows, found, strict=True)
+    ]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_selection(
+    view_id: uuid.UUID, body: SelectionInput, user: UserDep, request: Request, session: SessionDep
+) -> ViewSelection:
+    """Freeze the members of one of the view's lists as a selection (edit rights needed)."""
+    view = await views.access(session, user, view_id)
+    _editable(view)
+    names = await _list_names(session, view)
+    if body.list_id not in names:
+        raise InvalidInput.single(("body", "list_id"), "not a list of this view")
+    created = (
+        await request.app.state.services.selections.call(
+            "POST",
+            "/selections",
+            json={
+                "name": f"{view.name}: {body.name}",
+                "source": {"kind": "list", "list_id": str(body.list_id)},
+            },
+            headers=actor_headers(user),
+            timeout=60.0,
+        )
+    ).json()
+    row = {
+        "selection_id": uuid.UUID(created["selection_id"]),
+        "view_id": view.id,
+        "name": body.name,
+        "list_id": body.list_id,
+        "created_by": user.id,
+    }
+    created_at = await session.scalar(
+        view_selections.insert().values(**row).returning(view_selections.c.created_at)
+    )
+    return ViewSelection.model_validate(_out({**row, "created_at": created_at}, created, names))
+
+
+def export_fields(view: views.View) -> list[str]:
+    """CSV columns this view may export: the ones whose form field it shows."""
+    custom = sorted(name for name in view.form.fields if name.startswith("custom."))
+    shown = [name for name, source in EXPORT_SOURCES.items() if view.form.shows(source)]
+    return [*ALWAYS_EXPORTED, *shown, *custom]
+
+
+@router.get("/{selection_id}")
+async def selection_detail(
+    view_id: uuid.UUID,
+    selection_id: uuid.UUID,
+    user: UserDep,
+    request: Request,
+    session: SessionDep,
+) -> SelectionDetail:
+    """A selection with its refresh history (newest first)."""
+    view = await views.access(session, user, view_id)
+    row = await _row(session, view, selection_id)
+    service = request.app.state.services.selections
+    current, history = await asyncio.gather(
+        service.call("GET", f"/selections/{selection_id}"),
+        service.call("GET", f"/selections/{selection_id}/refreshes"),
+    )
+    return SelectionDetail(
+        **_out(row, current.json(), await _list_names(session, view)),
+        refreshes=[Refresh.model_validate(r) for r in history.json()],
+        export_fields=export_fields(view),
+    )
+
+
+async def _named(
+    ctx: CardContext, view: views.View, ids: list[str]
+) -> tuple[list[NamedRelation], int]:
+    """The relations the view shows, named by its form, and how many others there were."""
+    shown: set[str] = set()
+    for start in range(0, len(ids), VISIBILITY_CHUNK):
+        chunk = [uuid.UUID(i) for i in ids[start : start + VISIBILITY_CHUNK]]
+        shown |= await visible_ids(ctx, view, chunk)
+    kept = [i for i in ids if i in shown]
+    names = await pages.names(ctx, view, [{"relation_id": i} for i in kept])
+    return [NamedRelation(relation_id=uuid.UUID(i), display_name=names[i]) for i in kept], len(
+        ids
+    ) - len(kept)
+
+
+@router.get("/{selection_id}/members")
+async def selection_members(
+    view_id: uuid.UUID,
+    selection_id: uuid.UUID,
+    user: UserDep,
+    request: Request,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> MembersPage:
+    """Members a page at a time (relations the view no longer shows are left out)."""
+    view = await views.access(session, user, view_id)
+    await _row(session, view, selection_id)
+    params: dict[str, Any] = {"limit": limit}
+    if cursor:
+        params["cursor"] = cursor
+    page = (
+        await request.app.state.services.selections.call(
+            "GET", f"/selections/{selection_id}/members", params=params
+        )
+    ).json()
+    named, _ = await _named(
+        card_context(request), view, [m["relation_id"] for m in page["members"]]
+    )
+    return MembersPage(
+        member_count=page["member_count"], relations=named, next=page.get("next_cursor")
+    )
+
+
+async def _changes(
+    request: Request, view: views.View, selection_id: uuid.UUID, refresh: dict[str, Any]
+) -> RefreshChanges:
+    service = request.app.state.services.selections
+    path = f"/selections/{selection_id}/refreshes/{refresh['refresh_id']}/changes"
+
+    async def ids(change: Literal["added", "removed"]) -> list[str]:
+        page = (
+            await service.call("GET", path, params={"change": change, "limit": CHANGES_SHOWN})
+        ).json()
+        items = page.get("relation_ids", page.get("items", page.get("changes", [])))
+        return [str(i["relation_id"]) if isinstance(i, dict) else str(i) for i in items]
+
+    added_ids, removed_ids = await asyncio.gather(ids("added"), ids("removed"))
+    ctx = card_context(request)
+    added, added_hidden = await _named(ctx, view, added_ids)
+    removed, removed_hidden = await _named(ctx, view, removed_ids)
+    return RefreshChanges(
+        **Refresh.model_validate(refresh).model_dump(),
+        added=added,
+        removed=removed,
+        not_shown=added_hidden + removed_hidden,
+    )
+
+
+@router.post("/{selection_id}/refresh")
+async def refresh_selection(
+    view_id: uuid.UUID,
+    selection_id: uuid.UUID,
+    user: UserDep,
+    request: Request,
+    session: SessionDep,
+) -> RefreshChanges:
+    """Refresh from the list now: who was added and who was removed (edit rights needed)."""
+    view = await views.access(session, user, view_id)
+    _editable(view)
+    await _row(session, view, selection_id)
+    done = await request.app.state.services.selections.call(
+        "POST", f"/selections/{selection_id}/refresh", headers=actor_headers(user), timeout=60.0
+    )
+    return await _changes(request, view, selection_id, done.json())
+
+
+@router.get("/{selection_id}/refreshes/{refresh_id}")
+async def refresh_detail(
+    view_id: uuid.UUID,
+    selection_id: uuid.UUID,
+    refresh_id: uuid.UUID,
+    user: UserDep,
+    request: Request,
+    session: SessionDep,
+) -> RefreshChanges:
+    """Who one earlier refresh added and removed."""
+    view = await views.access(session, user, view_id)
+    await _row(session, view, selection_id)
+    history = await request.app.state.services.selections.call(
+        "GET", f"/selections/{selection_id}/refreshes"
+    )
+    found = next((r for r in history.json() if r["refresh_id"] == str(refresh_id)), None)
+    if found is None:
+        raise NotFound(f"refresh {refresh_id} does not exist")
+    return await _changes(request, view, selection_id, found)
+
+
+@router.get(
+    "/{selection_id}/export",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "the members as CSV"}},
+)
+async def export_selection(
+    view_id: uuid.UUID,
+    selection_id: uuid.UUID,
+    user: UserDep,
+    request: Request,
+    session: SessionDep,
+    fields: Annotated[
+        str | None,
+        Query(description="comma-separated columns (see export_fields); default all of them"),
+    ] = None,
+) -> Response:
+    """The members as CSV with columns the view's form shows, rows of relations it shows."""
+    view = await views.access(session, user, view_id)
+    row = await _row(session, view, selection_id)
+    allowed = export_fields(view)
+    wanted = [f.strip() for f in fields.split(",") if f.strip()] if fields else allowed
+    outside = [f for f in wanted if f not in allowed]
+    if outside:
+        raise InvalidInput.single(("query", "fields"), f"not exportable in this view: {outside}")
+    columns = list(dict.fromkeys(["relation_id", *wanted]))
+    answer = await request.app.state.services.selections.call(
+        "GET",
+        f"/selections/{selection_id}/export",
+        params={"fields": ",".join(columns)},
+        timeout=120.0,
+    )
+    text = await _only_shown(
+        card_context(request), view, answer.text, keep_id="relation_id" in wanted
+    )
+    filename = "".join(c if c.isalnum() or c in "-_" else "-" for c in row["name"]) or "selection"
+    return Response(
+        content=text.encode(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
+    )
+
+
+async def _only_shown(ctx: CardContext, view: views.View, text: str, keep_id: bool) -> str:
+    """The CSV's rows of relations the view shows (the first column is the relation id)."""
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        return ""
+    header, body = rows[0], rows[1:]
+    shown: set[str] = set()
+    for start in range(0, len(body), VISIBILITY_CHUNK):
+        chunk = [uuid.UUID(r[0]) for r in body[start : start + VISIBILITY_CHUNK] if r]
+        shown |= await visible_ids(ctx, view, chunk)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    skip = 0 if keep_id else 1
+    writer.writerow(header[skip:])
+    for r in body:
+        if r and r[0] in shown:
+            writer.writerow(r[skip:])
+    return out.getvalue()

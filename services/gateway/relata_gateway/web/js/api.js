@@ -1,0 +1,85 @@
+// The gateway's public JSON API, with the access token of the logged-in user.
+// Only this module talks to the network; screens call the functions below.
+
+const TOKEN_KEY = "relata.token";
+
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(typeof detail === "string" ? detail : JSON.stringify(detail));
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+export function token() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function loggedIn() {
+  return Boolean(token());
+}
+
+export async function logIn(username, password) {
+  const answer = await request("POST", "/auth/token", { username, password }, { anonymous: true });
+  sessionStorage.setItem(TOKEN_KEY, answer.data.access_token);
+}
+
+export function logOut() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  window.dispatchEvent(new CustomEvent("relata:logged-out"));
+}
+
+/**
+ * One call: resolves to { data, etag, status }; rejects with ApiError (status, detail).
+ * A 401 means the token expired or is invalid: the app returns to the login screen.
+ */
+export async function request(method, path, body, options = {}) {
+  const headers = { Accept: "application/json" };
+  if (!options.anonymous && token()) headers.Authorization = `Bearer ${token()}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (options.ifMatch) headers["If-Match"] = options.ifMatch;
+  const response = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (response.status === 401 && !options.anonymous) {
+    logOut();
+  }
+  const type = response.headers.get("Content-Type") || "";
+  let data = null;
+  if (response.status !== 204) {
+    data = type.includes("application/json") ? await response.json() : await response.text();
+  }
+  if (!response.ok) {
+    throw new ApiError(response.status, data && data.detail !== undefined ? data.detail : data);
+  }
+  return { data, etag: response.headers.get("ETag"), status: response.status };
+}
+
+export const get = async (path) => (await request("GET", path)).data;
+export const post = async (path, body) => (await request("POST", path, body)).data;
+
+/** A query string from an object, leaving out empty values. */
+export function query(params) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== null && value !== undefined && value !== "") search.set(key, value);
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+/** Download a file the API answers (a CSV export) with the token, as the browser would. */
+export async function download(path, filename) {
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${token()}` } });
+  if (!response.ok) throw new ApiError(response.status, await response.text());
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}

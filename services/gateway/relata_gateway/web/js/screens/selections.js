@@ -1,0 +1,191 @@
+// Selections: frozen from a list (made from the list screen), refreshed to see who was added
+// and who was removed since, exported as CSV.
+
+import { download, get, post, query } from "../api.js";
+import { flash, formatDate, h, mount } from "../dom.js";
+import { fieldLabel, language, messageOf, t } from "../i18n.js";
+import { setCurrentView, viewById } from "../state.js";
+
+export async function renderSelections(main, { view: viewId }) {
+  const view = viewById(viewId);
+  if (!view) throw Object.assign(new Error("not found"), { status: 404 });
+  setCurrentView(viewId);
+  const items = await get(`/views/${viewId}/selections`);
+  mount(
+    main,
+    h("h1", {}, t("selections"), " ", h("span", { class: "badge" }, view.name)),
+    h("p", { class: "muted" }, t("selections_intro")),
+    items.length
+      ? h(
+          "table",
+          { id: "selections" },
+          h(
+            "thead",
+            {},
+            h("tr", {}, [t("name"), t("from_list"), t("members"), t("refreshed")].map((c) => h("th", { scope: "col" }, c))),
+          ),
+          h(
+            "tbody",
+            {},
+            items.map((s) =>
+              h(
+                "tr",
+                {},
+                h("td", {}, h("a", { href: `#/views/${viewId}/selections/${s.selection_id}` }, s.name)),
+                h("td", {}, s.list_name ?? "—"),
+                h("td", {}, s.member_count ?? "—"),
+                h("td", {}, formatDate(s.refreshed_at || s.created_at, language())),
+              ),
+            ),
+          ),
+        )
+      : h("p", {}, t("no_selections")),
+  );
+  return null;
+}
+
+export async function renderSelection(main, { view: viewId, selection: selectionId }) {
+  const view = viewById(viewId);
+  if (!view) throw Object.assign(new Error("not found"), { status: 404 });
+  const base = `/views/${viewId}/selections/${selectionId}`;
+  let detail = await get(base);
+  const changes = h("div", { id: "refresh-changes", "aria-live": "polite" });
+  const members = h("div", {});
+  const history = h("div", {});
+
+  const names = (relations) =>
+    relations.length
+      ? h("ul", { class: "plain-list" }, relations.map((r) => h("li", {}, h("a", { href: `#/views/${viewId}/relations/${r.relation_id}` }, r.display_name))))
+      : h("p", { class: "muted" }, t("nobody"));
+
+  function showChanges(done) {
+    mount(
+      changes,
+      h("p", { class: "ok" }, t("refresh_result", { added: done.added_count, removed: done.removed_count })),
+      h(
+        "div",
+        { class: "grid-2" },
+        h("section", {}, h("h3", {}, t("added")), names(done.added)),
+        h("section", {}, h("h3", {}, t("removed")), names(done.removed)),
+      ),
+      done.not_shown ? h("p", { class: "muted" }, t("not_shown", { count: done.not_shown })) : null,
+    );
+  }
+
+  async function loadMembers(cursor = null) {
+    const page = await get(`${base}/members${query({ limit: 25, cursor })}`);
+    mount(
+      members,
+      names(page.relations),
+      page.next ? h("button", { type: "button", onclick: () => loadMembers(page.next) }, `${t("next")} →`) : null,
+    );
+  }
+
+  function drawHistory() {
+    mount(
+      history,
+      detail.refreshes.length
+        ? h(
+            "ul",
+            { class: "plain-list" },
+            detail.refreshes.map((r) =>
+              h(
+                "li",
+                {},
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    class: "link-button",
+                    onclick: async () => showChanges(await get(`${base}/refreshes/${r.refresh_id}`)),
+                  },
+                  formatDate(r.at, language()),
+                ),
+                ` · +${r.added_count} / −${r.removed_count}`,
+              ),
+            ),
+          )
+        : h("p", { class: "muted" }, t("never_refreshed")),
+    );
+  }
+
+  const columns = h(
+    "fieldset",
+    {},
+    h("legend", {}, t("columns")),
+    detail.export_fields.map((name) =>
+      h("label", { style: "display:inline-block;margin-right:.75rem" }, h("input", { type: "checkbox", value: name, checked: true }), " ", fieldLabel(name)),
+    ),
+  );
+  const count = h("p", { class: "count", id: "selection-count" });
+  const drawCount = () => (count.textContent = t("count_relations", { count: detail.member_count ?? 0 }));
+
+  mount(
+    main,
+    h("h1", {}, detail.name, " ", h("span", { class: "badge" }, view.name)),
+    h("p", { class: "muted" }, t("from_list"), ": ", h("a", { href: `#/views/${viewId}/lists/${detail.list_id}` }, detail.list_name ?? "—")),
+    count,
+    h(
+      "div",
+      { class: "row" },
+      view.can_edit
+        ? h(
+            "button",
+            {
+              type: "button",
+              class: "primary",
+              id: "refresh",
+              onclick: async (event) => {
+                event.target.disabled = true;
+                try {
+                  showChanges(await post(`${base}/refresh`));
+                  detail = await get(base);
+                  drawCount();
+                  drawHistory();
+                  loadMembers();
+                } catch (error) {
+                  flash(messageOf(error));
+                } finally {
+                  event.target.disabled = false;
+                }
+              },
+            },
+            t("refresh"),
+          )
+        : null,
+    ),
+    changes,
+    h(
+      "section",
+      { class: "panel", "aria-labelledby": "export-title" },
+      h("h2", { id: "export-title" }, t("export_csv")),
+      columns,
+      h(
+        "button",
+        {
+          type: "button",
+          id: "export",
+          onclick: async () => {
+            const chosen = [...columns.querySelectorAll("input:checked")].map((box) => box.value);
+            try {
+              await download(`${base}/export${query({ fields: chosen.join(",") })}`, `${detail.name}.csv`);
+            } catch (error) {
+              flash(messageOf(error));
+            }
+          },
+        },
+        t("download_csv"),
+      ),
+    ),
+    h(
+      "div",
+      { class: "grid-2" },
+      h("section", { class: "panel", "aria-labelledby": "members-title" }, h("h2", { id: "members-title" }, t("members")), members),
+      h("section", { class: "panel", "aria-labelledby": "history-title" }, h("h2", { id: "history-title" }, t("refreshes")), history),
+    ),
+  );
+  drawCount();
+  drawHistory();
+  await loadMembers();
+  return null;
+}

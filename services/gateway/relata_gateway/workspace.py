@@ -1,0 +1,383 @@
+"""What the staff web application needs beside the card and the lists: who is logged in, the
+filter builder's catalogue, the named activity feed, a relation's history, functions and
+contact-moment timeline, and logging a contact moment. Every answer passes the view's form:
+only what it shows leaves the gateway, and a relation outside the view answers 404."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relata_common.web import SessionDep
+from relata_gateway import cache, dashboard, pages, views
+from relata_gateway.cards import CardContext, relation_state, require_visible, visible_ids
+from relata_gateway.forms import ALWAYS_SHOWN, filter_fields_outside
+from relata_gateway.models import users
+from relata_gateway.security import Forbidden, User, UserDep
+
+router = APIRouter(tags=["web application"])
+Limit = Annotated[int, Query(ge=1, le=200)]
+CRITERIA_NEEDS = {
+    "function": "functions",
+    "contact": "contact_moments",
+    "donations": "donations",
+    "registration": "registrations",
+    "in_list": "lists",
+}
+"""Which card section a criterion kind reads (the form must show it to filter on it)."""
+
+
+def card_context(request: Request) -> CardContext:
+    state = request.app.state
+    return CardContext(
+        state.services, state.redis, state.settings.card_cache_seconds, state.settings.call_timeout
+    )
+
+
+async def display_names(session: AsyncSession, user_ids: list[str]) -> dict[str, str]:
+    """Users' display names by id (ids that are not user ids are left out)."""
+    ids = []
+    for raw in dict.fromkeys(user_ids):
+        try:
+            ids.append(uuid.UUID(raw))
+        except (TypeError, ValueError):
+            continue
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(users.c.id, users.c.display_name).where(users.c.id.in_(ids))
+    )
+    return {str(row.id): row.display_name for row in rows}
+
+
+def actor_headers(user: User) -> dict[str, str]:
+    return {"X-Actor-Kind": "user", "X-Actor-Id": str(user.id)}
+
+
+# --- who am I ----------------------------------------------------------------------------------
+
+
+class Me(BaseModel):
+    user_id: uuid.UUID
+    username: str
+    display_name: str
+    role: str
+
+
+@router.get("/me")
+async def me(user: UserDep, session: SessionDep) -> Me:
+    """The logged-in user (for the application's header)."""
+    names = await display_names(session, [str(user.id)])
+    return Me(
+        user_id=user.id,
+        username=user.username,
+        display_name=names.get(str(user.id), user.username),
+        role=user.role,
+    )
+
+
+# --- the filter builder's catalogue -------------------------------------------------------------
+
+
+class CatalogueField(BaseModel):
+    name: str
+    label: str
+    type: str
+    operators: list[str]
+    choices: list[str] = []
+
+
+class RoleRef(BaseModel):
+    code: str
+    label: str
+
+
+class ViewCatalogue(BaseModel):
+    fields: list[CatalogueField] = Field(description="fields the view's form lets one filter on")
+    criteria: list[str] = Field(description="other criterion kinds the form allows")
+    lists: list[views.ListRef] = Field(description="the view's lists, for 'in list' criteria")
+    roles: list[RoleRef] = Field(default=[], description="roles, for function criteria")
+
+
+@router.get("/views/{view_id}/fields")
+async def view_catalogue(
+    view_id: uuid.UUID, user: UserDep, request: Request, session: SessionDep
+) -> ViewCatalogue:
+    """The field catalogue as this view may filter: only fields and criteria its form shows."""
+    view = await views.access(session, user, view_id)
+    services = request.app.state.services
+    catalogue = (await services.lists.call("GET", "/fields")).json()
+    fields = [
+        CatalogueField.model_validate(item)
+        for item in catalogue["fields"]
+        if item["name"] in ALWAYS_SHOWN
+        or not filter_fields_outside(
+            view.form, {"kind": "field", "field": item["name"]}, frozenset()
+        )
+    ]
+    criteria = [kind for kind, needs in CRITERIA_NEEDS.items() if view.form.shows(needs)]
+    roles: list[RoleRef] = []
+    if "function" in criteria:
+        roles = [
+            RoleRef.model_validate(r)
+            for r in (await services.relations.call("GET", "/roles")).json()
+        ]
+    return ViewCatalogue(
+        fields=fields,
+        criteria=criteria,
+        lists=await views.view_lists_of(session, view.id),
+        roles=roles,
+    )
+
+
+# --- recently edited by others, named ------------------------------------------------------------
+
+
+class NamedActivity(dashboard.ActivityItem):
+    display_name: str
+    actor_name: str | None = Field(description="the colleague's name; null for a relation")
+
+
+@router.get("/views/{view_id}/recently-edited")
+async def recently_edited_named(
+    view_id: uuid.UUID, user: UserDep, request: Request, session: SessionDep, limit: Limit = 10
+) -> list[NamedActivity]:
+    """Recently edited by others, as the activity feed, with the relations' names (as the
+    view's form names them) and the colleagues' names."""
+    view = await views.access(session, user, view_id)
+    ctx = card_context(request)
+    items = await dashboard.recently_edited_by_others(session, ctx, user, view, limit)
+    names = await pages.names(ctx, view, [{"relation_id": i.relation_id} for i in items])
+    actors = await display_names(
+        session, [i.actor_id for i in items if i.actor_kind == "user" and i.actor_id]
+    )
+    return [
+        NamedActivity(
+            **item.model_dump(),
+            display_name=names[str(item.relation_id)],
+            actor_name=actors.get(item.actor_id or "") if item.actor_kind == "user" else None,
+        )
+        for item in items
+    ]
+
+
+# --- history ------------------------------------------------------------------------------------
+
+
+class HistoryChange(BaseModel):
+    field: str
+    old: Any = None
+    new: Any = None
+
+
+class HistoryItem(BaseModel):
+    version: int
+    kind: str
+    actor_kind: str
+    actor_name: str | None
+    occurred_at: datetime
+    changes: list[HistoryChange]
+
+
+def _needs_section(view: views.View, section: str) -> None:
+    if not view.form.shows(section):
+        raise Forbidden(f"this view's form does not show {section.replace('_', ' ')}")
+
+
+@router.get("/views/{view_id}/relations/{relation_id}/history")
+async def relation_history(
+    view_id: uuid.UUID,
+    relation_id: uuid.UUID,
+    user: UserDep,
+    request: Request,
+    session: SessionDep,
+    limit: Limit = 50,
+    before_version: Annotated[int | None, Query(ge=1)] = None,
+) -> list[HistoryItem]:
+    """Who changed what, newest first, naming only fields the view's form shows (the form
+    must show the history section)."""
+    view = await views.access(session, user, view_id)
+    _needs_section(view, "history")
+    await require_visible(card_context(request), view, relation_id)
+    params: dict[str, Any] = {"limit": limit}
+    if before_version is not None:
+        params["before_version"] = before_version
+    entries = (
+        await request.app.state.services.relations.call(
+            "GET", f"/relations/{relation_id}/history", params=params
+        )
+    ).json()
+    actors = await display_names(
+        session, [e["actor"].get("id") for e in entries if e["actor"]["kind"] == "user"]
+    )
+    out = []
+    for entry in entries:
+        shown = [c for c in entry["changes"] if view.form.shows(c["field"])]
+        if not shown and entry["kind"] == "relation.changed":
+            continue  # a change of fields this view does not show: not even that it happened
+        actor = entry["actor"]
+        out.append(
+            HistoryItem(
+                version=entry["version"],
+                kind=entry["kind"],
+                actor_kind=actor["kind"],
+                actor_name=actors.get(actor.get("id") or "") if actor["kind"] == "user" else None,
+                occurred_at=entry["occurred_at"],
+                changes=[HistoryChange.model_validate(c) for c in shown],
+            )
+        )
+    return out
+
+
+# --- functions ----------------------------------------------------------------------------------
+
+
+class NamedFunction(BaseModel):
+    function_id: uuid.UUID
+    role: str
+    role_label: str
+    object_id: uuid.UUID | None = Field(description="null when the view does not show it")
+    object_name: str | None
+    start_date: str
+    end_date: str | None = None
+
+
+@router.get("/views/{view_id}/relations/{relation_id}/functions")
+async def relation_functions(
+    view_id: uuid.UUID, relation_id: uuid.UUID, user: UserDep, request: Request, session: SessionDep
+) -> list[NamedFunction]:
+    """The relation's functions with role labels and the other relation's name, when the view
+    shows that relation (else only the role)."""
+    view = await views.access(session, user, view_id)
+    _needs_section(view, "functions")
+    ctx = card_context(request)
+    await require_visible(ctx, view, relation_id)
+    state, roles = await asyncio.gather(
+        relation_state(ctx, relation_id),
+        request.app.state.services.relations.call("GET", "/roles"),
+    )
+    labels = {r["code"]: r["label"] for r in roles.json()}
+    functions = state.get("functions") or []
+    shown = await visible_ids(ctx, view, [f["object_id"] for f in functions if f.get("object_id")])
+    names = await pages.names(ctx, view, [{"relation_id": r} for r in shown])
+    return [
+        NamedFunction(
+            function_id=f["function_id"],
+            role=f["role"],
+            role_label=labels.get(f["role"], f["role"]),
+            object_id=f["object_id"] if f["object_id"] in shown else None,
+            object_name=names.get(f["object_id"]),
+            start_date=str(f["start_date"]),
+            end_date=str(f["end_date"]) if f.get("end_date") else None,
+        )
+        for f in functions
+    ]
+
+
+# --- contact moments ----------------------------------------------------------------------------
+
+
+class TimelinePage(BaseModel):
+    contact_moments: list[dict[str, Any]]
+    next: str | None = None
+
+
+@router.get("/views/{view_id}/relations/{relation_id}/contact-moments")
+async def contact_moment_timeline(
+    view_id: uuid.UUID,
+    relation_id: uuid.UUID,
+    user: UserDep,
+    request: Request,
+    session: SessionDep,
+    limit: Limit = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> TimelinePage:
+    """The relation's contact moments, newest first, a page at a time; linked relations the
+    view does not show are left out of each moment."""
+    view = await views.access(session, user, view_id)
+    _needs_section(view, "contact_moments")
+    ctx = card_context(request)
+    await require_visible(ctx, view, relation_id)
+    params: dict[str, Any] = {"limit": limit}
+    if cursor:
+        params["cursor"] = cursor
+    page = (
+        await request.app.state.services.contactmoments.call(
+            "GET", f"/relations/{relation_id}/contact-moments", params=params
+        )
+    ).json()
+    moments = page.get("items", page.get("contact_moments", []))
+    others = [r for m in moments for r in m.get("relation_ids", []) if r != str(relation_id)]
+    shown = await visible_ids(ctx, view, others) | {str(relation_id)}
+    loggers = await display_names(session, [m.get("user_id") for m in moments if m.get("user_id")])
+    return TimelinePage(
+        contact_moments=[
+            {
+                **m,
+                "email": None,  # addresses of the mail may name relations the view hides
+                "relation_ids": [r for r in m.get("relation_ids", []) if r in shown],
+                "logged_by": loggers.get(m.get("user_id") or ""),
+            }
+            for m in moments
+        ],
+        next=page.get("next") or page.get("next_cursor"),
+    )
+
+
+class MomentInput(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "phone",
+                    "direction": "in",
+                    "subject": "Question about the membership fee",
+                    "notes": "Called back, sent the invoice again.",
+                    "occurred_at": "2026-11-26T10:30:00+01:00",
+                }
+            ]
+        },
+    )
+
+    kind: Literal["phone", "email", "visit", "letter", "meeting", "other"]
+    direction: Literal["in", "out"]
+    subject: str = Field(min_length=1, max_length=300)
+    notes: str = Field(default="", max_length=20_000)
+    occurred_at: datetime
+
+
+@router.post(
+    "/views/{view_id}/relations/{relation_id}/contact-moments",
+    status_code=status.HTTP_201_CREATED,
+)
+async def log_contact_moment(
+    view_id: uuid.UUID,
+    relation_id: uuid.UUID,
+    body: MomentInput,
+    user: UserDep,
+    request: Request,
+    session: SessionDep,
+) -> dict[str, Any]:
+    """Log a contact moment with this relation (edit rights in the view needed)."""
+    view = await views.access(session, user, view_id)
+    if not view.can_edit:
+        raise Forbidden("this view is read-only for you")
+    _needs_section(view, "contact_moments")
+    ctx = card_context(request)
+    await require_visible(ctx, view, relation_id)
+    created = await request.app.state.services.contactmoments.call(
+        "POST",
+        "/contact-moments",
+        json={**body.model_dump(mode="json"), "relation_ids": [str(relation_id)]},
+        headers=actor_headers(user),
+    )
+    await cache.invalidate(ctx.redis, relation_id, "contact_moments")
+    return {**created.json(), "email": None}
