@@ -5,14 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from relata_common.errors import InvalidInput
 from relata_common.web import IfMatchDep, SessionDep, etag
-from relata_gateway import cache, dashboard, pages, views
+from relata_gateway import cache, dashboard, directory, pages, views
 from relata_gateway.cards import Card, CardContext, compose, require_visible
+from relata_gateway.directory import Snapshot, changing_views
 from relata_gateway.forms import filter_fields_outside, patch_fields_outside
 from relata_gateway.models import api_keys, users
 from relata_gateway.security import (
@@ -32,6 +33,18 @@ admin_router = APIRouter(tags=["administration"])
 views_router = APIRouter(prefix="/views", tags=["views"])
 dashboard_router = APIRouter(tags=["dashboard"])
 Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+async def _snapshot(request: Request) -> Snapshot:
+    return await request.app.state.directory.snapshot()
+
+
+SnapshotDep = Annotated[Snapshot, Depends(_snapshot)]
+"""Views, their lists and grants as this process knows them (no database round trip)."""
+
+
+def _changing_views(request: Request) -> Any:
+    return changing_views(request.app.state.sessions, request.app.state.redis)
 
 
 def _ctx(request: Request) -> CardContext:
@@ -156,11 +169,10 @@ async def create_api_key(
 
 
 @admin_router.post("/admin/views", status_code=status.HTTP_201_CREATED)
-async def create_view(
-    body: views.ViewInput, _: AdminDep, request: Request, session: SessionDep
-) -> views.ViewOut:
+async def create_view(body: views.ViewInput, _: AdminDep, request: Request) -> views.ViewOut:
     """Define a view: base filter, relation form; its 'All relations' list is created."""
-    return await views.create_view(session, request.app.state.services, body)
+    async with _changing_views(request) as session:
+        return await views.create_view(session, request.app.state.services, body)
 
 
 class GrantInput(BaseModel):
@@ -169,11 +181,10 @@ class GrantInput(BaseModel):
 
 
 @admin_router.put("/admin/views/{view_id}/grants", status_code=status.HTTP_204_NO_CONTENT)
-async def grant_view(
-    view_id: uuid.UUID, body: GrantInput, _: AdminDep, session: SessionDep
-) -> None:
+async def grant_view(view_id: uuid.UUID, body: GrantInput, _: AdminDep, request: Request) -> None:
     """Grant a user a view, read-only or with edit rights."""
-    await views.grant(session, user_id=body.user_id, view_id=view_id, can_edit=body.can_edit)
+    async with _changing_views(request) as session:
+        await views.grant(session, user_id=body.user_id, view_id=view_id, can_edit=body.can_edit)
 
 
 @admin_router.post("/admin/custom-fields", status_code=status.HTTP_201_CREATED)
@@ -187,9 +198,9 @@ async def define_custom_field(body: dict[str, Any], _: AdminDep, request: Reques
 
 
 @views_router.get("")
-async def my_views(user: UserDep, session: SessionDep) -> list[views.ViewOut]:
+async def my_views(user: UserDep, snapshot: SnapshotDep) -> list[views.ViewOut]:
     """The views this user may work in."""
-    return [await views.view_out(session, v) for v in await views.user_views(session, user)]
+    return [views.view_out(v, snapshot.lists_of(v.id)) for v in snapshot.views_of(user)]
 
 
 @views_router.get("/{view_id}/relations/{relation_id}")
@@ -198,18 +209,24 @@ async def relation_card(
     relation_id: uuid.UUID,
     user: UserDep,
     request: Request,
-    session: SessionDep,
     response: Response,
 ) -> Card:
     """A relation card as the view shows it (404 when the view does not show the relation)."""
-    views_of_user = await views.user_views(session, user)  # one query, also for 'other views'
-    view = views.pick(views_of_user, view_id)
+    ctx = _ctx(request)
+    # The card's cached parts and the views' generation in one round trip.
+    prefetched, (generation,) = await cache.prefetch(
+        ctx.redis, relation_id, directory.GENERATION_KEY
+    )
+    snapshot = await request.app.state.directory.snapshot(directory.as_generation(generation))
+    views_of_user = snapshot.views_of(user)
+    view = directory.pick(views_of_user, view_id)
     card = await compose(
-        _ctx(request),
+        ctx,
         view,
         relation_id,
         views_of_user=views_of_user,
-        lists_of_view=await views.view_lists_of(session, view.id),
+        lists_of_view=snapshot.lists_of(view.id),
+        prefetched=prefetched,
     )
     await dashboard.remember(
         request.app.state.redis,
@@ -280,7 +297,7 @@ async def edit_relation(
         headers=_actor_headers(user, version),
     )
     await cache.invalidate(request.app.state.redis, relation_id, "relation")
-    return await relation_card(view_id, relation_id, user, request, session, response)
+    return await relation_card(view_id, relation_id, user, request, response)
 
 
 @views_router.get("/{view_id}/search")
@@ -288,12 +305,12 @@ async def search(
     view_id: uuid.UUID,
     user: UserDep,
     request: Request,
-    session: SessionDep,
+    snapshot: SnapshotDep,
     q: Annotated[str, Query(min_length=1, max_length=200)],
     limit: Limit = 10,
 ) -> list[pages.SearchHit]:
     """Typeahead over the relations of a view, matching only on fields its form shows."""
-    view = await views.access(session, user, view_id)
+    view = directory.pick(snapshot.views_of(user), view_id)
     answer = await request.app.state.services.search.call(
         "GET", "/search", params={"q": q, "views": str(view.base_list_id), "limit": limit}
     )
@@ -301,10 +318,12 @@ async def search(
 
 
 @views_router.get("/{view_id}/lists")
-async def view_lists(view_id: uuid.UUID, user: UserDep, session: SessionDep) -> list[views.ListRef]:
+async def view_lists(
+    view_id: uuid.UUID, user: UserDep, snapshot: SnapshotDep
+) -> list[views.ListRef]:
     """The lists under a view, 'All relations' first."""
-    view = await views.access(session, user, view_id)
-    return await views.view_lists_of(session, view.id)
+    view = directory.pick(snapshot.views_of(user), view_id)
+    return snapshot.lists_of(view.id)
 
 
 @views_router.get("/{view_id}/lists/{list_id}/members")
@@ -313,13 +332,13 @@ async def list_members(
     list_id: uuid.UUID,
     user: UserDep,
     request: Request,
-    session: SessionDep,
+    snapshot: SnapshotDep,
     limit: Limit = 50,
     cursor: str | None = None,
 ) -> dict[str, Any]:
     """Members of a list under the view, paged; a list too large to browse gives its count."""
-    view = await views.access(session, user, view_id)
-    named = {ref.list_id: ref.name for ref in await views.view_lists_of(session, view.id)}
+    view = directory.pick(snapshot.views_of(user), view_id)
+    named = {ref.list_id: ref.name for ref in snapshot.lists_of(view.id)}
     if list_id not in named:
         raise InvalidInput.single(("path", "list_id"), "not a list of this view")
     ctx = _ctx(request)
@@ -363,8 +382,8 @@ class FilterInput(BaseModel):
     )
 
 
-async def _check_filter(session: SessionDep, view: views.View, node: dict[str, Any]) -> None:
-    own_lists = frozenset(str(ref.list_id) for ref in await views.view_lists_of(session, view.id))
+def _check_filter(own: list[views.ListRef], view: views.View, node: dict[str, Any]) -> None:
+    own_lists = frozenset(str(ref.list_id) for ref in own)
     outside = filter_fields_outside(view.form, node, own_lists)
     if outside:
         raise InvalidInput(
@@ -385,13 +404,13 @@ async def evaluate(
     body: FilterInput,
     user: UserDep,
     request: Request,
-    session: SessionDep,
+    snapshot: SnapshotDep,
     limit: Limit = 50,
     cursor: str | None = None,
 ) -> dict[str, Any]:
     """Run an ad-hoc filter over the view's relations: count and a page."""
-    view = await views.access(session, user, view_id)
-    await _check_filter(session, view, body.filter)
+    view = directory.pick(snapshot.views_of(user), view_id)
+    _check_filter(snapshot.lists_of(view.id), view, body.filter)
     ctx = _ctx(request)
     params = await _page_params(ctx, user, view, limit, cursor)
     page = await request.app.state.services.lists.call(
@@ -409,14 +428,16 @@ class SavedList(BaseModel):
 
 @views_router.post("/{view_id}/lists", status_code=status.HTTP_201_CREATED)
 async def save_list(
-    view_id: uuid.UUID, body: SavedList, user: UserDep, request: Request, session: SessionDep
+    view_id: uuid.UUID, body: SavedList, user: UserDep, request: Request
 ) -> views.ListRef:
     """Save a filter as a relation list under the view."""
-    view = await views.access(session, user, view_id)
-    if not view.can_edit:
-        raise Forbidden("this view is read-only for you")
-    await _check_filter(session, view, body.filter)
-    return await views.add_list(session, request.app.state.services, view, body.name, body.filter)
+    async with _changing_views(request) as session:
+        view = await views.access(session, user, view_id)
+        if not view.can_edit:
+            raise Forbidden("this view is read-only for you")
+        _check_filter(await views.view_lists_of(session, view.id), view, body.filter)
+        services = request.app.state.services
+        return await views.add_list(session, services, view, body.name, body.filter)
 
 
 @views_router.get("/{view_id}/activity")
@@ -424,22 +445,21 @@ async def recently_edited(
     view_id: uuid.UUID,
     user: UserDep,
     request: Request,
+    snapshot: SnapshotDep,
     session: SessionDep,
     limit: Limit = 20,
 ) -> list[dashboard.ActivityItem]:
     """Recently edited by others (colleagues and relations themselves), newest first."""
-    view = await views.access(session, user, view_id)
+    view = directory.pick(snapshot.views_of(user), view_id)
     return await dashboard.recently_edited_by_others(session, _ctx(request), user, view, limit)
 
 
 @dashboard_router.get("/dashboard/recent")
 async def recent_items(
-    user: UserDep, request: Request, session: SessionDep
+    user: UserDep, request: Request, snapshot: SnapshotDep
 ) -> list[dashboard.RecentItem]:
     """The relations and lists this user viewed last."""
-    return await dashboard.recent(
-        _ctx(request), session, user, await views.user_views(session, user)
-    )
+    return await dashboard.recent(_ctx(request), snapshot, user)
 
 
 ROUTERS = (auth_router, admin_router, views_router, dashboard_router)

@@ -20,6 +20,7 @@ from relata_common.web import (
 from relata_gateway.api import ROUTERS
 from relata_gateway.clients import build_services
 from relata_gateway.consumers import CONSUMED_TOPICS, register
+from relata_gateway.directory import Directory
 from relata_gateway.settings import GatewaySettings, get_settings
 from relata_gateway.web import install as install_web
 
@@ -54,6 +55,7 @@ def create_api(
                 transports,
             )
             app.state.redis = Redis.from_url(settings.redis_url)
+            app.state.directory = Directory(app.state.sessions, app.state.redis)
             try:
                 yield
             finally:

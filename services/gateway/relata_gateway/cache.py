@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -57,15 +58,44 @@ async def store(
     )
 
 
+@dataclass(frozen=True)
+class Prefetched:
+    """One relation's parts as read together: each part's cached value (or None) and the
+    generation read with it."""
+
+    relation_id: uuid.UUID
+    raw: dict[str, tuple[bytes | None, bytes | None]]
+
+
+async def prefetch(
+    redis: Redis, relation_id: uuid.UUID, *other_keys: str
+) -> tuple[Prefetched, list[bytes | None]]:
+    """All of a relation's parts, and any ``other_keys``, in one round trip."""
+    names = [
+        name
+        for part in PARTS
+        for name in (key(part, relation_id), _generation_key(part, relation_id))
+    ]
+    raw = await redis.mget([*names, *other_keys])
+    parts = {part: (raw[2 * i], raw[2 * i + 1]) for i, part in enumerate(PARTS)}
+    return Prefetched(relation_id, parts), raw[len(names) :]
+
+
 async def cached(
     redis: Redis,
     part: str,
     relation_id: uuid.UUID,
     ttl: int,
     load: Callable[[], Awaitable[Any]],
+    prefetched: Prefetched | None = None,
 ) -> Any:
     """The cached part, or load it, store it (unless invalidated meanwhile) and return it."""
-    hit, generation = await redis.mget(key(part, relation_id), _generation_key(part, relation_id))
+    if prefetched is not None and prefetched.relation_id == relation_id:
+        hit, generation = prefetched.raw[part]
+    else:
+        hit, generation = await redis.mget(
+            key(part, relation_id), _generation_key(part, relation_id)
+        )
     if hit is not None:
         return orjson.loads(hit)
     value = await load()

@@ -48,14 +48,16 @@ class CardContext:
     timeout: float
 
 
-async def lists_of(ctx: CardContext, relation_id: uuid.UUID) -> list[str]:
+async def lists_of(
+    ctx: CardContext, relation_id: uuid.UUID, prefetched: cache.Prefetched | None = None
+) -> list[str]:
     """Ids of the lists the relation is in (the lists service decides visibility)."""
 
     async def load() -> list[str]:
         response = await ctx.services.lists.call("GET", f"/relations/{relation_id}/lists")
         return [item["list_id"] for item in response.json()]
 
-    return await cache.cached(ctx.redis, "lists", relation_id, ctx.ttl, load)
+    return await cache.cached(ctx.redis, "lists", relation_id, ctx.ttl, load, prefetched)
 
 
 async def visible(ctx: CardContext, view: View, relation_id: uuid.UUID) -> bool:
@@ -96,22 +98,31 @@ async def relation_states(ctx: CardContext, relation_ids: list[uuid.UUID]) -> di
     return await cache.cached_many(ctx.redis, "relation", relation_ids, ctx.ttl, load)
 
 
-async def require_visible(ctx: CardContext, view: View, relation_id: uuid.UUID) -> list[str]:
+async def require_visible(
+    ctx: CardContext,
+    view: View,
+    relation_id: uuid.UUID,
+    prefetched: cache.Prefetched | None = None,
+) -> list[str]:
     """The relation's lists, or 404 when the view does not show it (as if it did not exist)."""
-    memberships = await lists_of(ctx, relation_id)
+    memberships = await lists_of(ctx, relation_id, prefetched)
     if str(view.base_list_id) not in memberships:
         raise NotFound(f"relation {relation_id} does not exist")
     return memberships
 
 
-async def relation_state(ctx: CardContext, relation_id: uuid.UUID) -> dict[str, Any]:
+async def relation_state(
+    ctx: CardContext, relation_id: uuid.UUID, prefetched: cache.Prefetched | None = None
+) -> dict[str, Any]:
     async def load() -> dict[str, Any]:
         return (await ctx.services.relations.call("GET", f"/relations/{relation_id}")).json()
 
-    return await cache.cached(ctx.redis, "relation", relation_id, ctx.ttl, load)
+    return await cache.cached(ctx.redis, "relation", relation_id, ctx.ttl, load, prefetched)
 
 
-async def recent_contact_moments(ctx: CardContext, relation_id: uuid.UUID) -> list[dict[str, Any]]:
+async def recent_contact_moments(
+    ctx: CardContext, relation_id: uuid.UUID, prefetched: cache.Prefetched | None = None
+) -> list[dict[str, Any]]:
     async def load() -> list[dict[str, Any]]:
         response = await ctx.services.contactmoments.call(
             "GET", f"/relations/{relation_id}/contact-moments", params={"limit": 5}
@@ -121,7 +132,7 @@ async def recent_contact_moments(ctx: CardContext, relation_id: uuid.UUID) -> li
             body.get("items", body.get("contact_moments", [])) if isinstance(body, dict) else body
         )
 
-    return await cache.cached(ctx.redis, "contact_moments", relation_id, ctx.ttl, load)
+    return await cache.cached(ctx.redis, "contact_moments", relation_id, ctx.ttl, load, prefetched)
 
 
 async def _bounded(ctx: CardContext, coroutine: Any) -> Any:
@@ -135,13 +146,17 @@ async def compose(
     *,
     views_of_user: list[View],
     lists_of_view: list[ListRef],
+    prefetched: cache.Prefetched | None = None,
 ) -> Card:
-    memberships = await require_visible(ctx, view, relation_id)
+    """The card; ``prefetched`` holds the parts when the caller has already read them."""
+    memberships = await require_visible(ctx, view, relation_id, prefetched)
     form = view.form
     wanted_moments = form.shows("contact_moments")
-    state_task = _bounded(ctx, relation_state(ctx, relation_id))
+    state_task = _bounded(ctx, relation_state(ctx, relation_id, prefetched))
     moments_task = (
-        _bounded(ctx, recent_contact_moments(ctx, relation_id)) if wanted_moments else None
+        _bounded(ctx, recent_contact_moments(ctx, relation_id, prefetched))
+        if wanted_moments
+        else None
     )
     tasks = [state_task] if moments_task is None else [state_task, moments_task]
     results = await asyncio.gather(*tasks, return_exceptions=True)

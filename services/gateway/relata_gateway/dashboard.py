@@ -15,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_gateway.cards import CardContext, lists_of_many, relation_states, visible_ids
 from relata_gateway.clients import ServiceUnavailable
+from relata_gateway.directory import Snapshot
 from relata_gateway.forms import display_name
 from relata_gateway.models import activity
 from relata_gateway.security import User
-from relata_gateway.views import View, view_lists_by_view
+from relata_gateway.views import View
 
 
 class RecentItem(BaseModel):
@@ -33,18 +34,23 @@ def _recent_key(user: User) -> str:
     return f"recent:{user.id}"
 
 
+# Drop the item's earlier entry, push it on top and keep the newest few: one round trip.
+_REMEMBER = """
+for _, raw in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  local old = cjson.decode(raw)
+  if old['kind'] == ARGV[1] and old['id'] == ARGV[2] then
+    redis.call('LREM', KEYS[1], 0, raw)
+  end
+end
+redis.call('LPUSH', KEYS[1], ARGV[3])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[4]) - 1)
+"""
+
+
 async def remember(redis: Redis, user: User, item: RecentItem, keep: int) -> None:
     """Put an item at the top of the user's recent items (once), keeping the newest few."""
-    key = _recent_key(user)
-    entries = await redis.lrange(key, 0, keep)
-    async with redis.pipeline(transaction=True) as pipe:
-        for raw in entries:
-            old = orjson.loads(raw)
-            if old["kind"] == item.kind and old["id"] == str(item.id):
-                pipe.lrem(key, 0, raw)
-        pipe.lpush(key, orjson.dumps(item.model_dump(mode="json")))
-        pipe.ltrim(key, 0, keep - 1)
-        await pipe.execute()
+    entry = orjson.dumps(item.model_dump(mode="json"))
+    await redis.eval(_REMEMBER, 1, _recent_key(user), item.kind, str(item.id), entry, keep)  # type: ignore[misc]
 
 
 async def forget_relation(redis: Redis, relation_id: str) -> None:
@@ -56,12 +62,10 @@ async def forget_relation(redis: Redis, relation_id: str) -> None:
                 await redis.lrem(key, 0, raw)
 
 
-async def recent(
-    ctx: CardContext, session: AsyncSession, user: User, views: list[View]
-) -> list[RecentItem]:
+async def recent(ctx: CardContext, snapshot: Snapshot, user: User) -> list[RecentItem]:
     """Recent items the user may still see: relations their view still shows (named as the
     view's form names them now) and lists still under a view they have."""
-    by_id = {view.id: view for view in views}
+    by_id = {view.id: view for view in snapshot.views_of(user)}
     items = [
         RecentItem.model_validate(orjson.loads(raw))
         for raw in await ctx.redis.lrange(_recent_key(user), 0, -1)
@@ -69,7 +73,7 @@ async def recent(
     items = [item for item in items if item.view_id in by_id]
     relation_ids = [item.id for item in items if item.kind == "relation"]
     memberships, states = await _lists_and_states(ctx, relation_ids)
-    lists_under = await view_lists_by_view(session, list(by_id))
+    lists_under = {v: {ref.list_id: ref.name for ref in snapshot.lists_of(v)} for v in by_id}
     out = []
     for item in items:
         view = by_id[item.view_id]

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -62,7 +62,7 @@ def _parsed_form(raw: str) -> Form:
     return Form.model_validate_json(raw)
 
 
-def _form(raw: dict[str, Any]) -> Form:
+def stored_form(raw: dict[str, Any]) -> Form:
     """A stored form, parsed once per distinct form (forms are read on every request)."""
     return _parsed_form(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS).decode())
 
@@ -96,14 +96,15 @@ async def create_view(session: AsyncSession, services: Services, data: ViewInput
             view_id=view_id, list_id=base_list_id, name=ALL_RELATIONS, position=0
         )
     )
-    return await view_out(session, await view_for_admin(session, view_id))
+    view = await view_for_admin(session, view_id)
+    return view_out(view, await view_lists_of(session, view.id))
 
 
 async def view_for_admin(session: AsyncSession, view_id: uuid.UUID) -> View:
     row = (await session.execute(select(views).where(views.c.id == view_id))).mappings().first()
     if row is None:
         raise NotFound(f"view {view_id} does not exist")
-    return View(row["id"], row["name"], row["base_list_id"], _form(row["form"]), True)
+    return View(row["id"], row["name"], row["base_list_id"], stored_form(row["form"]), True)
 
 
 async def access(session: AsyncSession, user: User, view_id: uuid.UUID) -> View:
@@ -127,49 +128,9 @@ async def access(session: AsyncSession, user: User, view_id: uuid.UUID) -> View:
         row["id"],
         row["name"],
         row["base_list_id"],
-        _form(row["form"]),
+        stored_form(row["form"]),
         row["can_edit"],
     )
-
-
-async def user_views(session: AsyncSession, user: User) -> list[View]:
-    """Every view the user may work in, by name (one query)."""
-    if user.is_admin:
-        statement = select(views, literal(True).label("can_edit"))
-    else:
-        statement = (
-            select(views, grants.c.can_edit)
-            .join(grants, grants.c.view_id == views.c.id)
-            .where(grants.c.user_id == user.id)
-        )
-    rows = (await session.execute(statement.order_by(views.c.name))).mappings()
-    return [
-        View(row["id"], row["name"], row["base_list_id"], _form(row["form"]), row["can_edit"])
-        for row in rows
-    ]
-
-
-def pick(views_of_user: list[View], view_id: uuid.UUID) -> View:
-    """One of the user's views; 404 when not granted (its existence is not told)."""
-    for view in views_of_user:
-        if view.id == view_id:
-            return view
-    raise NotFound(f"view {view_id} does not exist")
-
-
-async def view_lists_by_view(
-    session: AsyncSession, view_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, dict[uuid.UUID, str]]:
-    """The lists (id → name) under each of these views."""
-    rows = await session.execute(
-        select(view_lists.c.view_id, view_lists.c.list_id, view_lists.c.name).where(
-            view_lists.c.view_id.in_(view_ids)
-        )
-    )
-    out: dict[uuid.UUID, dict[uuid.UUID, str]] = {}
-    for row in rows:
-        out.setdefault(row.view_id, {})[row.list_id] = row.name
-    return out
 
 
 async def view_lists_of(session: AsyncSession, view_id: uuid.UUID) -> list[ListRef]:
@@ -181,13 +142,9 @@ async def view_lists_of(session: AsyncSession, view_id: uuid.UUID) -> list[ListR
     return [ListRef(list_id=row.list_id, name=row.name) for row in rows]
 
 
-async def view_out(session: AsyncSession, view: View) -> ViewOut:
+def view_out(view: View, lists: list[ListRef]) -> ViewOut:
     return ViewOut(
-        view_id=view.id,
-        name=view.name,
-        form=view.form,
-        lists=await view_lists_of(session, view.id),
-        can_edit=view.can_edit,
+        view_id=view.id, name=view.name, form=view.form, lists=lists, can_edit=view.can_edit
     )
 
 
