@@ -54,7 +54,6 @@ from relata_lists.models import (
 r = rm_relations
 SEPARATOR = "\x1f"  # joins multi-valued fields for contains/starts-with; never in a value
 
-ANY_CHANGE = "*"
 STATUS = "status"
 FUNCTIONS = "functions"
 CONTACT_MOMENTS = "contact_moments"
@@ -64,6 +63,16 @@ REGISTRATIONS = "registrations"
 
 def list_aspect(list_id: uuid.UUID) -> str:
     return f"list:{list_id}"
+
+
+def field_aspect(name: str) -> str:
+    """The aspect of one read model column (``cities``) or custom field (``custom.level``):
+    what a criterion on it depends on, and what a relation event that changed it touches."""
+    return f"field:{name}"
+
+
+def spec_aspect(spec: FieldSpec) -> str:
+    return field_aspect(spec.name if spec.column == "custom" else spec.column)
 
 
 def months_before(day: date, months: int) -> date:
@@ -87,6 +96,36 @@ def period_start(today: date, period: Period) -> date:
     raise AssertionError(period.unit)
 
 
+# Rough relative cost of checking one criterion for one relation: a column comparison, a
+# membership or function lookup, a registration lookup, an aggregate over donations or contacts.
+CRITERION_COST: dict[type, int] = {
+    FieldCriterion: 1,
+    ListCriterion: 2,
+    FunctionCriterion: 3,
+    RegistrationCriterion: 3,
+    ContactCriterion: 10,
+    DonationCriterion: 10,
+}
+
+
+def cost(node: Any) -> int:
+    """How expensive a (sub)filter is to check for one relation, roughly."""
+    if isinstance(node, AllOf):
+        return sum(cost(child) for child in node.all)
+    if isinstance(node, AnyOf):
+        return sum(cost(child) for child in node.any)
+    if isinstance(node, NotOf):
+        return cost(node.not_)
+    return CRITERION_COST.get(type(node), 10)
+
+
+def cheapest_first(children: list[Any]) -> list[Any]:
+    """Children of ``all``/``any`` in ascending cost. PostgreSQL evaluates AND and OR in the
+    order written and stops at the first false (true) operand, so when a cheap city check comes
+    first, the sum over donations only runs for the relations in that city."""
+    return sorted(children, key=cost)
+
+
 def _like_pattern(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -99,9 +138,9 @@ class Compiler:
     def condition(self, node: Any) -> ColumnElement[bool]:
         """The SQL condition (over ``rm_relations``) that a matching relation meets."""
         if isinstance(node, AllOf):
-            return and_(*(self.condition(child) for child in node.all))
+            return and_(*(self.condition(child) for child in cheapest_first(node.all)))
         if isinstance(node, AnyOf):
-            return or_(*(self.condition(child) for child in node.any))
+            return or_(*(self.condition(child) for child in cheapest_first(node.any)))
         if isinstance(node, NotOf):
             return not_(self.condition(node.not_))
         if isinstance(node, FieldCriterion):
@@ -364,13 +403,14 @@ def _sql_value(value: Any) -> Any:
 
 
 def aspects(node: Any, custom: dict[str, FieldSpec]) -> set[str]:
-    """What changes can change the outcome of this filter for a relation."""
+    """What changes can change the outcome of this filter for a relation: the read model
+    columns (and custom fields) it compares, the facts it counts, the lists it reads."""
     found: set[str] = {STATUS}
     for _, item in walk(node):
         if isinstance(item, FieldCriterion):
             spec = lookup(item.field, custom)
             if spec is not None:
-                found.add(ANY_CHANGE if spec.name == "updated_at" else spec.source)
+                found.add(spec_aspect(spec))
         elif isinstance(item, FunctionCriterion):
             found.add(FUNCTIONS)
             if item.at_list is not None:

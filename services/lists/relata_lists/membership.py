@@ -20,6 +20,8 @@ from typing import Any
 from prometheus_client import Histogram
 from pydantic import TypeAdapter
 from sqlalchemy import (
+    Boolean,
+    Integer,
     Uuid,
     and_,
     any_,
@@ -27,13 +29,15 @@ from sqlalchemy import (
     column,
     delete,
     exists,
+    false,
     func,
     literal,
     not_,
     select,
     text,
+    union_all,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import ARRAY, array, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.events import (
@@ -45,7 +49,7 @@ from relata_common.events import (
 )
 from relata_common.outbox import OutgoingEvent
 from relata_lists.catalogue import FieldSpec
-from relata_lists.compiler import Compiler, describe, leaves, list_aspect
+from relata_lists.compiler import Compiler, aspects, describe, leaves, list_aspect
 from relata_lists.filters import Node
 from relata_lists.models import (
     lists,
@@ -82,18 +86,34 @@ class Change:
 async def load_lists(session: AsyncSession) -> list[ListDef]:
     """Every list definition, dependencies before their dependents."""
     rows = (await session.execute(select(lists))).mappings().all()
-    defs = [
-        ListDef(
+    return dependency_order([_list_def(row) for row in rows])
+
+
+# Parsed definitions by (list id, version): a batch reads every list, parsing 200 filters
+# each time would cost more than the query. A saved change bumps the version.
+_PARSED: dict[tuple[uuid.UUID, int], ListDef] = {}
+_PARSED_LIMIT = 10_000
+
+
+def _list_def(row: Any) -> ListDef:
+    key = (row["list_id"], row["version"])
+    item = _PARSED.get(key)
+    if item is None:
+        node = NODE.validate_python(row["filter"])
+        item = ListDef(
             list_id=row["list_id"],
             name=row["name"],
-            filter=NODE.validate_python(row["filter"]),
-            aspects=frozenset(row["aspects"]),
+            filter=node,
+            # From the filter, not the stored column: lists saved before the dependencies
+            # were per column hold coarser aspects, which no touch names any more.
+            aspects=frozenset(aspects(node, {})),
             depends_on=frozenset(row["depends_on"]),
             relative=row["relative"],
         )
-        for row in rows
-    ]
-    return dependency_order(defs)
+        if len(_PARSED) >= _PARSED_LIMIT:
+            _PARSED.clear()
+        _PARSED[key] = item
+    return item
 
 
 def dependency_order(defs: list[ListDef]) -> list[ListDef]:
@@ -194,33 +214,52 @@ def _uuid_array(name: str, ids: Iterable[uuid.UUID]) -> Any:
 async def _evaluate_level(
     session: AsyncSession, level: list[ListDef], touches: Touches, compiler: Compiler
 ) -> list[Change]:
-    wanted: dict[uuid.UUID, set[uuid.UUID]] = {}
+    """Re-check, in one query, each list of a level for the relations touched in what it
+    depends on; only the pairs whose membership must change come back."""
+    wanted: dict[uuid.UUID, list[uuid.UUID]] = {}
     for item in level:
-        candidates = {rid for rid, t in touches.items() if t.aspects & item.aspects}
+        candidates = [rid for rid, t in touches.items() if not t.aspects.isdisjoint(item.aspects)]
         if candidates:
             wanted[item.list_id] = candidates
     if not wanted:
         return []
     by_id = {item.list_id: item for item in level}
-    relation_ids = sorted(set().union(*wanted.values()))
-    columns = [
-        compiler.matching(by_id[list_id].filter).label(f"l{i}") for i, list_id in enumerate(wanted)
+    order = list(wanted)
+    branches = [
+        _mismatches(i, by_id[list_id], wanted[list_id], compiler) for i, list_id in enumerate(order)
     ]
-    rows = (
-        await session.execute(
-            select(rm_relations.c.relation_id, *columns).where(
-                rm_relations.c.relation_id == any_(_uuid_array("ids", relation_ids))
-            )
-        )
-    ).all()
-    matches = {row[0]: row[1:] for row in rows}
+    statement = branches[0] if len(branches) == 1 else union_all(*branches)
+    rows = (await session.execute(statement)).all()
     desired_in: set[tuple[uuid.UUID, uuid.UUID]] = set()
     desired_out: set[tuple[uuid.UUID, uuid.UUID]] = set()
-    for i, (list_id, candidates) in enumerate(wanted.items()):
-        for relation_id in candidates:
-            matched = bool(matches.get(relation_id, [False] * len(wanted))[i])
-            (desired_in if matched else desired_out).add((list_id, relation_id))
+    for i, relation_id, matched in rows:
+        (desired_in if matched else desired_out).add((order[i], relation_id))
     return await _apply(session, desired_in, desired_out, touches)
+
+
+def _mismatches(i: int, item: ListDef, candidates: list[uuid.UUID], compiler: Compiler) -> Any:
+    """``(i, relation_id, matches)`` for the candidates whose membership of ``item`` differs
+    from whether they match it now. A relation not in the read model matches nothing (and is
+    in no list: relation rows are never deleted)."""
+    r = rm_relations
+    held = exists().where(
+        memberships.c.list_id == _literal(item.list_id),
+        memberships.c.relation_id == r.c.relation_id,
+    )
+    matches = func.coalesce(compiler.matching(item.filter), false())
+    checked = (
+        select(
+            literal(i, Integer).label("i"),
+            r.c.relation_id,
+            matches.label("matches"),
+            held.label("held"),
+        )
+        .where(r.c.relation_id == any_(_uuid_array(f"ids{i}", candidates)))
+        .subquery(f"c{i}")
+    )
+    return select(checked.c.i, checked.c.relation_id, checked.c.matches).where(
+        checked.c.matches != checked.c.held
+    )
 
 
 async def _apply(
@@ -431,40 +470,61 @@ async def record_changes(
     await outbox.add_many(session, events)
 
 
+EXPLAINED_PER_LIST = 1000  # more changes than this: the cause without per-criterion detail
+
+
 async def _explain(
     session: AsyncSession,
     changes: list[Change],
     compiler: Compiler,
     defs: dict[uuid.UUID, ListDef],
 ) -> dict[tuple[uuid.UUID, uuid.UUID], list[str]]:
-    """For each change: the criteria that now match (entered) or fail (left)."""
-    reasons: dict[tuple[uuid.UUID, uuid.UUID], list[str]] = {}
+    """For each change: the criteria that now match (entered) or fail (left), in one query
+    for every list that changed."""
     by_list: dict[uuid.UUID, list[Change]] = {}
     for change in changes:
         by_list.setdefault(change.list_id, []).append(change)
-    for list_id, list_changes in by_list.items():
-        item = defs.get(list_id)
-        if item is None or len(list_changes) > 1000:
-            continue  # large re-evaluations record their cause without per-criterion detail
-        criteria = leaves(item.filter)
-        columns = [compiler.condition(c).label(f"c{i}") for i, c in enumerate(criteria)]
-        rows = await session.execute(
-            select(rm_relations.c.relation_id, rm_relations.c.status, *columns).where(
-                rm_relations.c.relation_id.in_([c.relation_id for c in list_changes])
-            )
-        )
-        outcomes = {row[0]: (row[1], row[2:]) for row in rows}
+    explained = [
+        (defs[list_id], list_changes)
+        for list_id, list_changes in by_list.items()
+        if list_id in defs and len(list_changes) <= EXPLAINED_PER_LIST
+    ]
+    if not explained:
+        return {}
+    criteria = [leaves(item.filter) for item, _ in explained]
+    branches = [
+        _outcomes(i, criteria[i], [c.relation_id for c in list_changes], compiler)
+        for i, (_, list_changes) in enumerate(explained)
+    ]
+    statement = branches[0] if len(branches) == 1 else union_all(*branches)
+    outcomes: dict[tuple[int, uuid.UUID], tuple[str, list[bool | None]]] = {
+        (i, relation_id): (status, results)
+        for i, relation_id, status, results in await session.execute(statement)
+    }
+    reasons: dict[tuple[uuid.UUID, uuid.UUID], list[str]] = {}
+    for i, (item, list_changes) in enumerate(explained):
         for change in list_changes:
-            status, results = outcomes.get(change.relation_id, ("unknown", ()))
+            status, results = outcomes.get((i, change.relation_id), ("unknown", []))
             described = [
                 describe(criterion)
-                for criterion, result in zip(criteria, results, strict=False)
+                for criterion, result in zip(criteria[i], results, strict=False)
                 if bool(result) == change.entered
             ]
             if not change.entered and status != "active":
                 described.insert(0, f"relation is {status}")
-            reasons[(list_id, change.relation_id)] = described
+            reasons[(item.list_id, change.relation_id)] = described
     return reasons
+
+
+def _outcomes(
+    i: int, criteria: list[Any], relation_ids: list[uuid.UUID], compiler: Compiler
+) -> Any:
+    """``(i, relation_id, status, [outcome of each criterion])`` for these relations."""
+    r = rm_relations
+    results = array([compiler.condition(c) for c in criteria], type_=Boolean)
+    return select(literal(i, Integer), r.c.relation_id, r.c.status, results).where(
+        r.c.relation_id == any_(_uuid_array(f"explain{i}", relation_ids))
+    )
 
 
 async def count_members(session: AsyncSession, list_id: uuid.UUID) -> int:

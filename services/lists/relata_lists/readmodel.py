@@ -10,12 +10,14 @@ re-checks only those.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert
+import orjson
+from sqlalchemy import Uuid, any_, bindparam, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.events import (
@@ -29,8 +31,10 @@ from relata_common.kafka import PoisonEvent
 from relata_lists.compiler import (
     CONTACT_MOMENTS,
     DONATIONS,
+    FUNCTIONS,
     REGISTRATIONS,
     STATUS,
+    field_aspect,
 )
 from relata_lists.models import (
     rm_contact_links,
@@ -131,32 +135,76 @@ def _timestamp(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
-def _relation_aspects(envelopes: list[Envelope], held: int | None) -> set[str]:
-    """What the events of one relation newer than the held version changed, together.
+# Read model columns a filter can compare, besides ``status`` and ``custom``: an event that
+# leaves all of them (and the functions) as they were cannot change any list membership.
+COMPARED_COLUMNS = (
+    "relation_type",
+    "relation_number",
+    *SCALAR_FIELDS,
+    "birth_date",
+    "created_at",
+    "updated_at",
+    *MULTI_FIELDS,
+)
+FunctionKey = tuple[str, str, str, str, str | None]
 
-    Only the newest state is applied, so the changes of every newer event in the batch count;
-    a new relation, or a gap in the versions (an event not seen), may have changed anything.
+
+def function_key(function: dict[str, Any]) -> FunctionKey:
+    """A function as comparable text: (function_id, object_id, role, start, end)."""
+    end = function.get("end_date")
+    return (
+        str(uuid.UUID(str(function["function_id"]))),
+        str(uuid.UUID(str(function["object_id"]))),
+        str(function["role"]),
+        date.fromisoformat(str(function["start_date"])).isoformat(),
+        date.fromisoformat(str(end)).isoformat() if end else None,
+    )
+
+
+def _same_json(old: Any, new: Any) -> bool:
+    """Equal as JSON values, types included (``True == 1`` in Python, not in a filter)."""
+    return orjson.dumps(old, option=orjson.OPT_SORT_KEYS) == orjson.dumps(
+        new, option=orjson.OPT_SORT_KEYS
+    )
+
+
+def changed_aspects(
+    held: Mapping[str, Any] | None,
+    row: dict[str, Any],
+    functions_changed: bool,
+) -> set[str]:
+    """What a new state changes for filters, by comparing it with the held read model row.
+
+    Only values that differ count: a ``relation.updated`` that changes the phone number
+    touches the lists on phone numbers, not the lists on cities, whatever the event says.
     """
-    newer = {e.subject_version or 0: e for e in envelopes if (e.subject_version or 0) > (held or 0)}
-    versions = sorted(newer)
-    changed = {"*"}
-    if held is None or versions != list(range(held + 1, held + 1 + len(versions))):
-        changed.add(STATUS)
-    for envelope in newer.values():
-        changed |= set(envelope.payload.get("changed_fields", []))
-        if envelope.type != RelationEventType.UPDATED:
-            changed.add(STATUS)  # created, restored, merged, erased: every list may change
+    if held is None:
+        return {STATUS}  # a relation not seen before may enter any list
+    changed = {STATUS} if held["status"] != row["status"] else set()
+    changed |= {field_aspect(c) for c in COMPARED_COLUMNS if held[c] != row[c]}
+    old_custom, new_custom = held["custom"] or {}, row["custom"] or {}
+    changed |= {
+        field_aspect(f"custom.{key}")
+        for key in old_custom.keys() | new_custom.keys()
+        if key not in old_custom
+        or key not in new_custom
+        or not _same_json(old_custom[key], new_custom[key])
+    }
+    if functions_changed:
+        changed.add(FUNCTIONS)
     return changed
 
 
 async def apply_events(session: AsyncSession, envelopes: list[Envelope]) -> Touches:
     """Apply a batch of events, relation states first, and say which relations they touched."""
     touches: Touches = {}
-    relation_events = [e for e in envelopes if e.type in set(RelationEventType)]
+    relation_events = [e for e in envelopes if e.type in RELATION_EVENT_TYPES]
     await _apply_relation_states(session, relation_events, touches)
     for envelope in envelopes:
+        if envelope.type in RELATION_EVENT_TYPES:
+            continue
         cause = Cause(envelope.event_id, envelope.type)
-        if envelope.type in set(ContactMomentEventType):
+        if envelope.type in CONTACT_MOMENT_EVENT_TYPES:
             await _apply_contact_moment(session, envelope, touches, cause)
         elif envelope.type == "donation.received":
             await _apply_donation(session, envelope, touches, cause)
@@ -165,38 +213,67 @@ async def apply_events(session: AsyncSession, envelopes: list[Envelope]) -> Touc
     return touches
 
 
+RELATION_EVENT_TYPES = frozenset(RelationEventType)
+CONTACT_MOMENT_EVENT_TYPES = frozenset(ContactMomentEventType)
+
+
+@dataclass
+class _Held:
+    """A relation's read model row and its functions, as held before this batch."""
+
+    row: Mapping[str, Any]
+    functions: frozenset[FunctionKey]
+
+
 async def _apply_relation_states(
     session: AsyncSession, envelopes: list[Envelope], touches: Touches
 ) -> None:
+    """Apply the newest state of each relation in a few statements for the whole batch."""
     by_subject: dict[str, list[Envelope]] = {}
     for envelope in envelopes:
         by_subject.setdefault(envelope.subject_id, []).append(envelope)
     newest = {
-        subject: max(events, key=lambda e: e.subject_version or 0)
+        uuid.UUID(subject): max(events, key=lambda e: e.subject_version or 0)
         for subject, events in by_subject.items()
     }
-    held = await _held_versions(session, [uuid.UUID(subject) for subject in newest])
-    rows, erased = [], []
-    for envelope in newest.values():
+    held = await _held_rows(session, list(newest))
+    # Not newer than held: a redelivery or an older duplicate, nothing to do.
+    newest = {
+        relation_id: envelope
+        for relation_id, envelope in newest.items()
+        if relation_id not in held
+        or (envelope.subject_version or 0) > held[relation_id].row["version"]
+    }
+    rows: dict[uuid.UUID, dict[str, Any]] = {}
+    functions: dict[uuid.UUID, frozenset[FunctionKey]] = {}
+    for relation_id, envelope in newest.items():
         if envelope.type == RelationEventType.ERASED:
-            erased.append(envelope)
             continue
         state = envelope.payload.get("state")
         if not isinstance(state, dict):
             raise PoisonEvent(f"{envelope.type} without a state")
-        rows.append(relation_row(state))
-    applied = await _upsert_relations(session, rows)
-    for envelope in newest.values():
-        relation_id = uuid.UUID(envelope.subject_id)
-        if envelope.type == RelationEventType.ERASED:
-            continue
+        rows[relation_id] = relation_row(state)
+        functions[relation_id] = frozenset(map(function_key, state.get("functions") or []))
+    applied = await _upsert_relations(session, list(rows.values()))
+    replaced = {
+        relation_id
+        for relation_id in rows
+        if relation_id in applied
+        and (relation_id not in held or held[relation_id].functions != functions[relation_id])
+    }
+    await _replace_functions(session, {r: functions[r] for r in replaced})
+    for relation_id, envelope in newest.items():
         if relation_id not in applied:
             continue
         cause = Cause(envelope.event_id, envelope.type)
-        functions = envelope.payload["state"].get("functions", [])
-        await _replace_functions(session, relation_id, functions)
-        aspects = _relation_aspects(by_subject[envelope.subject_id], held.get(relation_id))
-        touch(touches, relation_id, aspects, cause)
+        old = held.get(relation_id)
+        aspects = changed_aspects(
+            old.row if old else None, rows[relation_id], relation_id in replaced
+        )
+        if any(e.type != RelationEventType.UPDATED for e in by_subject[envelope.subject_id]):
+            aspects.add(STATUS)  # created, restored, merged: every list may change
+        if aspects:
+            touch(touches, relation_id, aspects, cause)
         if envelope.type == RelationEventType.MERGED:
             # The survivor may have been merged on, or erased, already.
             survivor = await _resolve(session, uuid.UUID(str(envelope.payload["survivor_id"])))
@@ -205,64 +282,107 @@ async def _apply_relation_states(
                 continue
             await _move_facts(session, relation_id, survivor)
             touch(touches, survivor, {DONATIONS, REGISTRATIONS, CONTACT_MOMENTS}, cause)
-    for envelope in erased:
-        await _erase(session, envelope, touches)
+    for envelope in newest.values():
+        if envelope.type == RelationEventType.ERASED:
+            await _erase(session, envelope, touches)
 
 
-async def _held_versions(
+async def _held_rows(
     session: AsyncSession, relation_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, int]:
+) -> dict[uuid.UUID, _Held]:
+    """The held rows and functions of these relations, locked.
+
+    The lock (in id order, as every evaluation takes it) keeps another worker from changing a
+    row between this comparison and this batch's write: a partition handed over mid-batch
+    must not make a change look like no change.
+    """
     if not relation_ids:
         return {}
-    rows = await session.execute(
-        select(rm_relations.c.relation_id, rm_relations.c.version).where(
-            rm_relations.c.relation_id.in_(relation_ids)
+    f = rm_functions
+    held_functions = (
+        select(
+            func.coalesce(
+                func.jsonb_agg(
+                    func.jsonb_build_array(
+                        f.c.function_id, f.c.object_id, f.c.role, f.c.start_date, f.c.end_date
+                    )
+                ),
+                text("'[]'::jsonb"),
+                type_=JSONB,
+            )
         )
+        .where(f.c.subject_id == rm_relations.c.relation_id)
+        .scalar_subquery()
     )
-    return {row.relation_id: row.version for row in rows}
+    rows = await session.execute(
+        select(rm_relations, held_functions.label("held_functions"))
+        .where(rm_relations.c.relation_id == any_(uuid_array("ids", relation_ids)))
+        .order_by(rm_relations.c.relation_id)
+        .with_for_update(of=rm_relations)
+    )
+    return {
+        row["relation_id"]: _Held(
+            row, frozenset((i, o, r, s, e) for i, o, r, s, e in row["held_functions"])
+        )
+        for row in rows.mappings()
+    }
+
+
+def uuid_array(name: str, ids: Iterable[uuid.UUID]) -> Any:
+    """Ids bound as one array: a batch or a list's evaluation can touch more relations than
+    the 32,767 parameters a statement may have."""
+    return bindparam(name, sorted(ids), type_=ARRAY(Uuid))
+
+
+# One statement per batch, whatever its size: the rows travel as one JSON array parameter and
+# PostgreSQL turns them into records of the table itself.
+ROWS = "CAST(CAST(:rows AS text) AS jsonb)"
+UPSERT_RELATIONS = text(
+    "INSERT INTO rm_relations AS held"
+    f" SELECT * FROM jsonb_populate_recordset(NULL::rm_relations, {ROWS})"
+    " ON CONFLICT (relation_id) DO UPDATE SET "
+    + ", ".join(f"{c.name} = excluded.{c.name}" for c in rm_relations.c if c.name != "relation_id")
+    + " WHERE held.version < excluded.version"
+    " RETURNING relation_id"
+)
+INSERT_FUNCTIONS = text(
+    "INSERT INTO rm_functions"
+    f" SELECT * FROM jsonb_populate_recordset(NULL::rm_functions, {ROWS})"
+    " ON CONFLICT DO NOTHING"
+)
 
 
 async def _upsert_relations(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
     """Insert or update rows newer than held; returns the ids actually written."""
     if not rows:
         return set()
-    statement = insert(rm_relations)
-    columns = {
-        c.name: statement.excluded[c.name] for c in rm_relations.c if c.name != "relation_id"
-    }
-    statement = statement.on_conflict_do_update(
-        index_elements=[rm_relations.c.relation_id],
-        set_=columns,
-        where=rm_relations.c.version < statement.excluded.version,
-    ).returning(rm_relations.c.relation_id)
-    applied: set[uuid.UUID] = set()
-    for start in range(0, len(rows), 1000):
-        result = await session.execute(statement, rows[start : start + 1000])
-        applied |= set(result.scalars())
-    return applied
+    result = await session.execute(UPSERT_RELATIONS, {"rows": orjson.dumps(rows).decode()})
+    return set(result.scalars())
 
 
 async def _replace_functions(
-    session: AsyncSession, relation_id: uuid.UUID, functions: list[dict[str, Any]]
+    session: AsyncSession, functions: dict[uuid.UUID, frozenset[FunctionKey]]
 ) -> None:
-    await session.execute(delete(rm_functions).where(rm_functions.c.subject_id == relation_id))
-    if functions:
-        await session.execute(
-            insert(rm_functions).on_conflict_do_nothing(),
-            [
-                {
-                    "function_id": uuid.UUID(str(f["function_id"])),
-                    "subject_id": relation_id,
-                    "object_id": uuid.UUID(str(f["object_id"])),
-                    "role": f["role"],
-                    "start_date": date.fromisoformat(str(f["start_date"])),
-                    "end_date": date.fromisoformat(str(f["end_date"]))
-                    if f.get("end_date")
-                    else None,
-                }
-                for f in functions
-            ],
-        )
+    """Replace the functions of these relations (those whose functions changed)."""
+    if not functions:
+        return
+    await session.execute(
+        delete(rm_functions).where(rm_functions.c.subject_id == any_(uuid_array("ids", functions)))
+    )
+    rows = [
+        {
+            "function_id": function_id,
+            "subject_id": subject_id,
+            "object_id": object_id,
+            "role": role,
+            "start_date": start,
+            "end_date": end,
+        }
+        for subject_id, keys in functions.items()
+        for function_id, object_id, role, start, end in sorted(keys)
+    ]
+    if rows:
+        await session.execute(INSERT_FUNCTIONS, {"rows": orjson.dumps(rows).decode()})
 
 
 async def _move_facts(session: AsyncSession, merged: uuid.UUID, survivor: uuid.UUID) -> None:
