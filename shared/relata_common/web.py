@@ -10,10 +10,12 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Annotated
 
+import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -158,6 +160,39 @@ def install_error_handlers(app: FastAPI) -> None:
             {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()
         ]
         return JSONResponse(status_code=422, content={"detail": errors})
+
+    async def unavailable(request: Request, error: Exception) -> JSONResponse:
+        if isinstance(error, DBAPIError) and not database_unavailable(error):
+            raise error  # a bug: let it be the 500 it is, with its traceback in the log
+        log.warning("database unavailable", path=request.url.path, error=str(error))
+        body = {"detail": "the database is unavailable: retry shortly", "type": "unavailable"}
+        return JSONResponse(status_code=503, content=body, headers={"Retry-After": "1"})
+
+    # asyncpg raises a refused or reset connection as it is, unwrapped by SQLAlchemy.
+    app.add_exception_handler(DBAPIError, unavailable)
+    app.add_exception_handler(ConnectionError, unavailable)
+
+
+_UNAVAILABLE = (
+    OSError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.ConnectionDoesNotExistError,
+)
+
+
+def database_unavailable(error: DBAPIError) -> bool:
+    """Whether the database could not be reached or dropped the connection (a 503, retried by
+    the caller), rather than refusing the statement (a bug)."""
+    if error.connection_invalidated:
+        return True
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, _UNAVAILABLE):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def internal_token_guard(expected: str) -> Callable[..., None]:

@@ -6,7 +6,10 @@ import contextlib
 
 import httpx
 from fastapi import APIRouter
+from sqlalchemy import text
 
+from relata_common.db import create_engine
+from relata_common.tansu import free_port
 from relata_common.web import create_app
 
 router = APIRouter()
@@ -15,6 +18,31 @@ router = APIRouter()
 @router.post("/echo")
 async def echo(body: dict) -> dict:
     return {"size": len(str(body))}
+
+
+@router.get("/unreachable-database")
+async def unreachable_database() -> None:
+    """A query against a port where no database listens."""
+    engine = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nothing")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+
+
+@router.get("/bad-statement")
+async def bad_statement() -> None:
+    """A statement the database refuses: a bug, not an outage."""
+    engine = create_engine(_DATABASE_URL)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT * FROM no_such_table"))
+    finally:
+        await engine.dispose()
+
+
+_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
 
 def _app():
@@ -68,3 +96,15 @@ async def test_internal_token_and_correlation_id():
         assert response.headers["X-Correlation-ID"] == "abc"
         assert (await client.get("/health")).status_code == 200
         assert "relata_http_request_seconds" in (await client.get("/metrics")).text
+
+
+async def test_an_unreachable_database_is_a_503_to_retry_and_a_bad_statement_stays_a_500():
+    app = _app()
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    headers = {"X-Internal-Token": "secret"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers) as c:
+        unreachable = await c.get("/unreachable-database")
+        assert unreachable.status_code == 503
+        assert unreachable.headers["Retry-After"] == "1"
+        assert unreachable.json()["type"] == "unavailable"
+        assert (await c.get("/bad-statement")).status_code == 500
