@@ -36,6 +36,7 @@ from urllib.parse import quote
 import asyncpg
 import harness
 import orjson
+import uvloop
 from aiokafka import AIOKafkaProducer
 from harness import HOST, RESULTS_DIR, RESULTS_MD, say
 
@@ -423,34 +424,6 @@ def typeahead_queries(samples: list[dict[str, Any]], rng: random.Random) -> list
     return [(kind, q) for kind, q in out if q.strip()]
 
 
-# --- a lean keep-alive HTTP/1.1 client, so the load generator does not eat the server's CPU ---
-
-
-class Connection:
-    def __init__(self, port: int, token: str) -> None:
-        self.port, self.token = port, token
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def get(self, path: str) -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
-        assert self.reader is not None
-        request = f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\nX-Internal-Token: {self.token}\r\n\r\n"
-        self.writer.write(request.encode())
-        status = int((await self.reader.readline()).split()[1])
-        length = 0
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.partition(b":")
-            if name.lower() == b"content-length":
-                length = int(value)
-        return status, await self.reader.readexactly(length)
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-
-
 def search_path(q: str, views: tuple[uuid.UUID, ...] = (ALL_LIST,), limit: int = 10) -> str:
     return f"/search?q={quote(q)}&views={','.join(map(str, views))}&limit={limit}"
 
@@ -465,21 +438,22 @@ async def measure_typeahead(
 
     async def client(k: int) -> None:
         nonlocal found
-        connection = Connection(port, token)
+        connection = harness.LeanConnection(HOST, port)
+        headers = {"X-Internal-Token": token}
         rng = random.Random(k)
         try:
             while time.perf_counter() < stop_at:
                 kind, q = queries[rng.randrange(len(queries))]
                 views = (ALL_LIST,) if rng.random() < 0.8 else (SMALL_LIST,)
                 started = time.perf_counter()
-                status, body = await connection.get(search_path(q, views))
+                status, body = await connection.get(search_path(q, views), headers)
                 latencies.append(time.perf_counter() - started)
                 by_kind.setdefault(kind, []).append(latencies[-1])
                 if status != 200:
                     raise RuntimeError(f"/search answered {status}: {body[:300]!r}")
                 found += body.count(b'"relation_id"') > 0
         finally:
-            connection.close()
+            await connection.close()
 
     started = time.perf_counter()
     await asyncio.gather(*(client(k) for k in range(clients)))
@@ -532,7 +506,8 @@ async def measure_freshness(
     """Publish relation.updated with a new unique name; poll until /search returns it."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, enable_idempotence=False)
     await producer.start()
-    connection = Connection(port, token)
+    connection = harness.LeanConnection(HOST, port)
+    headers = {"X-Internal-Token": token}
     delays: list[float] = []
     rng = random.Random(7)
     try:
@@ -554,7 +529,7 @@ async def measure_freshness(
             )
             deadline = started + 10
             while True:
-                _, body = await connection.get(search_path(name.lower()))
+                _, body = await connection.get(search_path(name.lower()), headers)
                 if str(state.relation_id).encode() in body:
                     delays.append(time.perf_counter() - started)
                     break
@@ -563,7 +538,7 @@ async def measure_freshness(
                 await asyncio.sleep(0.005)
             await asyncio.sleep(0.1)
     finally:
-        connection.close()
+        await connection.close()
         await producer.stop()
     return summary(delays)
 
@@ -715,7 +690,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     options = parse_options(argv)
-    result = asyncio.run(asyncio.wait_for(run(options), options.max_seconds))
+    result = uvloop.run(asyncio.wait_for(run(options), options.max_seconds))
     path = harness.write_json(result, RESULTS_DIR, "search")
     # Other sections of RESULTS.md belong to others: re-read right before replacing ours.
     harness.replace_section(markdown(result), "## Search")
