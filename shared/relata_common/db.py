@@ -49,8 +49,10 @@ def asyncpg_dsn(sqlalchemy_url: str) -> str:
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(
         url,
+        # A fixed pool: a burst waits for a connection instead of opening more, so that all
+        # processes of the platform together stay under PostgreSQL's max_connections (100).
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=0,
         pool_pre_ping=True,
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
