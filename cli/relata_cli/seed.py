@@ -106,7 +106,7 @@ VIEWS: tuple[dict[str, Any], ...] = (
                     "name": "Membership",
                     "fields": ["custom.member_since", "custom.membership_type", "lists"],
                 },
-                {"name": "Network", "fields": ["functions", "contact_moments"]},
+                {"name": "Network", "fields": ["functions", "contact_moments", "history"]},
             ]
         },
     },

@@ -26,7 +26,7 @@ from relata_gateway.settings import GatewaySettings
 CONSUMED_TOPICS = (RELATIONS_TOPIC, CONTACTMOMENTS_TOPIC, LIST_MEMBERSHIP_TOPIC)
 
 
-def applier(redis: Redis):
+def applier(redis: Redis, channel: str = live.CHANNEL):
     async def apply(session: AsyncSession, envelope: Envelope) -> None:
         if envelope.type.startswith("relation."):
             await _relation_changed(session, redis, envelope)
@@ -40,7 +40,7 @@ def applier(redis: Redis):
                 await cache.invalidate(redis, relation_id, "contact_moments")
         elif envelope.type.startswith("membership."):
             await cache.invalidate(redis, envelope.payload["relation_id"], "lists")
-        live.publish_after_commit(session, redis, envelope)
+        live.publish_after_commit(session, redis, channel, envelope)
 
     return apply
 
@@ -89,7 +89,7 @@ def register(settings: GatewaySettings):
             topics=CONSUMED_TOPICS,
             sessions=app.state.sessions,
             inbox=inbox,
-            apply=applier(redis),
+            apply=applier(redis, live.channel(settings)),
             producer=app.state.producer,
             retry_attempts=settings.consumer_retry_attempts,
             max_records=settings.consumer_max_records,

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.db import transaction
 from relata_common.events import Envelope
+from relata_common.settings import CommonSettings
 from relata_gateway import views
 from relata_gateway.cards import CardContext, visible_ids
 from relata_gateway.security import User, UserDep
@@ -35,8 +36,14 @@ router = APIRouter(tags=["live"])
 _publishing: set[asyncio.Task[Any]] = set()  # strong references until each publish is done
 
 
-async def publish(redis: Redis, message: dict[str, Any]) -> None:
-    await redis.publish(CHANNEL, orjson.dumps(message))
+def channel(settings: CommonSettings) -> str:
+    """The pub/sub channel of one installation (pub/sub ignores Redis database numbers, so
+    installations sharing a Redis server are told apart by their database name)."""
+    return f"{CHANNEL}:{settings.database_name}"
+
+
+async def publish(redis: Redis, name: str, message: dict[str, Any]) -> None:
+    await redis.publish(name, orjson.dumps(message))
 
 
 def message_of(envelope: Envelope) -> dict[str, Any] | None:
@@ -62,7 +69,9 @@ def message_of(envelope: Envelope) -> dict[str, Any] | None:
     return None
 
 
-def publish_after_commit(session: AsyncSession, redis: Redis, envelope: Envelope) -> None:
+def publish_after_commit(
+    session: AsyncSession, redis: Redis, name: str, envelope: Envelope
+) -> None:
     """Publish the event's message once the session's transaction has committed, so a client
     that reloads on it reads the committed change (the activity feed row, for one)."""
     message = message_of(envelope)
@@ -74,7 +83,7 @@ def publish_after_commit(session: AsyncSession, redis: Redis, envelope: Envelope
 
         def flush(_: Any) -> None:
             messages = list(session.info.pop("live_pending", []))
-            task = asyncio.get_running_loop().create_task(_publish_all(redis, messages))
+            task = asyncio.get_running_loop().create_task(_publish_all(redis, name, messages))
             _publishing.add(task)
             task.add_done_callback(_publishing.discard)
 
@@ -86,12 +95,12 @@ def publish_after_commit(session: AsyncSession, redis: Redis, envelope: Envelope
     pending.append(message)
 
 
-async def _publish_all(redis: Redis, messages: list[dict[str, Any]]) -> None:
+async def _publish_all(redis: Redis, name: str, messages: list[dict[str, Any]]) -> None:
     if not messages:
         return
     async with redis.pipeline(transaction=False) as pipe:
         for message in messages:
-            pipe.publish(CHANNEL, orjson.dumps(message))
+            pipe.publish(name, orjson.dumps(message))
         await pipe.execute()
 
 
@@ -169,15 +178,17 @@ async def live(view_id: uuid.UUID, user: UserDep, request: Request) -> Streaming
     allowed = ViewFilter(ctx, user, view, lists)
     until = time.monotonic() + state.settings.access_token_minutes * 60
     return StreamingResponse(
-        _stream(state.redis, allowed, until),
+        _stream(state.redis, channel(state.settings), allowed, until),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
-async def _stream(redis: Redis, allowed: ViewFilter, until: float) -> AsyncIterator[bytes]:
+async def _stream(
+    redis: Redis, name: str, allowed: ViewFilter, until: float
+) -> AsyncIterator[bytes]:
     pubsub = redis.pubsub()
-    await pubsub.subscribe(CHANNEL)
+    await pubsub.subscribe(name)
     try:
         yield _sse("ready", {})
         last_sent = time.monotonic()
@@ -192,5 +203,5 @@ async def _stream(redis: Redis, allowed: ViewFilter, until: float) -> AsyncItera
                 yield b": keepalive\n\n"
                 last_sent = time.monotonic()
     finally:
-        await pubsub.unsubscribe(CHANNEL)
+        await pubsub.unsubscribe(name)
         await pubsub.aclose()

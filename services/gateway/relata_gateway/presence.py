@@ -79,7 +79,9 @@ async def start_editing(
         added, _ = await pipe.execute()
     if added:  # only a new mark is news; a repeat is not
         await live.publish(
-            redis, {"type": "presence", "relation_id": str(relation_id), "user_id": str(user.id)}
+            redis,
+            live.channel(request.app.state.settings),
+            {"type": "presence", "relation_id": str(relation_id), "user_id": str(user.id)},
         )
 
 
@@ -94,5 +96,7 @@ async def stop_editing(
     redis = request.app.state.redis
     if await redis.zrem(_key(relation_id), str(user.id)):
         await live.publish(
-            redis, {"type": "presence", "relation_id": str(relation_id), "user_id": str(user.id)}
+            redis,
+            live.channel(request.app.state.settings),
+            {"type": "presence", "relation_id": str(relation_id), "user_id": str(user.id)},
         )

@@ -38,7 +38,7 @@ export function renderMenu() {
                 ),
               ),
             ),
-            h("li", {}, link(`/views/${view.view_id}/filter`, `＋ ${t("new_filter")}`)),
+            h("li", {}, link(`/views/${view.view_id}/filter`, `+ ${t("new_filter")}`)),
             h("li", {}, link(`/views/${view.view_id}/selections`, t("selections"))),
           ),
         ),

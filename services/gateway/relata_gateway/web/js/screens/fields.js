@@ -111,7 +111,7 @@ function repeating(name, items, t) {
           h("button", { type: "button", onclick: () => (rows.splice(i, 1), draw()) }, t("remove")),
         ),
       ),
-      h("button", { type: "button", onclick: () => (rows.push({ type: types[0] }), draw()) }, `＋ ${t("add")}`),
+      h("button", { type: "button", onclick: () => (rows.push({ type: types[0] }), draw()) }, `+ ${t("add")}`),
     );
   }
   draw();

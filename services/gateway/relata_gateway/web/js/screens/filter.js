@@ -55,7 +55,12 @@ export async function renderFilter(main, { view: viewId }) {
   }
 
   function criterionFilter(c) {
-    if (c.kind === "field") return { kind: "field", field: c.field, op: c.op, value: fieldValue(c) };
+    if (c.kind === "field") {
+      const value = fieldValue(c);
+      // A criterion still being typed is left out of the count rather than matching nothing.
+      const unfinished = value === "" || (Array.isArray(value) && value.some((v) => v === ""));
+      return unfinished ? null : { kind: "field", field: c.field, op: c.op, value };
+    }
     if (c.kind === "function") {
       return { kind: "function", role: c.role || null, at_list: c.at_list || null, active: c.active };
     }
@@ -295,7 +300,10 @@ export async function renderFilter(main, { view: viewId }) {
     if (c.op === "between") {
       return [field(t("from"), bound(c, "value", { type })), field(t("to"), bound(c, "value2", { type }))];
     }
-    return field(c.op === "in" ? t("values_commas") : t("value"), bound(c, "value", { type: c.op === "in" ? "text" : type, class: "value" }));
+    return field(
+      c.op === "in" ? t("values_commas") : t("value"),
+      bound(c, "value", { type: c.op === "in" ? "text" : type, class: "value", size: 14 }),
+    );
   }
 
   // --- counting and saving ----------------------------------------------------------------------
