@@ -149,8 +149,15 @@ def transports() -> dict[str, Switchable]:
 
 
 @pytest.fixture
+def extra_services() -> dict[str, httpx.AsyncClient]:
+    """Services beyond the four every gateway test has (a module may add selections)."""
+    return {}
+
+
+@pytest.fixture
 async def gateway(
     gateway_settings: GatewaySettings,
+    extra_services: dict[str, httpx.AsyncClient],
     redis_client,
     relations_api: httpx.AsyncClient,
     relations_relay: None,
@@ -174,6 +181,7 @@ async def gateway(
         "lists": lists_api,
         "contactmoments": cm_api,
         "search": search_api,
+        **extra_services,
     }
     transports.update({name: Switchable(c._transport) for name, c in services.items()})
     app = create_api(gateway_settings, transports=dict(transports))

@@ -220,7 +220,7 @@ async def relation_history(
     out = []
     for entry in entries:
         shown = [c for c in entry["changes"] if view.form.shows(c["field"])]
-        if not shown and entry["kind"] == "relation.changed":
+        if entry["changes"] and not shown:
             continue  # a change of fields this view does not show: not even that it happened
         actor = entry["actor"]
         out.append(
