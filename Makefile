@@ -11,6 +11,7 @@ up: bootstrap
 
 test: bootstrap
 	@scripts/ensure-servers.sh
+	@scripts/ensure-browser.sh
 	@$(UV) run ruff check .
 	@scripts/run-tests.sh
 
