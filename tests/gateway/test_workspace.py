@@ -76,6 +76,11 @@ async def test_catalogue_history_timeline_functions_and_presence(
     v = view["view_id"]
     me = (await gateway.get("/me", headers=anna)).json()
     assert me["username"] == "anna" and me["display_name"] == "Anna"
+    refreshed = await gateway.post("/auth/refresh", headers=anna)
+    assert refreshed.status_code == 200, refreshed.text
+    fresh = {"Authorization": f"Bearer {refreshed.json()['access_token']}"}
+    assert (await gateway.get("/me", headers=fresh)).json()["username"] == "anna"
+    assert (await gateway.post("/auth/refresh")).status_code == 401
 
     # The filter builder's catalogue: fields and criteria the form shows, the view's lists.
     catalogue = (await gateway.get(f"/views/{v}/fields", headers=anna)).json()

@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.web import SessionDep
 from relata_gateway import cache, dashboard, pages, views
+from relata_gateway.api import AccessToken
 from relata_gateway.cards import CardContext, relation_state, require_visible, visible_ids
 from relata_gateway.forms import ALWAYS_SHOWN, filter_fields_outside
 from relata_gateway.models import users
-from relata_gateway.security import Forbidden, User, UserDep
+from relata_gateway.security import Forbidden, Unauthorized, User, UserDep, issue_token
 
 router = APIRouter(tags=["web application"])
 Limit = Annotated[int, Query(ge=1, le=200)]
@@ -81,6 +82,18 @@ async def me(user: UserDep, session: SessionDep) -> Me:
         display_name=names.get(str(user.id), user.username),
         role=user.role,
     )
+
+
+@router.post("/auth/refresh")
+async def refresh_token(user: UserDep, request: Request, session: SessionDep) -> AccessToken:
+    """A new access token for a still valid one, so an open application stays logged in
+    while it is used (a deactivated user gets none)."""
+    active = await session.scalar(select(users.c.active).where(users.c.id == user.id))
+    if not active:
+        raise Unauthorized("this user is no longer active")
+    settings = request.app.state.settings
+    token = issue_token(user, settings.jwt_secret.get_secret_value(), settings.access_token_minutes)
+    return AccessToken(access_token=token, expires_in=settings.access_token_minutes * 60)
 
 
 # --- the filter builder's catalogue -------------------------------------------------------------

@@ -2,6 +2,9 @@
 // Only this module talks to the network; screens call the functions below.
 
 const TOKEN_KEY = "relata.token";
+const EXPIRES_KEY = "relata.token-expires"; // when the token lapses (ms since the epoch)
+const REFRESH_MARGIN_MS = 60_000;
+let refreshTimer = null;
 
 export class ApiError extends Error {
   constructor(status, detail) {
@@ -21,12 +24,36 @@ export function loggedIn() {
 
 export async function logIn(username, password) {
   const answer = await request("POST", "/auth/token", { username, password }, { anonymous: true });
-  sessionStorage.setItem(TOKEN_KEY, answer.data.access_token);
+  keep(answer.data);
 }
 
 export function logOut() {
+  clearTimeout(refreshTimer);
   sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(EXPIRES_KEY);
   window.dispatchEvent(new CustomEvent("relata:logged-out"));
+}
+
+// Access tokens are short-lived. While the application is open it swaps its token for a new
+// one shortly before it lapses, so a user is not sent back to the login screen mid-work.
+function keep({ access_token: accessToken, expires_in: seconds }) {
+  sessionStorage.setItem(TOKEN_KEY, accessToken);
+  sessionStorage.setItem(EXPIRES_KEY, String(Date.now() + seconds * 1000));
+  scheduleRefresh();
+}
+
+export function scheduleRefresh() {
+  clearTimeout(refreshTimer);
+  const expires = Number(sessionStorage.getItem(EXPIRES_KEY) || 0);
+  if (!token() || !expires) return;
+  const wait = Math.max(expires - Date.now() - REFRESH_MARGIN_MS, 0);
+  refreshTimer = setTimeout(async () => {
+    try {
+      keep((await request("POST", "/auth/refresh")).data);
+    } catch {
+      /* a 401 has logged out already; other failures leave the token until it lapses */
+    }
+  }, wait);
 }
 
 /**

@@ -1,6 +1,6 @@
 // The application shell: log in, the menu, and one screen at a time in <main>.
 
-import { loggedIn, logOut } from "./api.js";
+import { loggedIn, logOut, scheduleRefresh } from "./api.js";
 import { h, mount } from "./dom.js";
 import { applyLanguage, language, messageOf, setLanguage, t } from "./i18n.js";
 import { closeAll } from "./live.js";
@@ -86,4 +86,5 @@ picker.addEventListener("change", () => {
 });
 window.addEventListener("hashchange", show);
 applyLanguage();
+scheduleRefresh(); // a reloaded page keeps refreshing the token it had
 show();
