@@ -13,11 +13,12 @@ import uuid
 
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.web import SessionDep
 from relata_gateway import live, views
 from relata_gateway.cards import require_visible
-from relata_gateway.security import Forbidden, UserDep
+from relata_gateway.security import Forbidden, User, UserDep
 from relata_gateway.workspace import card_context, display_names
 
 PRESENCE_SECONDS = 30
@@ -38,7 +39,14 @@ class Presence(BaseModel):
     """Colleagues editing the relation now (never the caller)."""
 
 
-async def _view_and_check(request: Request, session: SessionDep, user, view_id, relation_id):
+async def _view_and_check(
+    request: Request,
+    session: AsyncSession,
+    user: User,
+    view_id: uuid.UUID,
+    relation_id: uuid.UUID,
+) -> views.View:
+    """The view, when the user has it and it shows the relation (else 404)."""
     view = await views.access(session, user, view_id)
     await require_visible(card_context(request), view, relation_id)
     return view

@@ -24,6 +24,7 @@ from relata_common.errors import InvalidInput, NotFound
 from relata_common.web import SessionDep
 from relata_gateway import pages, views
 from relata_gateway.cards import CardContext, visible_ids
+from relata_gateway.clients import ServiceUnavailable, Upstream
 from relata_gateway.models import view_selections
 from relata_gateway.security import Forbidden, UserDep
 from relata_gateway.workspace import actor_headers, card_context
@@ -174,7 +175,7 @@ async def view_selections_list(
     async def one(selection_id: uuid.UUID) -> dict[str, Any] | None:
         try:
             return (await service.call("GET", f"/selections/{selection_id}")).json()
-        except Exception:  # a selection the service lost or cannot give now: shown without
+        except (ServiceUnavailable, Upstream):  # lost or not given now: listed without
             return None
 
     found = await asyncio.gather(*(one(row["selection_id"]) for row in rows))

@@ -59,6 +59,8 @@ export function debounce(fn, ms) {
 /** A short message in the corner (announced by screen readers through role=status). */
 export function flash(message, ms = 4000) {
   const box = document.getElementById("status");
+  // The same news twice in a row (a burst of live events) is shown once.
+  if ([...box.children].some((shown) => shown.textContent === message)) return;
   const item = h("div", {}, message);
   box.append(item);
   setTimeout(() => item.remove(), ms);
