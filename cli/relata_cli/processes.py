@@ -43,6 +43,11 @@ PROCESSES: tuple[ProcessSpec, ...] = (
     ),
     ProcessSpec("selections-worker", ("relata-selections", "worker"), 9104, "relata_selections"),
     ProcessSpec("selections-relay", ("relata-selections", "relay"), 9004, "relata_selections"),
+    ProcessSpec(
+        "automation-api", ("relata-automation", "api"), 8006, "relata_automation", docs=True
+    ),
+    ProcessSpec("automation-worker", ("relata-automation", "worker"), 9106, "relata_automation"),
+    ProcessSpec("automation-relay", ("relata-automation", "relay"), 9006, "relata_automation"),
     ProcessSpec("gateway-worker", ("relata-gateway", "worker"), 9100, "relata_gateway"),
     ProcessSpec("gateway", ("relata-gateway", "api"), 8000, "relata_gateway", docs=True),
 )

@@ -23,6 +23,7 @@ CONTACTMOMENTS_TOPIC = "crm.contactmoments"
 LISTS_TOPIC = "crm.lists"
 LIST_MEMBERSHIP_TOPIC = "crm.lists.membership"
 SELECTIONS_TOPIC = "crm.selections"
+AUTOMATION_TOPIC = "crm.automation"
 # Topics other platform modules publish into the CRM.
 DONATIONS_TOPIC = "platform.donations"
 REGISTRATIONS_TOPIC = "platform.registrations"
@@ -33,6 +34,7 @@ ALL_TOPICS = (
     LISTS_TOPIC,
     LIST_MEMBERSHIP_TOPIC,
     SELECTIONS_TOPIC,
+    AUTOMATION_TOPIC,
     DONATIONS_TOPIC,
     REGISTRATIONS_TOPIC,
 )
@@ -323,6 +325,102 @@ SELECTION_EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
 }
 
 
+# --- crm.automation ---------------------------------------------------------------------------
+
+
+class AutomationEventType(StrEnum):
+    DUPLICATE_FOUND = "duplicate.found"
+    DUPLICATE_RESOLVED = "duplicate.resolved"
+    RULE_RAN = "rule.ran"
+    BULK_EDIT_APPLIED = "bulkedit.applied"
+    BULK_EDIT_UNDONE = "bulkedit.undone"
+    PROPERTY_CHANGED = "property.changed"
+
+
+class DuplicateReason(BaseModel):
+    points: int = Field(description="positive for, negative against")
+    reason: str = Field(description='e.g. "same e-mail address", "different birth date"')
+
+
+class DuplicatePairState(BaseModel):
+    """Two relations that may be one, keyed by ``first_id`` (the smaller id)."""
+
+    pair_id: uuid.UUID
+    first_id: uuid.UUID
+    second_id: uuid.UUID
+    stars: int = Field(ge=1, le=5)
+    points: int
+    reasons: list[DuplicateReason]
+    status: Literal["open", "merging", "merged", "rejected", "closed"]
+
+
+class DuplicateFoundPayload(BaseModel):
+    """A new candidate pair entered the review queue or a merge rule took it
+    (``duplicate.found``)."""
+
+    pair: DuplicatePairState
+    found_by: str = Field(description="the relation event type, or batch")
+
+
+class DuplicateResolvedPayload(BaseModel):
+    """A pair was merged (by a reviewer or a merge rule) or judged not a duplicate
+    (``duplicate.resolved``)."""
+
+    pair: DuplicatePairState
+    decision: Literal["merged", "rejected"]
+    survivor_id: uuid.UUID | None = None
+    merge_id: uuid.UUID | None = None
+    rule_id: uuid.UUID | None = Field(default=None, description="the merge rule, if automatic")
+
+
+class RuleRanPayload(BaseModel):
+    """An adjustment rule ran for a relation (``rule.ran``), keyed by ``relation_id``."""
+
+    run_id: uuid.UUID
+    rule_id: uuid.UUID
+    rule_name: str
+    relation_id: uuid.UUID
+    trigger: dict[str, Any] = Field(description="what started it: an event or a button")
+    status: Literal["done", "skipped", "failed"]
+    changes: list[dict[str, Any]] = Field(default_factory=list, description="per action")
+    error: str | None = None
+
+
+class BulkEditPayload(BaseModel):
+    """A bulk edit was applied or undone (``bulkedit.applied`` / ``bulkedit.undone``), keyed
+    by ``batch_id``; the per-relation changes are readable over HTTP."""
+
+    batch_id: uuid.UUID
+    source: dict[str, Any]
+    change: dict[str, Any]
+    changed: int
+    unchanged: int
+    failed: int
+    conflicts: int = Field(default=0, description="on undo: relations changed since, left as is")
+
+
+class PropertyChangedPayload(BaseModel):
+    """A relation gained or lost a generated property (``property.changed``), keyed by
+    ``relation_id``."""
+
+    property_id: uuid.UUID
+    key: str
+    label: str
+    relation_id: uuid.UUID
+    held: bool
+    since: date | None = None
+
+
+AUTOMATION_EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
+    AutomationEventType.DUPLICATE_FOUND: DuplicateFoundPayload,
+    AutomationEventType.DUPLICATE_RESOLVED: DuplicateResolvedPayload,
+    AutomationEventType.RULE_RAN: RuleRanPayload,
+    AutomationEventType.BULK_EDIT_APPLIED: BulkEditPayload,
+    AutomationEventType.BULK_EDIT_UNDONE: BulkEditPayload,
+    AutomationEventType.PROPERTY_CHANGED: PropertyChangedPayload,
+}
+
+
 # --- platform.donations and platform.registrations --------------------------------------------
 
 
@@ -365,6 +463,7 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     MembershipEventType.ENTERED: MembershipPayload,
     MembershipEventType.LEFT: MembershipPayload,
     **SELECTION_EVENT_PAYLOADS,
+    **AUTOMATION_EVENT_PAYLOADS,
     "donation.received": DonationReceivedPayload,
     "registration.created": RegistrationPayload,
     "registration.cancelled": RegistrationPayload,
@@ -378,6 +477,7 @@ TOPIC_EVENTS: dict[str, tuple[str, ...]] = {
     LISTS_TOPIC: tuple(ListEventType),
     LIST_MEMBERSHIP_TOPIC: tuple(MembershipEventType),
     SELECTIONS_TOPIC: tuple(SelectionEventType),
+    AUTOMATION_TOPIC: tuple(AutomationEventType),
     DONATIONS_TOPIC: ("donation.received",),
     REGISTRATIONS_TOPIC: ("registration.created", "registration.cancelled"),
 }

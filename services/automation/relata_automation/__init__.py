@@ -1,0 +1,1 @@
+"""Relata automation service."""

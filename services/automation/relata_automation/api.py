@@ -1,0 +1,248 @@
+"""HTTP API of the automation service (internal: the gateway and other modules call it)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated, Any, Literal
+
+import asyncpg
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import text
+
+from relata_automation import duplicates, merge_rules, properties, review
+from relata_automation.batch import run_batch
+from relata_automation.blocking import blocking_keys, profile_of
+from relata_automation.clients import Services
+from relata_automation.scoring import score
+from relata_common.db import asyncpg_dsn, transaction
+from relata_common.errors import NotFound
+from relata_common.logging import get_logger
+from relata_common.web import ActorDep, SessionDep
+
+log = get_logger(__name__)
+
+duplicates_router = APIRouter(prefix="/duplicates", tags=["duplicates"])
+merge_rules_router = APIRouter(prefix="/merge-rules", tags=["merge rules"])
+properties_router = APIRouter(tags=["generated properties"])
+Limit = Annotated[int, Query(ge=1, le=500)]
+NIL = uuid.UUID(int=0)
+
+
+def _services(request: Request) -> Services:
+    return request.app.state.services
+
+
+# --- duplicates --------------------------------------------------------------------------------
+
+
+@duplicates_router.get("")
+async def review_queue(
+    session: SessionDep,
+    status: Literal["open", "merging", "merged", "rejected", "closed"] = "open",
+    min_stars: Annotated[int, Query(ge=1, le=5)] = 1,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> review.QueuePage:
+    """The review queue: candidate pairs, most stars first, with the points for and against."""
+    return await review.queue(
+        session, status=status, min_stars=min_stars, limit=limit, cursor=cursor
+    )
+
+
+@duplicates_router.get("/{pair_id}")
+async def get_pair(pair_id: uuid.UUID, session: SessionDep) -> review.PairOut:
+    """One candidate pair with its score, explanation and decision."""
+    return await review.get_pair(session, pair_id)
+
+
+@duplicates_router.post("/{pair_id}/decision")
+async def decide(
+    pair_id: uuid.UUID, body: review.Decision, request: Request, actor: ActorDep
+) -> review.PairOut:
+    """Merge the pair (through the relations service) or mark it not a duplicate; either way
+    the decision is remembered and the pair never proposed again."""
+    return await review.decide(
+        request.app.state.sessions, _services(request), pair_id=pair_id, decision=body, actor=actor
+    )
+
+
+class RelationCheck(BaseModel):
+    """A relation about to be created (a registration form, say), in the relations service's
+    shape."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    relation_type: Literal["person", "organisation"]
+    fields: dict[str, Any]
+
+
+class Candidate(BaseModel):
+    relation_id: uuid.UUID
+    stars: int
+    points: int
+    reasons: list[dict[str, Any]]
+
+
+@duplicates_router.post("/check")
+async def check(body: RelationCheck, session: SessionDep, request: Request) -> list[Candidate]:
+    """Which existing relations a new one would duplicate, best first (nothing is stored)."""
+    settings = request.app.state.settings
+    profile = profile_of(body.relation_type, body.fields)
+    found = await duplicates._candidates(
+        session,
+        NIL,
+        blocking_keys(profile),
+        max_block=settings.max_block,
+        limit=settings.max_candidates,
+    )
+    results = []
+    for relation_id, other in found.items():
+        if other.relation_type != profile.relation_type:
+            continue
+        result = score(profile, other)
+        if result.stars >= settings.min_stars:
+            results.append(
+                Candidate(
+                    relation_id=relation_id,
+                    stars=result.stars,
+                    points=result.points,
+                    reasons=[r.model_dump() for r in result.reasons],
+                )
+            )
+    return sorted(results, key=lambda c: (-c.stars, -c.points))
+
+
+class BatchRun(BaseModel):
+    run_id: uuid.UUID
+    started_at: Any
+    finished_at: Any | None
+    relations: int | None
+    candidates: int | None
+    proposed: int | None
+    seconds: str | None
+
+
+@duplicates_router.post("/batch", status_code=status.HTTP_202_ACCEPTED)
+async def start_batch(request: Request, response: Response) -> BatchRun:
+    """Look for duplicates among all relations now, in the background; poll the run."""
+    settings = request.app.state.settings
+    run_id = uuid.uuid4()
+
+    async def run() -> None:
+        connection = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+        try:
+            await run_batch(
+                connection,
+                min_stars=settings.min_stars,
+                max_block=settings.max_block,
+                run_id=run_id,
+            )
+        except Exception as error:
+            log.error("duplicate batch failed", run_id=str(run_id), error=repr(error))
+        finally:
+            await connection.close()
+
+    async with transaction(request.app.state.sessions) as session:
+        await session.execute(text("INSERT INTO batch_runs (run_id) VALUES (:r)"), {"r": run_id})
+    # Kept on the app so the task is not garbage-collected while it runs.
+    request.app.state.batches[run_id] = asyncio.create_task(run())
+    response.headers["Location"] = f"/duplicates/batch/{run_id}"
+    async with transaction(request.app.state.sessions) as session:
+        return await _batch_run(session, run_id)
+
+
+async def _batch_run(session: Any, run_id: uuid.UUID) -> BatchRun:
+    row = (
+        (await session.execute(text("SELECT * FROM batch_runs WHERE run_id = :r"), {"r": run_id}))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"batch run {run_id} does not exist")
+    return BatchRun.model_validate(dict(row))
+
+
+@duplicates_router.get("/batch/{run_id}")
+async def batch_run(run_id: uuid.UUID, session: SessionDep) -> BatchRun:
+    """A batch run: finished_at is set once it is done."""
+    return await _batch_run(session, run_id)
+
+
+@properties_router.get("/relations/{relation_id}/duplicates")
+async def duplicates_of(relation_id: uuid.UUID, session: SessionDep) -> list[review.PairOut]:
+    """The open candidate pairs of one relation, best first (for the relation card)."""
+    pairs = await duplicates.open_pairs_of(session, relation_id)
+    return [await review.get_pair(session, p.pair_id) for p in pairs]
+
+
+# --- merge rules -------------------------------------------------------------------------------
+
+
+@merge_rules_router.get("")
+async def all_merge_rules(session: SessionDep) -> list[merge_rules.MergeRuleOut]:
+    """Every merge rule, in the order they are tried."""
+    return await merge_rules.all_rules(session)
+
+
+@merge_rules_router.post("", status_code=status.HTTP_201_CREATED)
+async def create_merge_rule(
+    body: merge_rules.MergeRuleInput, session: SessionDep
+) -> merge_rules.MergeRuleOut:
+    """Add a merge rule (tried after the existing ones)."""
+    return await merge_rules.create_rule(session, body)
+
+
+@merge_rules_router.put("/{rule_id}")
+async def replace_merge_rule(
+    rule_id: uuid.UUID, body: merge_rules.MergeRuleInput, session: SessionDep
+) -> merge_rules.MergeRuleOut:
+    """Change a merge rule."""
+    return await merge_rules.replace_rule(session, rule_id, body)
+
+
+@merge_rules_router.delete("/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_merge_rule(rule_id: uuid.UUID, session: SessionDep) -> None:
+    """Delete a merge rule."""
+    await merge_rules.delete_rule(session, rule_id)
+
+
+# --- generated properties ----------------------------------------------------------------------
+
+
+class PropertyCreated(properties.PropertyOut):
+    holders: int = Field(description="relations in the list now, who hold it from today")
+
+
+@properties_router.post("/properties", status_code=status.HTTP_201_CREATED)
+async def define_property(body: properties.PropertyInput, request: Request) -> PropertyCreated:
+    """Define a property held while in a relation list; the list's members hold it at once."""
+    members = await _services(request).list_member_ids(body.list_id)
+    async with transaction(request.app.state.sessions) as session:
+        created = await properties.define(session, body)
+        await properties.fill(session, created, members)
+    return PropertyCreated(**created.model_dump(), holders=len(members))
+
+
+@properties_router.get("/properties")
+async def all_properties(session: SessionDep) -> list[properties.PropertyOut]:
+    """Every generated property."""
+    return await properties.all_properties(session)
+
+
+@properties_router.delete("/properties/{property_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_property(property_id: uuid.UUID, session: SessionDep) -> None:
+    """Delete a generated property: nobody holds it any more."""
+    await properties.delete(session, property_id)
+
+
+@properties_router.get("/relations/{relation_id}/properties")
+async def properties_of(
+    relation_id: uuid.UUID, session: SessionDep
+) -> list[properties.HeldProperty]:
+    """The generated properties a relation holds now (for the relation card)."""
+    return await properties.of_relation(session, relation_id)
+
+
+ROUTERS: tuple[APIRouter, ...] = (duplicates_router, merge_rules_router, properties_router)

@@ -1,0 +1,188 @@
+"""The automation worker: follows relations (``crm.relations``) to find duplicates and trigger
+rules, and list memberships (``crm.lists.membership``) for merge rules, triggers and generated
+properties. Changes to other services (automatic merges, rule actions) are queued here, in the
+event's transaction, and carried out by the executor task through those services' APIs."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+
+import httpx
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+from sqlalchemy import Uuid, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relata_automation import duplicates, merge_rules, properties, review, rules
+from relata_automation.blocking import Profile
+from relata_automation.clients import open_services
+from relata_automation.models import inbox
+from relata_automation.settings import AutomationSettings
+from relata_common.db import transaction
+from relata_common.events import (
+    LIST_MEMBERSHIP_TOPIC,
+    RELATIONS_TOPIC,
+    Envelope,
+    MembershipEventType,
+    MembershipPayload,
+    RelationChangedPayload,
+    RelationErasedPayload,
+    RelationEventType,
+    RelationMergedPayload,
+)
+from relata_common.kafka import EventConsumer
+from relata_common.logging import get_logger
+
+log = get_logger(__name__)
+
+CONSUMED_TOPICS = (RELATIONS_TOPIC, LIST_MEMBERSHIP_TOPIC)
+CHANGED = (RelationEventType.CREATED, RelationEventType.UPDATED, RelationEventType.RESTORED)
+
+
+async def apply_merge_rules(
+    session: AsyncSession,
+    relation_id: uuid.UUID,
+    profile: Profile,
+    pairs: list[duplicates.Pair],
+) -> None:
+    """Let the first rule that some candidate meets decide: exactly one -> merge it
+    automatically; several -> they wait in the review queue with a note saying so."""
+    if not pairs:
+        return
+    rules_ = await merge_rules.all_rules(session, enabled_only=True)
+    if not rules_:
+        return
+    others = await duplicates.profiles(session, [p.other(relation_id) for p in pairs])
+    for rule in rules_:
+        members: set[uuid.UUID] = set()
+        if rule.list_ids:
+            rows = await session.execute(
+                text(
+                    "SELECT relation_id FROM list_members WHERE list_id = ANY(:lists)"
+                    " AND relation_id = ANY(:ids)"
+                ).bindparams(
+                    bindparam("lists", type_=ARRAY(Uuid)), bindparam("ids", type_=ARRAY(Uuid))
+                ),
+                {"lists": rule.list_ids, "ids": list(others)},
+            )
+            members = set(rows.scalars())
+        meeting = merge_rules.choose_candidate(rule, relation_id, profile, pairs, others, members)
+        if not meeting:
+            continue
+        if len(meeting) == 1:
+            pair = meeting[0]
+            await session.execute(
+                text(
+                    "UPDATE duplicate_pairs SET status = 'merging', rule_id = :rule,"
+                    " survivor_id = :survivor WHERE pair_id = :p AND status = 'open'"
+                ),
+                {"rule": rule.rule_id, "survivor": pair.other(relation_id), "p": pair.pair_id},
+            )
+            log.info("merge rule chose a pair", rule=rule.name, pair=str(pair.pair_id))
+        else:
+            await session.execute(
+                text("UPDATE duplicate_pairs SET note = :n WHERE pair_id = ANY(:ids)").bindparams(
+                    bindparam("ids", type_=ARRAY(Uuid))
+                ),
+                {
+                    "n": f"merge rule {rule.name!r}: {len(meeting)} candidates meet it; review",
+                    "ids": [p.pair_id for p in meeting],
+                },
+            )
+        return
+
+
+def applier(settings: AutomationSettings) -> Callable[[AsyncSession, Envelope], Awaitable[None]]:
+    async def apply(session: AsyncSession, envelope: Envelope) -> None:
+        if envelope.type in CHANGED:
+            changed = RelationChangedPayload.model_validate(envelope.payload)
+            state = changed.state
+            profile = await duplicates.store_relation(session, state)
+            if profile is not None and state.status == "active":
+                pairs = await duplicates.detect(
+                    session,
+                    state.relation_id,
+                    profile,
+                    found_by=envelope.type,
+                    min_stars=settings.min_stars,
+                    max_block=settings.max_block,
+                    max_candidates=settings.max_candidates,
+                )
+                if envelope.type == RelationEventType.CREATED:
+                    await apply_merge_rules(session, state.relation_id, profile, pairs)
+            await rules.queue_for_relation_event(session, envelope, changed)
+        elif envelope.type == RelationEventType.MERGED:
+            merged = RelationMergedPayload.model_validate(envelope.payload)
+            await duplicates.forget_relation(session, merged.merged_id)
+            await properties.repoint(session, merged.merged_id, merged.survivor_id)
+        elif envelope.type == RelationEventType.ERASED:
+            erased = RelationErasedPayload.model_validate(envelope.payload)
+            await duplicates.forget_relation(session, erased.relation_id)
+            await properties.forget(session, erased.relation_id)
+        elif envelope.type in (MembershipEventType.ENTERED, MembershipEventType.LEFT):
+            membership = MembershipPayload.model_validate(envelope.payload)
+            entered = envelope.type == MembershipEventType.ENTERED
+            await properties.apply_membership(session, membership, entered=entered)
+            await rules.queue_for_membership(session, envelope, membership, entered=entered)
+
+    return apply
+
+
+def consumer(settings: AutomationSettings, app: FastAPI) -> EventConsumer:
+    return EventConsumer(
+        name=settings.consumer_group,
+        group=settings.consumer_group + settings.consumer_group_suffix,
+        topics=CONSUMED_TOPICS,
+        sessions=app.state.sessions,
+        inbox=inbox,
+        apply=applier(settings),
+        producer=app.state.producer,
+        retry_attempts=settings.consumer_retry_attempts,
+        max_records=settings.consumer_max_records,
+    )
+
+
+def register(settings: AutomationSettings) -> Callable[[KafkaBroker, FastAPI], Awaitable[None]]:
+    async def build(broker: KafkaBroker, app: FastAPI) -> None:
+        consumer(settings, app).register(
+            broker,
+            description="Finds duplicates of changed relations, follows list memberships, "
+            "queues merges by rule and adjustment rule runs.",
+        )
+
+    return build
+
+
+def executor(
+    settings: AutomationSettings, transports: Mapping[str, httpx.AsyncBaseTransport] | None = None
+) -> Callable[[FastAPI], Awaitable[None]]:
+    """The worker task carrying out queued automatic merges and rule runs, one at a time, each
+    claimed with SKIP LOCKED so several workers share the work."""
+
+    async def run(app: FastAPI) -> None:
+        urls = service_urls(settings)
+        token = settings.internal_token.get_secret_value()
+        async with open_services(
+            urls, token, timeout=settings.service_timeout, transports=transports
+        ) as services:
+            while True:
+                async with transaction(app.state.sessions) as session:
+                    enabled = await merge_rules.all_rules(session)
+                worked = await review.merge_by_rule(app.state.sessions, services, enabled)
+                worked = await rules.run_pending(app.state.sessions, services) or worked
+                if not worked:
+                    await asyncio.sleep(settings.executor_interval)
+
+    return run
+
+
+def service_urls(settings: AutomationSettings) -> dict[str, str]:
+    return {
+        "relations": settings.relations_url,
+        "lists": settings.lists_url,
+        "selections": settings.selections_url,
+        "contactmoments": settings.contactmoments_url,
+    }

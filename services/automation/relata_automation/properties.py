@@ -1,0 +1,184 @@
+"""Generated properties: a property a relation holds while it is in a relation list ("active
+member" while in "Paying members this year").
+
+Staff who may not see the list's criteria (payments, say) still see the property on the relation
+card: the card shows the property, not the data behind it. Membership events keep it current;
+a property defined for a list that already has members is filled from the lists service.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relata_automation import publishing
+from relata_automation.models import generated_properties, property_holders
+from relata_common.errors import Conflict, NotFound
+from relata_common.events import AutomationEventType, MembershipPayload, PropertyChangedPayload
+
+KEY_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+
+
+class PropertyInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(pattern=KEY_PATTERN, description="e.g. active_member")
+    label: str = Field(min_length=1, max_length=200, description='e.g. "Active member"')
+    list_id: uuid.UUID = Field(description="the relation holds the property while in this list")
+
+
+class PropertyOut(PropertyInput):
+    property_id: uuid.UUID
+    created_at: datetime
+
+
+class HeldProperty(BaseModel):
+    key: str
+    label: str
+    since: date
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+async def define(session: AsyncSession, data: PropertyInput) -> PropertyOut:
+    taken = await session.scalar(
+        text("SELECT 1 FROM generated_properties WHERE key = :k"), {"k": data.key}
+    )
+    if taken:
+        raise Conflict(f"generated property {data.key!r} exists")
+    row = (
+        (
+            await session.execute(
+                generated_properties.insert()
+                .values(property_id=uuid.uuid4(), **data.model_dump())
+                .returning(generated_properties)
+            )
+        )
+        .mappings()
+        .one()
+    )
+    return PropertyOut.model_validate(dict(row))
+
+
+async def fill(session: AsyncSession, prop: PropertyOut, relation_ids: list[uuid.UUID]) -> None:
+    """Give a new property to the list's current members (read from the lists service)."""
+    if relation_ids:
+        await session.execute(
+            insert(property_holders).on_conflict_do_nothing(),
+            [
+                {"property_id": prop.property_id, "relation_id": r, "since": today()}
+                for r in relation_ids
+            ],
+        )
+
+
+async def all_properties(session: AsyncSession) -> list[PropertyOut]:
+    rows = await session.execute(generated_properties.select().order_by(generated_properties.c.key))
+    return [PropertyOut.model_validate(dict(r)) for r in rows.mappings()]
+
+
+async def delete(session: AsyncSession, property_id: uuid.UUID) -> None:
+    gone = await session.execute(
+        generated_properties.delete()
+        .where(generated_properties.c.property_id == property_id)
+        .returning(generated_properties.c.key)
+    )
+    if gone.first() is None:
+        raise NotFound(f"generated property {property_id} does not exist")
+
+
+async def of_relation(session: AsyncSession, relation_id: uuid.UUID) -> list[HeldProperty]:
+    rows = await session.execute(
+        text(
+            "SELECT p.key, p.label, h.since FROM property_holders h"
+            " JOIN generated_properties p USING (property_id)"
+            " WHERE h.relation_id = :r ORDER BY p.key"
+        ),
+        {"r": relation_id},
+    )
+    return [HeldProperty.model_validate(dict(r)) for r in rows.mappings()]
+
+
+async def apply_membership(
+    session: AsyncSession, membership: MembershipPayload, *, entered: bool
+) -> None:
+    """Keep the local list membership and every property derived from that list current."""
+    params = {"l": membership.list_id, "r": membership.relation_id, "d": today()}
+    if entered:
+        await session.execute(
+            text(
+                "INSERT INTO list_members (list_id, relation_id) VALUES (:l, :r)"
+                " ON CONFLICT DO NOTHING"
+            ),
+            params,
+        )
+        changed = await session.execute(
+            text(
+                "INSERT INTO property_holders (property_id, relation_id, since)"
+                " SELECT property_id, :r, :d FROM generated_properties WHERE list_id = :l"
+                " ON CONFLICT DO NOTHING RETURNING property_id"
+            ),
+            params,
+        )
+    else:
+        await session.execute(
+            text("DELETE FROM list_members WHERE list_id = :l AND relation_id = :r"), params
+        )
+        changed = await session.execute(
+            text(
+                "DELETE FROM property_holders h USING generated_properties p"
+                " WHERE h.property_id = p.property_id AND p.list_id = :l"
+                " AND h.relation_id = :r RETURNING h.property_id"
+            ),
+            params,
+        )
+    for property_id in changed.scalars().all():
+        await _announce(session, property_id, membership.relation_id, held=entered)
+
+
+async def _announce(
+    session: AsyncSession, property_id: uuid.UUID, relation_id: uuid.UUID, *, held: bool
+) -> None:
+    row = (
+        (
+            await session.execute(
+                generated_properties.select().where(
+                    generated_properties.c.property_id == property_id
+                )
+            )
+        )
+        .mappings()
+        .one()
+    )
+    await publishing.announce(
+        session,
+        event_type=AutomationEventType.PROPERTY_CHANGED,
+        subject_id=relation_id,
+        payload=PropertyChangedPayload(
+            property_id=property_id,
+            key=row["key"],
+            label=row["label"],
+            relation_id=relation_id,
+            held=held,
+            since=today() if held else None,
+        ),
+    )
+
+
+async def repoint(session: AsyncSession, merged_id: uuid.UUID, survivor_id: uuid.UUID) -> None:
+    """The lists service re-evaluates the survivor and announces it; the merged relation's
+    memberships and properties simply go."""
+    await forget(session, merged_id)
+
+
+async def forget(session: AsyncSession, relation_id: uuid.UUID) -> None:
+    params = {"r": relation_id}
+    await session.execute(text("DELETE FROM list_members WHERE relation_id = :r"), params)
+    await session.execute(text("DELETE FROM property_holders WHERE relation_id = :r"), params)
