@@ -19,7 +19,7 @@ from relata_lists.app import MIGRATIONS
 from relata_lists.compiler import FUNCTIONS, STATUS, field_aspect
 from relata_lists.definitions import ListInput, save_list
 from relata_lists.membership import reevaluate
-from relata_lists.models import membership_history, outbox, rm_functions
+from relata_lists.models import membership_history, memberships, outbox, rm_functions
 from relata_lists.readmodel import Touches, apply_events
 from relata_lists.settings import ListsSettings
 
@@ -169,3 +169,54 @@ async def test_each_real_change_is_announced_once_with_its_cause(
         "relation_id": str(rid),
         "cause": entry["cause"],
     }
+
+
+async def test_lists_on_cities_follow_moves_judged_by_the_cities_that_changed(
+    sessions: async_sessionmaker[AsyncSession],
+):
+    filters = {
+        "utrecht": {"kind": "field", "field": "city", "op": "equals", "value": "Utrecht"},
+        "not_utrecht": {"kind": "field", "field": "city", "op": "not_equals", "value": "utrecht"},
+        "in": {"kind": "field", "field": "city", "op": "in", "value": ["Delft", "Ede"]},
+        "starts": {"kind": "field", "field": "city", "op": "starts_with", "value": "Ut"},
+        "contains": {"kind": "field", "field": "city", "op": "contains", "value": "ELF"},
+        "nowhere": {"kind": "field", "field": "city", "op": "empty"},
+    }
+    ids = {}
+    async with transaction(sessions) as session:
+        for name, node in filters.items():
+            saved, _ = await save_list(
+                session,
+                data=ListInput(name=name, filter=node),
+                custom={},
+                max_depth=12,
+                max_nodes=200,
+            )
+            ids[saved.list_id] = name
+    rid = uuid.uuid4()
+    moves = [["Utrecht"], [], ["Delft"], ["Utrecht", "Delft"], ["Ede"], ["Oss"], ["Utrecht"], []]
+    for version, cities in enumerate(moves, start=1):
+        await apply(sessions, event(rid, version, [], addresses=[{"city": c} for c in cities]))
+        async with transaction(sessions) as session:
+            held = {
+                ids[list_id]
+                for list_id in (
+                    await session.execute(
+                        select(memberships.c.list_id).where(memberships.c.relation_id == rid)
+                    )
+                ).scalars()
+            }
+        lowered = {c.lower() for c in cities}
+        expected = {
+            name
+            for name, matches in {
+                "utrecht": "utrecht" in lowered,
+                "not_utrecht": "utrecht" not in lowered,
+                "in": bool(lowered & {"delft", "ede"}),
+                "starts": any(c.startswith("ut") for c in lowered),
+                "contains": any("elf" in c for c in lowered),
+                "nowhere": not lowered,
+            }.items()
+            if matches
+        }
+        assert held == expected, cities

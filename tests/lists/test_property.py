@@ -307,6 +307,15 @@ LISTS: list[tuple[str, Builder]] = [
         },
     ),
     ("gala", lambda ids: {"kind": "registration", "event_code": "gala"}),
+    # Judged by the cities that came or went (not every move re-checks them).
+    ("amsterdam_or_delft", lambda ids: field("city", "in", ["Amsterdam", "Delft"])),
+    (
+        "city_text",
+        lambda ids: {
+            "any": [field("city", "starts_with", "ut"), field("city", "contains", "STERD")]
+        },
+    ),
+    ("nowhere", lambda ids: {"not": field("city", "not_empty")}),
     ("at_first_org", lambda ids: {"kind": "function", "at": str(ORGS[0])}),
     (
         "combined",

@@ -426,6 +426,61 @@ def aspects(node: Any, custom: dict[str, FieldSpec]) -> set[str]:
     return found
 
 
+# Operators on a multi-valued column (cities, postal codes, ...) whose outcome for a relation
+# depends only on whether given values are among the relation's values.
+VALUE_OPS = ("equals", "not_equals", "in")
+# Operators whose outcome can be compared for the old and the new values of a column.
+GUARDED_OPS = (*VALUE_OPS, "contains", "starts_with", "empty", "not_empty")
+
+
+def guarded_values(node: FieldCriterion) -> tuple[str, ...] | None:
+    """The (lower-cased) values a criterion on a multi-valued column compares with, or None
+    when its outcome cannot be judged from the values that changed."""
+    if node.op in ("empty", "not_empty"):
+        return ()
+    values = node.value if node.op == "in" else [node.value]
+    if node.op not in GUARDED_OPS or not isinstance(values, list):
+        return None
+    if not all(isinstance(v, str) for v in values):
+        return None
+    return tuple(v.lower() for v in values)
+
+
+def guards(node: Any, custom: dict[str, FieldSpec]) -> dict[str, tuple[FieldCriterion, ...]]:
+    """Per multi-valued column aspect: the criteria on it, when every one of them can be
+    judged from the old and new values (see :func:`may_change`). A column left out must be
+    re-checked on any change of it."""
+    found: dict[str, list[FieldCriterion]] = {}
+    unguarded: set[str] = set()
+    for _, item in walk(node):
+        if not isinstance(item, FieldCriterion):
+            continue
+        spec = lookup(item.field, custom)
+        if spec is None or not spec.multi:
+            continue
+        aspect = spec_aspect(spec)
+        if item.op in RELATIVE_OPS or guarded_values(item) is None:
+            unguarded.add(aspect)
+        found.setdefault(aspect, []).append(item)
+    return {aspect: tuple(items) for aspect, items in found.items() if aspect not in unguarded}
+
+
+def may_change(node: FieldCriterion, old: frozenset[str], new: frozenset[str]) -> bool:
+    """Whether a criterion on a multi-valued column can have another outcome for the new
+    values than for the old: only a value that came or went can make a difference."""
+    values = guarded_values(node)
+    if values is None:
+        return True
+    if node.op in ("empty", "not_empty"):
+        return bool(old) != bool(new)
+    delta = old ^ new
+    if node.op in VALUE_OPS:
+        return any(v in delta for v in values)
+    if node.op == "contains":
+        return any(v in item for v in values for item in delta)
+    return any(item.startswith(v) for v in values for item in delta)  # starts_with
+
+
 def is_relative(node: Any) -> bool:
     """Whether the outcome can change with the date alone, without any event."""
     for _, item in walk(node):

@@ -12,8 +12,8 @@ present), so two workers re-checking the same relation cannot both announce the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -49,8 +49,18 @@ from relata_common.events import (
 )
 from relata_common.outbox import OutgoingEvent
 from relata_lists.catalogue import FieldSpec
-from relata_lists.compiler import Compiler, aspects, describe, leaves, list_aspect
-from relata_lists.filters import Node
+from relata_lists.compiler import (
+    VALUE_OPS,
+    Compiler,
+    aspects,
+    describe,
+    guarded_values,
+    guards,
+    leaves,
+    list_aspect,
+    may_change,
+)
+from relata_lists.filters import FieldCriterion, Node
 from relata_lists.models import (
     lists,
     membership_history,
@@ -59,7 +69,7 @@ from relata_lists.models import (
     rm_functions,
     rm_relations,
 )
-from relata_lists.readmodel import Cause, Touch, Touches
+from relata_lists.readmodel import Cause, Touch, Touches, Values
 
 PRODUCER = "lists"
 NODE = TypeAdapter(Node)
@@ -73,6 +83,9 @@ class ListDef:
     aspects: frozenset[str]
     depends_on: frozenset[uuid.UUID]
     relative: bool
+    guards: Mapping[str, tuple[FieldCriterion, ...]] = field(default_factory=dict)
+    """Multi-valued column aspects whose changes can be judged by the values that came or
+    went (see :func:`compiler.guards`); none: every change of an aspect is re-checked."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +122,7 @@ def _list_def(row: Any) -> ListDef:
             aspects=frozenset(aspects(node, {})),
             depends_on=frozenset(row["depends_on"]),
             relative=row["relative"],
+            guards=guards(node, {}),
         )
         if len(_PARSED) >= _PARSED_LIMIT:
             _PARSED.clear()
@@ -216,11 +230,7 @@ async def _evaluate_level(
 ) -> list[Change]:
     """Re-check, in one query, each list of a level for the relations touched in what it
     depends on; only the pairs whose membership must change come back."""
-    wanted: dict[uuid.UUID, list[uuid.UUID]] = {}
-    for item in level:
-        candidates = [rid for rid, t in touches.items() if not t.aspects.isdisjoint(item.aspects)]
-        if candidates:
-            wanted[item.list_id] = candidates
+    wanted = Dependents.of(level).candidates(touches)
     if not wanted:
         return []
     by_id = {item.list_id: item for item in level}
@@ -235,6 +245,56 @@ async def _evaluate_level(
     for i, relation_id, matched in rows:
         (desired_in if matched else desired_out).add((order[i], relation_id))
     return await _apply(session, desired_in, desired_out, touches)
+
+
+@dataclass
+class Dependents:
+    """Which lists of a level a touched aspect may affect, indexed so that a batch of moves
+    finds the few city lists of the cities moved from and to without trying every list."""
+
+    unguarded: dict[str, list[ListDef]] = field(default_factory=dict)
+    """aspect: lists re-checked on any change of it"""
+    by_value: dict[str, dict[str, list[ListDef]]] = field(default_factory=dict)
+    """guarded aspect, value: lists whose criteria on the aspect only test for given values"""
+    scanned: dict[str, list[ListDef]] = field(default_factory=dict)
+    """guarded aspect: lists with other judgeable criteria on it, judged one by one"""
+
+    @classmethod
+    def of(cls, level: list[ListDef]) -> Dependents:
+        index = cls()
+        for item in level:
+            for aspect in item.aspects:
+                criteria = item.guards.get(aspect)
+                if criteria is None:
+                    index.unguarded.setdefault(aspect, []).append(item)
+                elif all(c.op in VALUE_OPS for c in criteria):
+                    values = index.by_value.setdefault(aspect, {})
+                    for value in {v for c in criteria for v in guarded_values(c) or ()}:
+                        values.setdefault(value, []).append(item)
+                else:
+                    index.scanned.setdefault(aspect, []).append(item)
+        return index
+
+    def candidates(self, touches: Touches) -> dict[uuid.UUID, set[uuid.UUID]]:
+        """Per list: the touched relations whose membership of it may have changed."""
+        wanted: dict[uuid.UUID, set[uuid.UUID]] = {}
+        for relation_id, touched in touches.items():
+            for aspect in touched.aspects:
+                for item in self._affected(aspect, touched.values.get(aspect)):
+                    wanted.setdefault(item.list_id, set()).add(relation_id)
+        return wanted
+
+    def _affected(self, aspect: str, values: tuple[Values, Values] | None) -> list[ListDef]:
+        affected = list(self.unguarded.get(aspect, ()))
+        by_value, scanned = self.by_value.get(aspect, {}), self.scanned.get(aspect, ())
+        if values is None:  # what changed is unknown: every list on the aspect
+            return affected + [i for items in by_value.values() for i in items] + list(scanned)
+        old, new = values
+        affected += [item for value in old ^ new for item in by_value.get(value, ())]
+        affected += [
+            item for item in scanned if any(may_change(c, old, new) for c in item.guards[aspect])
+        ]
+        return affected
 
 
 def _mismatches(i: int, item: ListDef, candidates: list[uuid.UUID], compiler: Compiler) -> Any:

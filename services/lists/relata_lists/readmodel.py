@@ -72,17 +72,34 @@ class Cause:
     event_type: str
 
 
+Values = frozenset[str]
+
+
 @dataclass
 class Touch:
     aspects: set[str] = field(default_factory=set)
     cause: Cause | None = None
+    values: dict[str, tuple[Values, Values]] = field(default_factory=dict)
+    """Old and new values of touched multi-valued columns (cities, ...), by aspect: a list on
+    "city equals Zwolle" need not be re-checked when a relation moves from Ede to Oss."""
 
 
 Touches = dict[uuid.UUID, Touch]
 
 
-def touch(touches: Touches, relation_id: uuid.UUID, aspects: set[str], cause: Cause) -> None:
+def touch(
+    touches: Touches,
+    relation_id: uuid.UUID,
+    aspects: set[str],
+    cause: Cause,
+    values: dict[str, tuple[Values, Values]] | None = None,
+) -> None:
     entry = touches.setdefault(relation_id, Touch())
+    for aspect in aspects:
+        if aspect in entry.aspects:
+            entry.values.pop(aspect, None)  # touched twice: which values were before is unknown
+        elif values and aspect in values:
+            entry.values[aspect] = values[aspect]
     entry.aspects |= aspects
     entry.cause = cause  # the latest event that touched it
 
@@ -195,6 +212,17 @@ def changed_aspects(
     return changed
 
 
+def multi_values(held: _Held | None, row: dict[str, Any]) -> dict[str, tuple[Values, Values]]:
+    """Old and new values of the multi-valued columns that changed, by aspect."""
+    if held is None:
+        return {}
+    return {
+        field_aspect(column): (frozenset(held.row[column]), frozenset(row[column]))
+        for column in MULTI_FIELDS
+        if held.row[column] != row[column]
+    }
+
+
 async def apply_events(session: AsyncSession, envelopes: list[Envelope]) -> Touches:
     """Apply a batch of events, relation states first, and say which relations they touched."""
     touches: Touches = {}
@@ -273,7 +301,7 @@ async def _apply_relation_states(
         if any(e.type != RelationEventType.UPDATED for e in by_subject[envelope.subject_id]):
             aspects.add(STATUS)  # created, restored, merged: every list may change
         if aspects:
-            touch(touches, relation_id, aspects, cause)
+            touch(touches, relation_id, aspects, cause, multi_values(old, rows[relation_id]))
         if envelope.type == RelationEventType.MERGED:
             # The survivor may have been merged on, or erased, already.
             survivor = await _resolve(session, uuid.UUID(str(envelope.payload["survivor_id"])))
