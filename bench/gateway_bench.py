@@ -326,14 +326,20 @@ async def seed(stack: Stack) -> World:
 
         async def edit(relation_id: str, i: int) -> None:
             url = f"/views/{view_id}/relations/{relation_id}"
-            card = await gateway.get(url, headers=editor)
-            card.raise_for_status()
-            changed = await gateway.patch(
-                url,
-                json={"fields": {"first_name": f"Edited{i}"}},
-                headers={**editor, "If-Match": card.headers["ETag"]},
-            )
-            changed.raise_for_status()
+            for _ in range(20):  # a 503 (database busy on a shared machine) says: retry
+                card = await gateway.get(url, headers=editor)
+                if card.status_code != 503:
+                    card.raise_for_status()
+                    changed = await gateway.patch(
+                        url,
+                        json={"fields": {"first_name": f"Edited{i}"}},
+                        headers={**editor, "If-Match": card.headers["ETag"]},
+                    )
+                    if changed.status_code != 503:
+                        changed.raise_for_status()
+                        return
+                await asyncio.sleep(1.0)
+            raise RuntimeError(f"{url} stayed unavailable")
 
         await in_parallel(
             [lambda r=r, i=i: edit(r, i) for i, r in enumerate(ids[: options.edits])], 10

@@ -16,7 +16,13 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from sqlalchemy import text
 
-from relata_common.db import asyncpg_dsn, create_engine, create_sessionmaker, migrate
+from relata_common.db import (
+    asyncpg_dsn,
+    create_engine,
+    create_reading_sessionmaker,
+    create_sessionmaker,
+    migrate,
+)
 from relata_common.kafka import create_broker, create_producer, ensure_topics
 from relata_common.logging import configure_logging, get_logger
 from relata_common.outbox import OutboxRelay
@@ -36,6 +42,7 @@ def api_lifespan(settings: CommonSettings, migrations: Path) -> Callable:
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessions = create_sessionmaker(engine)
+        app.state.reading_sessions = create_reading_sessionmaker(engine)
         try:
             yield
         finally:

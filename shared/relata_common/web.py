@@ -273,6 +273,15 @@ SessionDep = Annotated[AsyncSession, Depends(_transactional_session, scope="func
 """A session in a transaction that commits before the response is sent, or rolls back."""
 
 
+async def _reading_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.reading_sessions() as session:
+        yield session
+
+
+ReadingSessionDep = Annotated[AsyncSession, Depends(_reading_session, scope="function")]
+"""A session for an endpoint that only reads, one statement at a time (no transaction)."""
+
+
 def _actor(
     kind: Annotated[ActorKind, Header(alias="X-Actor-Kind")] = ActorKind.SYSTEM,
     actor_id: Annotated[str | None, Header(alias="X-Actor-Id", max_length=200)] = None,

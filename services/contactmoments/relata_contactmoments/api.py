@@ -11,7 +11,14 @@ from pydantic import BaseModel, Field
 
 from relata_common.db import transaction
 from relata_common.errors import UnsupportedMediaType
-from relata_common.web import ActorDep, IfMatchDep, SessionDep, etag, required_version
+from relata_common.web import (
+    ActorDep,
+    IfMatchDep,
+    ReadingSessionDep,
+    SessionDep,
+    etag,
+    required_version,
+)
 from relata_contactmoments import history, ingestion, moments, timeline
 from relata_contactmoments.schemas import ContactMoment, Kind, MomentInput, MomentPatch
 
@@ -94,7 +101,7 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 
 @moments_router.get("/{moment_id}")
 async def get_moment(
-    moment_id: uuid.UUID, session: SessionDep, response: Response
+    moment_id: uuid.UUID, session: ReadingSessionDep, response: Response
 ) -> ContactMoment:
     """One contact moment with its ETag (410 once deleted)."""
     return _with_etag(response, await moments.get_live_record(session, moment_id))
@@ -131,7 +138,7 @@ async def delete_moment(
 @moments_router.get("/{moment_id}/history")
 async def moment_history(
     moment_id: uuid.UUID,
-    session: SessionDep,
+    session: ReadingSessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before_version: Annotated[int | None, Query(ge=1)] = None,
 ) -> list[history.HistoryEntry]:
@@ -144,7 +151,7 @@ async def moment_history(
 @timeline_router.get("/relations/{relation_id}/contact-moments")
 async def relation_timeline(
     relation_id: uuid.UUID,
-    session: SessionDep,
+    session: ReadingSessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200, description="`next` of a page")] = None,
     kind: Annotated[list[Kind] | None, Query(description="only these kinds")] = None,

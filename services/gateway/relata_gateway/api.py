@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from relata_common.errors import InvalidInput
-from relata_common.web import IfMatchDep, SessionDep, etag
+from relata_common.web import IfMatchDep, ReadingSessionDep, SessionDep, etag
 from relata_gateway import cache, dashboard, directory, pages, views
 from relata_gateway.cards import Card, CardContext, compose, require_visible
 from relata_gateway.directory import Snapshot, changing_views
@@ -446,7 +446,7 @@ async def recently_edited(
     user: UserDep,
     request: Request,
     snapshot: SnapshotDep,
-    session: SessionDep,
+    session: ReadingSessionDep,
     limit: Limit = 20,
 ) -> list[dashboard.ActivityItem]:
     """Recently edited by others (colleagues and relations themselves), newest first."""

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from relata_common.db import transaction
 from relata_common.errors import Conflict, InvalidInput, NotFound, UnsupportedMediaType
 from relata_common.events import RelationState
-from relata_common.web import ActorDep, IfMatchDep, SessionDep, etag
+from relata_common.web import ActorDep, IfMatchDep, ReadingSessionDep, SessionDep, etag
 from relata_relations import erasure, functions, history, importing, merges, relations
 from relata_relations.custom_fields import CustomFieldDefinition
 from relata_relations.fields import RelationFields, RelationType
@@ -74,7 +74,7 @@ async def create_relation(
 
 @relations_router.get("/{relation_id}")
 async def get_relation(
-    relation_id: uuid.UUID, session: SessionDep, response: Response
+    relation_id: uuid.UUID, session: ReadingSessionDep, response: Response
 ) -> RelationState:
     """One relation with its ETag; a merged one says which relation it was merged into."""
     return _with_etag(response, await relations.get_state(session, relation_id))
@@ -82,7 +82,7 @@ async def get_relation(
 
 @relations_router.get("")
 async def find_relations(
-    session: SessionDep,
+    session: ReadingSessionDep,
     external_id: Annotated[str | None, Query(max_length=200)] = None,
     relation_number: int | None = None,
 ) -> list[RelationState]:
@@ -100,7 +100,7 @@ async def find_relations(
 
 
 @relations_router.post("/lookup")
-async def lookup_relations(body: RelationLookup, session: SessionDep) -> list[RelationState]:
+async def lookup_relations(body: RelationLookup, session: ReadingSessionDep) -> list[RelationState]:
     """Many relations by id at once (unknown ids are left out)."""
     found = []
     for relation_id in dict.fromkeys(body.ids):
@@ -132,7 +132,7 @@ async def update_relation(
 @relations_router.get("/{relation_id}/history")
 async def relation_history(
     relation_id: uuid.UUID,
-    session: SessionDep,
+    session: ReadingSessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before_version: Annotated[int | None, Query(ge=1)] = None,
     field: Annotated[str | None, Query(max_length=100)] = None,
