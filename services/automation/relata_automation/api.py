@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
-from relata_automation import duplicates, merge_rules, properties, review
+from relata_automation import bulk, duplicates, merge_rules, properties, review
 from relata_automation.batch import run_batch
 from relata_automation.blocking import blocking_keys, profile_of
 from relata_automation.clients import Services
@@ -26,6 +26,7 @@ log = get_logger(__name__)
 duplicates_router = APIRouter(prefix="/duplicates", tags=["duplicates"])
 merge_rules_router = APIRouter(prefix="/merge-rules", tags=["merge rules"])
 properties_router = APIRouter(tags=["generated properties"])
+bulk_router = APIRouter(prefix="/bulk-edits", tags=["bulk edits"])
 Limit = Annotated[int, Query(ge=1, le=500)]
 NIL = uuid.UUID(int=0)
 
@@ -245,4 +246,54 @@ async def properties_of(
     return await properties.of_relation(session, relation_id)
 
 
-ROUTERS: tuple[APIRouter, ...] = (duplicates_router, merge_rules_router, properties_router)
+# --- bulk edits --------------------------------------------------------------------------------
+
+
+@bulk_router.post(
+    "",
+    responses={201: {"model": bulk.BulkEditOut, "description": "the batch, applied"}},
+)
+async def bulk_edit(
+    body: bulk.BulkEditInput, request: Request, actor: ActorDep, response: Response
+) -> bulk.DryRun | bulk.BulkEditOut:
+    """Apply one change to every relation of a list or selection. With ``dry_run`` (the
+    default) nothing changes: the answer says which relations would change, from what to what.
+    Without it the change is made and recorded as one batch that can be undone."""
+    if body.dry_run:
+        return await bulk.dry_run(_services(request), body)
+    done = await bulk.run(request.app.state.sessions, _services(request), body, actor)
+    response.status_code = status.HTTP_201_CREATED
+    response.headers["Location"] = f"/bulk-edits/{done.batch_id}"
+    return done
+
+
+@bulk_router.get("/{batch_id}")
+async def get_bulk_edit(batch_id: uuid.UUID, session: SessionDep) -> bulk.BulkEditOut:
+    """A bulk edit: what it changed, how many, by whom, and whether it was undone."""
+    return await bulk.get_batch(session, batch_id)
+
+
+@bulk_router.get("/{batch_id}/items")
+async def bulk_edit_items(
+    batch_id: uuid.UUID,
+    session: SessionDep,
+    limit: Limit = 100,
+    after: uuid.UUID | None = None,
+) -> list[bulk.BulkItem]:
+    """Per relation: the outcome, the previous and new values (page on with ``after``)."""
+    return await bulk.items(session, batch_id, limit=limit, after=after)
+
+
+@bulk_router.post("/{batch_id}/undo")
+async def undo_bulk_edit(batch_id: uuid.UUID, request: Request, actor: ActorDep) -> bulk.UndoReport:
+    """Put back the previous values; relations changed since the batch are reported as
+    conflicts and left as they are."""
+    return await bulk.undo(request.app.state.sessions, _services(request), batch_id, actor)
+
+
+ROUTERS: tuple[APIRouter, ...] = (
+    duplicates_router,
+    merge_rules_router,
+    properties_router,
+    bulk_router,
+)

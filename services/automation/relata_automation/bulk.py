@@ -1,0 +1,453 @@
+"""Bulk edits: one change applied to every relation of a relation list or a selection.
+
+A dry run shows exactly which relations change and from what to what, and changes nothing.
+The real run goes through the relations service relation by relation (PATCH with If-Match on
+the version just read, so a relation changed in between is reported, not overwritten) and is
+recorded as one batch with each relation's previous values. Undoing the batch puts those back
+the same way; a relation changed since the batch is reported as a conflict and left as it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from relata_automation import publishing
+from relata_automation.clients import Services
+from relata_common.db import transaction
+from relata_common.errors import Conflict, NotFound
+from relata_common.events import Actor, AutomationEventType, BulkEditPayload
+
+# The relations service's standard fields (custom fields are custom.<key>). Values are
+# validated by the relations service on each PATCH; names are checked here, before any run.
+STANDARD_FIELDS = frozenset(
+    {
+        "first_name",
+        "initials",
+        "infix",
+        "last_name",
+        "salutation",
+        "gender",
+        "birth_date",
+        "organisation_name",
+        "coc_number",
+        "iban",
+        "addresses",
+        "phones",
+        "emails",
+    }
+)
+CONCURRENCY = 8
+
+
+class Source(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["list", "selection"]
+    id: uuid.UUID
+
+
+class Change(BaseModel):
+    """``set_field`` (field, value), ``clear_field`` (field) or ``add_function`` (role,
+    object_id, start_date)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["set_field", "clear_field", "add_function"]
+    field: str | None = Field(default=None, description="a standard field or custom.<key>")
+    value: Any = None
+    role: str | None = Field(default=None, max_length=100)
+    object_id: uuid.UUID | None = None
+    start_date: date | None = Field(default=None, description="default: the day it runs")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Change:
+        if self.kind in ("set_field", "clear_field"):
+            if not self.field:
+                raise ValueError(f"{self.kind} needs field")
+            if self.field not in STANDARD_FIELDS and not (
+                self.field.startswith("custom.") and len(self.field) > len("custom.")
+            ):
+                raise ValueError(f"no field {self.field!r}: a standard field or custom.<key>")
+            if self.kind == "set_field" and self.value is None:
+                raise ValueError("set_field needs a value (use clear_field to empty a field)")
+        elif not self.role or self.object_id is None:
+            raise ValueError("add_function needs role and object_id")
+        return self
+
+
+class BulkEditInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: Source
+    change: Change
+    dry_run: bool = Field(default=True, description="show what would change; change nothing")
+
+
+class PlannedChange(BaseModel):
+    relation_id: uuid.UUID
+    version: int
+    outcome: Literal["changes", "unchanged", "skipped"]
+    before: Any = None
+    after: Any = None
+    reason: str | None = None
+
+
+class DryRun(BaseModel):
+    source: Source
+    change: Change
+    relations: int
+    changes: int
+    unchanged: int
+    skipped: int
+    planned: list[PlannedChange]
+
+
+class BulkEditOut(BaseModel):
+    batch_id: uuid.UUID
+    source: dict[str, Any]
+    change: dict[str, Any]
+    actor_kind: str
+    actor_id: str | None
+    created_at: datetime
+    changed: int
+    unchanged: int
+    failed: int
+    undone_at: datetime | None
+    undone_by: str | None
+
+
+class BulkItem(BaseModel):
+    relation_id: uuid.UUID
+    outcome: str
+    before: Any
+    after: Any
+    version_after: int | None
+    function_id: uuid.UUID | None
+    error: str | None
+    undo_outcome: str | None
+
+
+class UndoReport(BaseModel):
+    batch: BulkEditOut
+    restored: int
+    conflicts: list[uuid.UUID] = Field(description="changed since the batch: left as they are")
+    failed: int
+
+
+# --- planning (pure) ---------------------------------------------------------------------------
+
+
+def current_value(state: dict[str, Any], name: str) -> Any:
+    fields = state["fields"]
+    if name.startswith("custom."):
+        return (fields.get("custom") or {}).get(name.removeprefix("custom."))
+    return fields.get(name)
+
+
+def field_patch(name: str, value: Any) -> dict[str, Any]:
+    """The relations service's PATCH body for one field (``None`` clears it)."""
+    if name.startswith("custom."):
+        return {"custom": {name.removeprefix("custom."): value}}
+    return {name: value}
+
+
+def plan(change: Change, state: dict[str, Any]) -> PlannedChange:
+    """What the change would do to one relation."""
+    base = {"relation_id": state["relation_id"], "version": state["version"]}
+    if state.get("status", "active") != "active":
+        return PlannedChange(**base, outcome="skipped", reason=f"relation is {state['status']}")
+    if change.kind == "add_function":
+        held = [
+            f
+            for f in state.get("functions") or []
+            if f["role"] == change.role
+            and f["object_id"] == str(change.object_id)
+            and f.get("end_date") is None
+        ]
+        after = {"role": change.role, "object_id": str(change.object_id)}
+        if held:
+            return PlannedChange(**base, outcome="unchanged", reason="holds this function")
+        return PlannedChange(**base, outcome="changes", before=None, after=after)
+    assert change.field is not None
+    before = current_value(state, change.field)
+    after = change.value if change.kind == "set_field" else None
+    if before == after or (after is None and before in (None, "", [], {})):
+        return PlannedChange(**base, outcome="unchanged", before=before, after=after)
+    return PlannedChange(**base, outcome="changes", before=before, after=after)
+
+
+async def dry_run(services: Services, body: BulkEditInput) -> DryRun:
+    planned = await _plan_all(services, body)
+    count = {kind: sum(p.outcome == kind for p in planned) for kind in ("changes", "unchanged")}
+    return DryRun(
+        source=body.source,
+        change=body.change,
+        relations=len(planned),
+        changes=count["changes"],
+        unchanged=count["unchanged"],
+        skipped=len(planned) - count["changes"] - count["unchanged"],
+        planned=planned,
+    )
+
+
+async def _relation_ids(services: Services, source: Source) -> list[uuid.UUID]:
+    if source.kind == "list":
+        return await services.list_member_ids(source.id)
+    ids = await services.selection_member_ids(source.id)
+    if ids is None:
+        raise NotFound(f"selection {source.id} does not exist")
+    return ids
+
+
+async def _plan_all(services: Services, body: BulkEditInput) -> list[PlannedChange]:
+    ids = await _relation_ids(services, body.source)
+    states = await services.lookup(ids)
+    return [plan(body.change, states[i]) for i in ids if i in states]
+
+
+# --- running and undoing -----------------------------------------------------------------------
+
+
+async def _apply_one(
+    services: Services, change: Change, planned: PlannedChange, actor: Actor
+) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "relation_id": planned.relation_id,
+        "before": None,
+        "after": None,
+        "version_after": None,
+        "function_id": None,
+        "error": None,
+    }
+    if planned.outcome != "changes":
+        return {**item, "outcome": "unchanged"}
+    if change.kind == "add_function":
+        body = {
+            "role": change.role,
+            "object_id": str(change.object_id),
+            "start_date": (change.start_date or datetime.now(UTC).date()).isoformat(),
+        }
+        answer = await services.call(
+            "relations",
+            "POST",
+            f"/relations/{planned.relation_id}/functions",
+            json=body,
+            actor=actor,
+        )
+        if not answer.ok:
+            return {**item, "outcome": "failed", "error": answer.error()}
+        after = await services.relation(planned.relation_id)
+        return {
+            **item,
+            "outcome": "changed",
+            "after": body,
+            "function_id": uuid.UUID(answer.body["function_id"]),
+            "version_after": after.version,
+        }
+    assert change.field is not None
+    answer = await services.patch_relation(
+        planned.relation_id,
+        field_patch(change.field, planned.after),
+        version=planned.version,
+        actor=actor,
+    )
+    if not answer.ok:
+        return {**item, "outcome": "failed", "error": answer.error()}
+    return {
+        **item,
+        "outcome": "changed",
+        "before": field_patch(change.field, planned.before),
+        "after": field_patch(change.field, planned.after),
+        "version_after": answer.version,
+    }
+
+
+def _who(actor: Actor) -> str:
+    return f"{actor.kind.value}:{actor.id}" if actor.id else actor.kind.value
+
+
+async def run(
+    sessions: async_sessionmaker[AsyncSession],
+    services: Services,
+    body: BulkEditInput,
+    actor: Actor,
+) -> BulkEditOut:
+    """Apply the change to every relation of the source now, recorded as one batch."""
+    planned = await _plan_all(services, body)
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(p: PlannedChange) -> dict[str, Any]:
+        async with limit:
+            return await _apply_one(services, body.change, p, actor)
+
+    items = await asyncio.gather(*(one(p) for p in planned))
+    counts = {k: sum(i["outcome"] == k for i in items) for k in ("changed", "unchanged", "failed")}
+    batch_id = uuid.uuid4()
+    async with transaction(sessions) as session:
+        await session.execute(
+            text(
+                "INSERT INTO bulk_edits (batch_id, source, change, actor_kind, actor_id, changed,"
+                " unchanged, failed) VALUES (:b, CAST(:source AS jsonb), CAST(:change AS jsonb),"
+                " :kind, :id, :changed, :unchanged, :failed)"
+            ),
+            {
+                "b": batch_id,
+                "source": _json(body.source.model_dump(mode="json")),
+                "change": _json(body.change.model_dump(mode="json")),
+                "kind": actor.kind.value,
+                "id": actor.id,
+                **counts,
+            },
+        )
+        if items:
+            await session.execute(
+                text(
+                    "INSERT INTO bulk_edit_items (batch_id, relation_id, outcome, before, after,"
+                    " version_after, function_id, error) VALUES (:b, :relation_id, :outcome,"
+                    " CAST(:before AS jsonb), CAST(:after AS jsonb), :version_after,"
+                    " :function_id, :error)"
+                ),
+                [
+                    {
+                        **i,
+                        "b": batch_id,
+                        "before": _json(i["before"]),
+                        "after": _json(i["after"]),
+                    }
+                    for i in items
+                ],
+            )
+        out = await get_batch(session, batch_id)
+        await publishing.announce(
+            session,
+            event_type=AutomationEventType.BULK_EDIT_APPLIED,
+            subject_id=batch_id,
+            payload=BulkEditPayload(
+                batch_id=batch_id, source=out.source, change=out.change, **counts
+            ),
+            actor=actor,
+        )
+    return out
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+async def get_batch(
+    session: AsyncSession, batch_id: uuid.UUID, *, lock: bool = False
+) -> BulkEditOut:
+    row = (
+        (
+            await session.execute(
+                text(
+                    "SELECT * FROM bulk_edits WHERE batch_id = :b" + (" FOR UPDATE" if lock else "")
+                ),
+                {"b": batch_id},
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"bulk edit {batch_id} does not exist")
+    return BulkEditOut.model_validate(dict(row))
+
+
+async def items(
+    session: AsyncSession, batch_id: uuid.UUID, *, limit: int, after: uuid.UUID | None
+) -> list[BulkItem]:
+    await get_batch(session, batch_id)
+    rows = await session.execute(
+        text(
+            "SELECT * FROM bulk_edit_items WHERE batch_id = :b"
+            " AND (CAST(:after AS uuid) IS NULL OR relation_id > :after)"
+            " ORDER BY relation_id LIMIT :limit"
+        ),
+        {"b": batch_id, "after": after, "limit": limit},
+    )
+    return [BulkItem.model_validate(dict(r)) for r in rows.mappings()]
+
+
+async def _undo_one(services: Services, item: BulkItem, actor: Actor) -> str:
+    current = await services.relation(item.relation_id)
+    if not current.ok or current.version != item.version_after:
+        return "conflict"  # changed since the batch (or gone): leave it
+    if item.function_id is not None:
+        answer = await services.call(
+            "relations", "DELETE", f"/functions/{item.function_id}", actor=actor
+        )
+    else:
+        answer = await services.patch_relation(
+            item.relation_id, item.before or {}, version=item.version_after, actor=actor
+        )
+    if answer.status == 412:
+        return "conflict"
+    return "restored" if answer.ok else "failed"
+
+
+async def undo(
+    sessions: async_sessionmaker[AsyncSession],
+    services: Services,
+    batch_id: uuid.UUID,
+    actor: Actor,
+) -> UndoReport:
+    """Put back every value the batch changed, unless the relation changed since."""
+    async with transaction(sessions) as session:
+        batch = await get_batch(session, batch_id, lock=True)
+        if batch.undone_at is not None:
+            raise Conflict(f"bulk edit {batch_id} was undone already")
+        # Claimed first, so two undo calls cannot both run.
+        await session.execute(
+            text("UPDATE bulk_edits SET undone_at = now(), undone_by = :by WHERE batch_id = :b"),
+            {"by": _who(actor), "b": batch_id},
+        )
+        changed = [
+            i
+            for i in await items(session, batch_id, limit=10_000_000, after=None)
+            if i.outcome == "changed"
+        ]
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(item: BulkItem) -> tuple[uuid.UUID, str]:
+        async with limit:
+            return item.relation_id, await _undo_one(services, item, actor)
+
+    outcomes = dict(await asyncio.gather(*(one(i) for i in changed)))
+    async with transaction(sessions) as session:
+        for relation_id, outcome in outcomes.items():
+            await session.execute(
+                text(
+                    "UPDATE bulk_edit_items SET undo_outcome = :o"
+                    " WHERE batch_id = :b AND relation_id = :r"
+                ),
+                {"o": outcome, "b": batch_id, "r": relation_id},
+            )
+        out = await get_batch(session, batch_id)
+        conflicts = sorted(r for r, o in outcomes.items() if o == "conflict")
+        restored = sum(o == "restored" for o in outcomes.values())
+        failed = sum(o == "failed" for o in outcomes.values())
+        await publishing.announce(
+            session,
+            event_type=AutomationEventType.BULK_EDIT_UNDONE,
+            subject_id=batch_id,
+            payload=BulkEditPayload(
+                batch_id=batch_id,
+                source=out.source,
+                change=out.change,
+                changed=restored,
+                unchanged=0,
+                failed=failed,
+                conflicts=len(conflicts),
+            ),
+            actor=actor,
+        )
+    return UndoReport(batch=out, restored=restored, conflicts=conflicts, failed=failed)

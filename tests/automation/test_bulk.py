@@ -1,0 +1,172 @@
+"""Bulk edits over a selection, against the real relations and selections services: a dry run
+that changes nothing, the real run as one batch, and its undo that leaves later changes be."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.relations.fixtures import create, organisation, person
+from tests.selections.conftest import (  # noqa: F401 - the services' fixtures, reused
+    lists_api,
+    lists_database,
+    lists_settings,
+    selections_api,
+    selections_database,
+    selections_settings,
+)
+
+
+@pytest.fixture
+def automation_transports(
+    relations_api: httpx.AsyncClient,
+    selections_api: httpx.AsyncClient,  # noqa: F811
+    lists_api: httpx.AsyncClient,  # noqa: F811
+) -> dict[str, Any]:
+    return {
+        "relations": relations_api._transport,
+        "selections": selections_api._transport,
+        "lists": lists_api._transport,
+    }
+
+
+async def selection_of(selections: httpx.AsyncClient, relations: list[dict]) -> str:
+    response = await selections.post(
+        "/selections",
+        json={
+            "name": "Bulk",
+            "source": {"kind": "manual", "relation_ids": [r["relation_id"] for r in relations]},
+        },
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["selection_id"]
+
+
+async def field_of(relations: httpx.AsyncClient, relation: dict, name: str) -> Any:
+    return (await relations.get(f"/relations/{relation['relation_id']}")).json()["fields"].get(name)
+
+
+async def test_dry_run_then_run_then_undo(
+    relations_api: httpx.AsyncClient,
+    selections_api: httpx.AsyncClient,  # noqa: F811
+    automation_api: httpx.AsyncClient,
+):
+    dear = await create(relations_api, person("Aa", salutation="Dear"))
+    bare = await create(relations_api, person("Bb"))
+    done = await create(relations_api, person("Cc", salutation="Beste"))
+    selection = await selection_of(selections_api, [dear, bare, done])
+    body = {
+        "source": {"kind": "selection", "id": selection},
+        "change": {"kind": "set_field", "field": "salutation", "value": "Beste"},
+    }
+
+    dry = await automation_api.post("/bulk-edits", json=body)
+    assert dry.status_code == 200, dry.text
+    plan = {p["relation_id"]: p for p in dry.json()["planned"]}
+    assert dry.json()["changes"] == 2 and dry.json()["unchanged"] == 1
+    assert (plan[dear["relation_id"]]["before"], plan[dear["relation_id"]]["after"]) == (
+        "Dear",
+        "Beste",
+    )
+    assert plan[bare["relation_id"]]["before"] is None
+    assert plan[done["relation_id"]]["outcome"] == "unchanged"
+    assert await field_of(relations_api, dear, "salutation") == "Dear"  # nothing changed
+
+    run = await automation_api.post("/bulk-edits", json={**body, "dry_run": False})
+    assert run.status_code == 201, run.text
+    batch = run.json()
+    assert (batch["changed"], batch["unchanged"], batch["failed"]) == (2, 1, 0)
+    assert batch["actor_id"] == "anouk"
+    for relation in (dear, bare, done):
+        assert await field_of(relations_api, relation, "salutation") == "Beste"
+    history = (await relations_api.get(f"/relations/{dear['relation_id']}/history")).json()
+    assert history[0]["actor"]["id"] == "anouk"  # through the relations API, with its history
+
+    # Someone changes one of them after the batch: undo leaves that one be.
+    current = await relations_api.get(f"/relations/{bare['relation_id']}")
+    later = await relations_api.patch(
+        f"/relations/{bare['relation_id']}",
+        json={"fields": {"first_name": "Bea"}},
+        headers={"If-Match": current.headers["ETag"]},
+    )
+    assert later.status_code == 200
+
+    undone = await automation_api.post(f"/bulk-edits/{batch['batch_id']}/undo")
+    assert undone.status_code == 200, undone.text
+    report = undone.json()
+    assert report["restored"] == 1 and report["conflicts"] == [bare["relation_id"]]
+    assert await field_of(relations_api, dear, "salutation") == "Dear"
+    assert await field_of(relations_api, bare, "salutation") == "Beste"
+    assert await field_of(relations_api, done, "salutation") == "Beste"
+    items = (await automation_api.get(f"/bulk-edits/{batch['batch_id']}/items")).json()
+    assert {i["relation_id"]: i["undo_outcome"] for i in items} == {
+        dear["relation_id"]: "restored",
+        bare["relation_id"]: "conflict",
+        done["relation_id"]: None,
+    }
+    again = await automation_api.post(f"/bulk-edits/{batch['batch_id']}/undo")
+    assert again.status_code == 409
+
+
+async def test_add_function_in_bulk_and_undo(
+    relations_api: httpx.AsyncClient,
+    selections_api: httpx.AsyncClient,  # noqa: F811
+    automation_api: httpx.AsyncClient,
+):
+    await relations_api.post(
+        "/roles",
+        json={
+            "code": "volunteer",
+            "label": "Volunteer",
+            "subject_types": ["person"],
+            "object_types": ["organisation"],
+        },
+    )
+    club = await create(relations_api, organisation("Club"))
+    people = [await create(relations_api, person(name)) for name in ("Dd", "Ee")]
+    selection = await selection_of(selections_api, people)
+    run = await automation_api.post(
+        "/bulk-edits",
+        json={
+            "source": {"kind": "selection", "id": selection},
+            "change": {
+                "kind": "add_function",
+                "role": "volunteer",
+                "object_id": club["relation_id"],
+            },
+            "dry_run": False,
+        },
+    )
+    assert run.status_code == 201, run.text
+    assert run.json()["changed"] == 2
+    for relation in people:
+        held = (await relations_api.get(f"/relations/{relation['relation_id']}")).json()
+        assert [f["role"] for f in held["functions"]] == ["volunteer"]
+    undone = (await automation_api.post(f"/bulk-edits/{run.json()['batch_id']}/undo")).json()
+    assert undone["restored"] == 2
+    for relation in people:
+        held = (await relations_api.get(f"/relations/{relation['relation_id']}")).json()
+        assert held["functions"] == []
+
+
+async def test_bad_bulk_edits_name_the_field(automation_api: httpx.AsyncClient):
+    response = await automation_api.post(
+        "/bulk-edits",
+        json={
+            "source": {"kind": "selection", "id": "00000000-0000-0000-0000-000000000001"},
+            "change": {"kind": "set_field", "field": "shoe_size", "value": 44},
+        },
+    )
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"][:2] == ["body", "change"] and "shoe_size" in error["msg"]
+    missing = await automation_api.post(
+        "/bulk-edits",
+        json={
+            "source": {"kind": "selection", "id": "00000000-0000-0000-0000-000000000001"},
+            "change": {"kind": "clear_field", "field": "salutation"},
+        },
+    )
+    assert missing.status_code == 404
