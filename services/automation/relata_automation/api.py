@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
-from relata_automation import bulk, duplicates, merge_rules, properties, review
+from relata_automation import bulk, duplicates, merge_rules, properties, review, rules
 from relata_automation.batch import run_batch
 from relata_automation.blocking import blocking_keys, profile_of
 from relata_automation.clients import Services
@@ -27,6 +27,7 @@ duplicates_router = APIRouter(prefix="/duplicates", tags=["duplicates"])
 merge_rules_router = APIRouter(prefix="/merge-rules", tags=["merge rules"])
 properties_router = APIRouter(tags=["generated properties"])
 bulk_router = APIRouter(prefix="/bulk-edits", tags=["bulk edits"])
+rules_router = APIRouter(prefix="/rules", tags=["adjustment rules"])
 Limit = Annotated[int, Query(ge=1, le=500)]
 NIL = uuid.UUID(int=0)
 
@@ -291,7 +292,84 @@ async def undo_bulk_edit(batch_id: uuid.UUID, request: Request, actor: ActorDep)
     return await bulk.undo(request.app.state.sessions, _services(request), batch_id, actor)
 
 
+# --- adjustment rules --------------------------------------------------------------------------
+
+
+@rules_router.get("")
+async def all_rules(session: SessionDep) -> list[rules.RuleOut]:
+    """Every adjustment rule."""
+    return await rules.all_rules(session)
+
+
+@rules_router.post("", status_code=status.HTTP_201_CREATED)
+async def create_rule(body: rules.RuleInput, session: SessionDep) -> rules.RuleOut:
+    """Add an adjustment rule: a trigger, an optional condition, actions."""
+    return await rules.create_rule(session, body)
+
+
+@rules_router.get("/buttons")
+async def buttons(session: SessionDep) -> list[rules.RuleOut]:
+    """The enabled button rules, for the relation card."""
+    return [
+        r
+        for r in await rules.all_rules(session)
+        if r.enabled and isinstance(r.trigger, rules.ButtonTrigger)
+    ]
+
+
+@rules_router.get("/runs")
+async def rule_runs(
+    session: SessionDep,
+    rule_id: uuid.UUID | None = None,
+    relation_id: uuid.UUID | None = None,
+    limit: Limit = 50,
+) -> list[rules.RunOut]:
+    """Rule runs, newest first: which rule, which relation, what it changed."""
+    return await rules.runs(session, rule_id=rule_id, relation_id=relation_id, limit=limit)
+
+
+@rules_router.get("/{rule_id}")
+async def get_rule(rule_id: uuid.UUID, session: SessionDep) -> rules.RuleOut:
+    """One adjustment rule."""
+    return await rules.get_rule(session, rule_id)
+
+
+@rules_router.put("/{rule_id}")
+async def replace_rule(
+    rule_id: uuid.UUID, body: rules.RuleInput, session: SessionDep
+) -> rules.RuleOut:
+    """Change an adjustment rule."""
+    return await rules.replace_rule(session, rule_id, body)
+
+
+@rules_router.delete("/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_rule(rule_id: uuid.UUID, session: SessionDep) -> None:
+    """Delete an adjustment rule with its runs."""
+    await rules.delete_rule(session, rule_id)
+
+
+class ButtonPress(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    relation_id: uuid.UUID
+
+
+@rules_router.post("/{rule_id}/run")
+async def press_button(
+    rule_id: uuid.UUID, body: ButtonPress, request: Request, actor: ActorDep
+) -> rules.RunOut:
+    """Press a button rule on a relation's card: it runs now, on behalf of the caller."""
+    return await rules.press_button(
+        request.app.state.sessions,
+        _services(request),
+        rule_id=rule_id,
+        relation_id=body.relation_id,
+        actor=actor,
+    )
+
+
 ROUTERS: tuple[APIRouter, ...] = (
+    rules_router,
     duplicates_router,
     merge_rules_router,
     properties_router,
