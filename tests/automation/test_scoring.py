@@ -123,3 +123,19 @@ def test_a_rule_chooses_only_candidates_in_its_lists():
     others = {member: profile, outsider: profile}
     chosen = choose_candidate(rule, new_id, profile, pairs, others, {member})
     assert [p.other(new_id) for p in chosen] == [member]
+
+
+def test_swapped_names_and_a_mistyped_postal_code_still_meet():
+    swapped = {
+        "first_name": "Berg",
+        "last_name": "Jan",
+        "birth_date": "1970-03-04",
+        "addresses": [{"postal_code": "3512 AB", "house_number": "12", "street": "Oudegracht"}],
+    }
+    a = profile_of("person", {**JAN, "infix": None})
+    b = profile_of("person", swapped)
+    assert set(blocking_keys(a)) & set(blocking_keys(b)) >= {"Pg:berg|jan", "Ps:oudegracht|12"}
+    reasons = {r.reason for r in score(a, b).reasons}
+    assert "same names, first and last swapped" in reasons
+    assert "same street and house number" in reasons
+    assert score(a, b).stars >= 4

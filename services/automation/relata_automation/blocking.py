@@ -46,6 +46,8 @@ class Profile:
     addresses: tuple[tuple[str, str], ...] = ()
     """(postal code, house number) pairs, both folded."""
     streets: tuple[str, ...] = field(default=())
+    street_numbers: tuple[str, ...] = field(default=())
+    """street|house number, folded: the same address when a postal code is mistyped."""
 
     def to_json(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if v not in ("", ())}
@@ -54,7 +56,7 @@ class Profile:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Profile:
         values = dict(data)
-        for name in ("emails", "phones", "streets"):
+        for name in ("emails", "phones", "streets", "street_numbers"):
             values[name] = tuple(values.get(name, ()))
         values["addresses"] = tuple(tuple(a) for a in values.get("addresses", ()))
         return cls(**values)
@@ -87,6 +89,15 @@ def profile_of(relation_type: str, fields: dict[str, Any]) -> Profile:
             )
         ),
         streets=tuple(sorted({fold(a.get("street")) for a in addresses if a.get("street")})),
+        street_numbers=tuple(
+            sorted(
+                {
+                    f"{fold(a.get('street'))}|{fold(a.get('house_number'))}"
+                    for a in addresses
+                    if a.get("street") and a.get("house_number")
+                }
+            )
+        ),
     )
 
 
@@ -95,6 +106,7 @@ def blocking_keys(profile: Profile) -> list[str]:
     keys: list[str] = [f"e:{email}" for email in profile.emails]
     keys += [f"p:{phone}" for phone in profile.phones]
     keys += [f"a:{postal}|{number}" for postal, number in profile.addresses]
+    keys += [f"s:{street}" for street in profile.street_numbers]
     if profile.relation_type == "organisation":
         if profile.coc_number:
             keys.append(f"k:{profile.coc_number}")
@@ -108,6 +120,9 @@ def blocking_keys(profile: Profile) -> list[str]:
             keys.append(f"f:{profile.first_name}|{profile.birth_date}")
         if profile.birth_date:
             keys += [f"d:{profile.birth_date}|{postal}" for postal, _ in profile.addresses]
+        if profile.first_name and profile.last_name:
+            # Either order: first and last name are sometimes entered the wrong way round.
+            keys.append("g:" + "|".join(sorted((profile.first_name, profile.last_name))))
     if profile.iban:
         keys.append(f"i:{profile.iban}")
     # Keys are per relation type: a person is never compared with an organisation.

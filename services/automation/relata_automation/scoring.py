@@ -91,7 +91,21 @@ class _Tally:
         self.reasons.append(Reason(points=points, reason=reason))
 
 
+def _swapped(a: Profile, b: Profile) -> bool:
+    """First and last name entered the wrong way round on one of the two."""
+    if not (a.first_name and a.last_name and b.first_name and b.last_name):
+        return False
+    return (
+        jaro_winkler(a.first_name, b.last_name) >= 0.9
+        and jaro_winkler(a.last_name, b.first_name) >= 0.9
+        and jaro_winkler(a.last_name, b.last_name) < 0.75
+    )
+
+
 def _names(tally: _Tally, a: Profile, b: Profile) -> None:
+    if _swapped(a, b):
+        tally.add(3, "same names, first and last swapped")
+        return
     if a.last_name and b.last_name:
         similarity = jaro_winkler(a.last_name, b.last_name)
         if similarity == 1.0:
@@ -155,6 +169,8 @@ def _contact(tally: _Tally, a: Profile, b: Profile) -> None:
         tally.add(3, "same IBAN")
     if set(a.addresses) & set(b.addresses):
         tally.add(3, "same postal code and house number")
+    elif set(a.street_numbers) & set(b.street_numbers):
+        tally.add(2, "same street and house number")
     elif {p for p, _ in a.addresses} & {p for p, _ in b.addresses}:
         tally.add(1, "same postal code")
     elif set(a.streets) & set(b.streets):
