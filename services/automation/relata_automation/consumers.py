@@ -95,40 +95,76 @@ async def apply_merge_rules(
         return
 
 
-def applier(settings: AutomationSettings) -> Callable[[AsyncSession, Envelope], Awaitable[None]]:
-    async def apply(session: AsyncSession, envelope: Envelope) -> None:
-        if envelope.type in CHANGED:
-            changed = RelationChangedPayload.model_validate(envelope.payload)
-            state = changed.state
-            profile = await duplicates.store_relation(session, state)
-            if profile is not None and state.status == "active":
-                pairs = await duplicates.detect(
-                    session,
-                    state.relation_id,
-                    profile,
-                    found_by=envelope.type,
-                    min_stars=settings.min_stars,
-                    max_block=settings.max_block,
-                    max_candidates=settings.max_candidates,
-                )
-                if envelope.type == RelationEventType.CREATED:
-                    await apply_merge_rules(session, state.relation_id, profile, pairs)
-            await rules.queue_for_relation_event(session, envelope, changed)
-        elif envelope.type == RelationEventType.MERGED:
-            merged = RelationMergedPayload.model_validate(envelope.payload)
-            await duplicates.forget_relation(session, merged.merged_id)
-            await properties.repoint(session, merged.merged_id, merged.survivor_id)
-        elif envelope.type == RelationEventType.ERASED:
-            erased = RelationErasedPayload.model_validate(envelope.payload)
-            await duplicates.forget_relation(session, erased.relation_id)
-            await properties.forget(session, erased.relation_id)
-        elif envelope.type in (MembershipEventType.ENTERED, MembershipEventType.LEFT):
-            membership = MembershipPayload.model_validate(envelope.payload)
-            entered = envelope.type == MembershipEventType.ENTERED
-            await properties.apply_membership(session, membership, entered=entered)
-            await rules.queue_for_membership(session, envelope, membership, entered=entered)
+def batch_applier(
+    settings: AutomationSettings,
+) -> Callable[[AsyncSession, list[Envelope]], Awaitable[None]]:
+    """Applies a batch of events in order. Consecutive relation changes are applied together
+    (profiles and keys stored, candidates found and scored in a few statements for all of
+    them), which keeps up with a bulk import; everything else one event at a time."""
+
+    async def apply(session: AsyncSession, envelopes: list[Envelope]) -> None:
+        run: list[Envelope] = []
+        for envelope in envelopes:
+            if envelope.type in CHANGED:
+                run.append(envelope)
+                continue
+            await apply_changes(session, run, settings)
+            run = []
+            await apply_other(session, envelope)
+        await apply_changes(session, run, settings)
 
     return apply
+
+
+async def apply_changes(
+    session: AsyncSession, envelopes: list[Envelope], settings: AutomationSettings
+) -> None:
+    """relation.created, relation.updated and relation.restored events, in their order."""
+    if not envelopes:
+        return
+    changed = [RelationChangedPayload.model_validate(e.payload) for e in envelopes]
+    found_by = {c.state.relation_id: e.type for e, c in zip(envelopes, changed, strict=True)}
+    stored = await duplicates.store_relations(session, [c.state for c in changed])
+    newest = {c.state.relation_id: c.state for c in changed}
+    active = {i: p for i, p in stored.items() if newest[i].status == "active"}
+    await duplicates.detect_many(
+        session,
+        active,
+        found_by=found_by,
+        min_stars=settings.min_stars,
+        max_block=settings.max_block,
+        max_candidates=settings.max_candidates,
+    )
+    created_ids = {
+        c.state.relation_id
+        for e, c in zip(envelopes, changed, strict=True)
+        if e.type == RelationEventType.CREATED
+    }
+    created = [i for i in active if i in created_ids]
+    if created and await merge_rules.any_enabled(session):
+        for relation_id in created:
+            pairs = await duplicates.open_pairs_of(session, relation_id)
+            await apply_merge_rules(session, relation_id, active[relation_id], pairs)
+    if await rules.any_enabled(session):
+        for envelope, payload in zip(envelopes, changed, strict=True):
+            await rules.queue_for_relation_event(session, envelope, payload)
+
+
+async def apply_other(session: AsyncSession, envelope: Envelope) -> None:
+    """Merges, erasures and list memberships."""
+    if envelope.type == RelationEventType.MERGED:
+        merged = RelationMergedPayload.model_validate(envelope.payload)
+        await duplicates.forget_relation(session, merged.merged_id)
+        await properties.repoint(session, merged.merged_id, merged.survivor_id)
+    elif envelope.type == RelationEventType.ERASED:
+        erased = RelationErasedPayload.model_validate(envelope.payload)
+        await duplicates.forget_relation(session, erased.relation_id)
+        await properties.forget(session, erased.relation_id)
+    elif envelope.type in (MembershipEventType.ENTERED, MembershipEventType.LEFT):
+        membership = MembershipPayload.model_validate(envelope.payload)
+        entered = envelope.type == MembershipEventType.ENTERED
+        await properties.apply_membership(session, membership, entered=entered)
+        await rules.queue_for_membership(session, envelope, membership, entered=entered)
 
 
 def consumer(settings: AutomationSettings, app: FastAPI) -> EventConsumer:
@@ -138,7 +174,7 @@ def consumer(settings: AutomationSettings, app: FastAPI) -> EventConsumer:
         topics=CONSUMED_TOPICS,
         sessions=app.state.sessions,
         inbox=inbox,
-        apply=applier(settings),
+        apply_batch=batch_applier(settings),
         producer=app.state.producer,
         retry_attempts=settings.consumer_retry_attempts,
         max_records=settings.consumer_max_records,

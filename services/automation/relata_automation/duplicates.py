@@ -19,14 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from relata_automation import publishing
 from relata_automation.blocking import Profile, blocking_keys, profile_of
 from relata_automation.models import blocking_keys as keys_table
-from relata_automation.models import relation_profiles
+from relata_automation.models import outbox, relation_profiles
 from relata_automation.scoring import Score, score
 from relata_common.events import (
+    AUTOMATION_TOPIC,
     AutomationEventType,
     DuplicateFoundPayload,
     DuplicatePairState,
+    Envelope,
     RelationState,
 )
+from relata_common.outbox import OutgoingEvent
 
 UPDATABLE = ("open", "closed")
 """Statuses a new score may change; merged, merging and rejected pairs stay as they are."""
@@ -57,16 +60,31 @@ def ordered(a: uuid.UUID, b: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
     return (a, b) if a < b else (b, a)
 
 
-async def store_relation(session: AsyncSession, state: RelationState) -> Profile | None:
-    """Store the relation's profile and keys; None when this event is older than what we hold."""
-    profile = profile_of(state.relation_type, state.fields)
+async def store_relations(
+    session: AsyncSession, states: list[RelationState]
+) -> dict[uuid.UUID, Profile]:
+    """Store profiles and keys of many relations in a few statements; returns those stored
+    (an event older than what is held stores nothing)."""
+    newest: dict[uuid.UUID, RelationState] = {}
+    for state in states:
+        held = newest.get(state.relation_id)
+        if held is None or held.version < state.version:
+            newest[state.relation_id] = state
+    if not newest:
+        return {}
+    made = {i: profile_of(s.relation_type, s.fields) for i, s in newest.items()}
     statement = insert(relation_profiles).values(
-        relation_id=state.relation_id,
-        relation_type=state.relation_type,
-        version=state.version,
-        profile=profile.to_json(),
-        created_at=state.created_at,
-        updated_at=state.updated_at,
+        [
+            {
+                "relation_id": i,
+                "relation_type": s.relation_type,
+                "version": s.version,
+                "profile": made[i].to_json(),
+                "created_at": s.created_at,
+                "updated_at": s.updated_at,
+            }
+            for i, s in newest.items()
+        ]
     )
     statement = statement.on_conflict_do_update(
         index_elements=[relation_profiles.c.relation_id],
@@ -77,17 +95,24 @@ async def store_relation(session: AsyncSession, state: RelationState) -> Profile
         },
         where=relation_profiles.c.version < statement.excluded.version,
     ).returning(relation_profiles.c.relation_id)
-    if (await session.execute(statement)).first() is None:
-        return None
+    stored = list((await session.execute(statement)).scalars())
+    if not stored:
+        return {}
     await session.execute(
-        text("DELETE FROM blocking_keys WHERE relation_id = :r"), {"r": state.relation_id}
+        text("DELETE FROM blocking_keys WHERE relation_id = ANY(:ids)").bindparams(
+            bindparam("ids", type_=ARRAY(Uuid))
+        ),
+        {"ids": stored},
     )
-    keys = blocking_keys(profile)
+    keys = [{"key": k, "relation_id": i} for i in stored for k in blocking_keys(made[i])]
     if keys:
-        await session.execute(
-            keys_table.insert(), [{"key": k, "relation_id": state.relation_id} for k in keys]
-        )
-    return profile
+        await session.execute(keys_table.insert(), keys)
+    return {i: made[i] for i in stored}
+
+
+async def store_relation(session: AsyncSession, state: RelationState) -> Profile | None:
+    """Store one relation's profile and keys; None when this event is older than what we hold."""
+    return (await store_relations(session, [state])).get(state.relation_id)
 
 
 async def forget_relation(session: AsyncSession, relation_id: uuid.UUID) -> None:
@@ -130,6 +155,73 @@ async def _candidates(
     return {row.relation_id: Profile.from_json(row.profile) for row in rows}
 
 
+async def _candidates_of_many(
+    session: AsyncSession, ids: list[uuid.UUID], *, max_block: int, limit: int
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """Per relation: those sharing a usable key with it, and those already paired with it."""
+    found: dict[uuid.UUID, list[uuid.UUID]] = {i: [] for i in ids}
+    ids_param = bindparam("ids", type_=ARRAY(Uuid))
+    rows = await session.execute(
+        text(
+            "WITH mine AS (SELECT key, relation_id FROM blocking_keys"
+            "  WHERE relation_id = ANY(:ids)),"
+            " usable AS (SELECT key FROM blocking_keys WHERE key IN (SELECT key FROM mine)"
+            "  GROUP BY key HAVING count(*) <= :max_block)"
+            " SELECT DISTINCT m.relation_id AS me, o.relation_id AS other"
+            " FROM mine m JOIN blocking_keys o ON o.key = m.key AND o.relation_id <> m.relation_id"
+            " WHERE m.key IN (SELECT key FROM usable)"
+        ).bindparams(ids_param),
+        {"ids": ids, "max_block": max_block},
+    )
+    for me, other in rows:
+        if len(found[me]) < limit:
+            found[me].append(other)
+    paired = await session.execute(
+        text(
+            "SELECT first_id, second_id FROM duplicate_pairs"
+            " WHERE (first_id = ANY(:ids) OR second_id = ANY(:ids))"
+            " AND status IN ('open', 'closed')"
+        ).bindparams(ids_param),
+        {"ids": ids},
+    )
+    for first, second in paired:
+        for me, other in ((first, second), (second, first)):
+            if me in found and other not in found[me]:
+                found[me].append(other)
+    return found
+
+
+async def detect_many(
+    session: AsyncSession,
+    stored: dict[uuid.UUID, Profile],
+    *,
+    found_by: dict[uuid.UUID, str],
+    min_stars: int,
+    max_block: int,
+    max_candidates: int,
+) -> None:
+    """Score each stored relation against its candidates and bring their pairs up to date:
+    new pairs enter the queue, known ones are rescored, decided ones stay as they are."""
+    if not stored:
+        return
+    candidates = await _candidates_of_many(
+        session, list(stored), max_block=max_block, limit=max_candidates
+    )
+    known = dict(stored)
+    missing = {o for others in candidates.values() for o in others if o not in known}
+    known |= await profiles(session, list(missing))
+    scores: dict[tuple[uuid.UUID, uuid.UUID], tuple[Score, str]] = {}
+    for me, others in candidates.items():
+        for other in others:
+            pair = ordered(me, other)
+            if pair in scores or other not in known:
+                continue
+            if known[me].relation_type != known[other].relation_type:
+                continue
+            scores[pair] = (score(known[pair[0]], known[pair[1]]), found_by[me])
+    await save_scores(session, scores, min_stars=min_stars)
+
+
 async def detect(
     session: AsyncSession,
     relation_id: uuid.UUID,
@@ -140,106 +232,108 @@ async def detect(
     max_block: int,
     max_candidates: int,
 ) -> list[Pair]:
-    """Score this relation against its candidates; returns its open pairs, best first."""
-    candidates = await _candidates(
-        session, relation_id, blocking_keys(profile), max_block=max_block, limit=max_candidates
+    """Score one relation against its candidates; returns its open pairs, best first."""
+    await detect_many(
+        session,
+        {relation_id: profile},
+        found_by={relation_id: found_by},
+        min_stars=min_stars,
+        max_block=max_block,
+        max_candidates=max_candidates,
     )
-    for other_id, other in candidates.items():
-        if other.relation_type != profile.relation_type:
-            continue
-        await save_score(
-            session,
-            relation_id,
-            other_id,
-            score(profile, other),
-            found_by=found_by,
-            min_stars=min_stars,
-        )
     return await open_pairs_of(session, relation_id)
 
 
-async def save_score(
+async def save_scores(
     session: AsyncSession,
-    a: uuid.UUID,
-    b: uuid.UUID,
-    result: Score,
+    scores: dict[tuple[uuid.UUID, uuid.UUID], tuple[Score, str]],
     *,
-    found_by: str,
     min_stars: int,
 ) -> None:
-    """Insert, rescore, reopen or drop one pair; announces pairs new to the queue."""
-    first, second = ordered(a, b)
-    params = {"f": first, "s": second}
-    current = (
-        (
-            await session.execute(
-                text(
-                    "SELECT * FROM duplicate_pairs WHERE first_id = :f AND second_id = :s"
-                    " FOR UPDATE"
+    """Insert, rescore, reopen or drop pairs in a few statements; announces pairs new to the
+    queue. Rows are locked in pair order, so two workers cannot deadlock over them."""
+    if not scores:
+        return
+    pairs = sorted(scores)
+    rows = await session.execute(
+        text(
+            "SELECT d.* FROM duplicate_pairs d"
+            " JOIN unnest(:firsts, :seconds) AS p(f, s) ON d.first_id = p.f AND d.second_id = p.s"
+            " ORDER BY d.first_id, d.second_id FOR UPDATE OF d"
+        ).bindparams(
+            bindparam("firsts", type_=ARRAY(Uuid)), bindparam("seconds", type_=ARRAY(Uuid))
+        ),
+        {"firsts": [p[0] for p in pairs], "seconds": [p[1] for p in pairs]},
+    )
+    current = {(r["first_id"], r["second_id"]): r for r in rows.mappings()}
+    inserts, updates, deletes, found = [], [], [], []
+    for pair in pairs:
+        result, found_by = scores[pair]
+        row = current.get(pair)
+        if row is not None and row["status"] not in UPDATABLE:
+            continue  # decided (or being merged): a new score changes nothing
+        if result.stars < min_stars:
+            if row is not None and row["status"] == "open":
+                # No longer alike enough: out of the queue (found again if they grow alike).
+                deletes.append(row["pair_id"])
+            continue
+        reasons = [r.model_dump() for r in result.reasons]
+        values = {
+            "stars": result.stars,
+            "points": result.points,
+            "reasons": _json(reasons),
+        }
+        if row is not None:
+            updates.append({**values, "p": row["pair_id"]})
+            if row["status"] == "open":
+                continue
+        pair_id = row["pair_id"] if row is not None else uuid.uuid4()
+        if row is None:
+            inserts.append(
+                {**values, "p": pair_id, "f": pair[0], "s": pair[1], "found_by": found_by}
+            )
+        found.append(
+            OutgoingEvent(
+                AUTOMATION_TOPIC,
+                Envelope(
+                    type=AutomationEventType.DUPLICATE_FOUND,
+                    producer=publishing.PRODUCER,
+                    subject_id=str(pair[0]),
+                    payload=DuplicateFoundPayload(
+                        pair=Pair(
+                            pair_id, pair[0], pair[1], result.stars, result.points, reasons, "open"
+                        ).state(),
+                        found_by=found_by,
+                    ).model_dump(mode="json"),
                 ),
-                params,
             )
         )
-        .mappings()
-        .first()
-    )
-    reasons = [r.model_dump() for r in result.reasons]
-    if current is not None and current["status"] not in UPDATABLE:
-        return  # decided (or being merged): a new score changes nothing
-    if result.stars < min_stars:
-        if current is not None and current["status"] == "open":
-            # No longer alike enough: out of the queue (found again if they grow alike).
-            await session.execute(
-                text("DELETE FROM duplicate_pairs WHERE pair_id = :p"), {"p": current["pair_id"]}
-            )
-        return
-    if current is not None:
+    if deletes:
+        await session.execute(
+            text("DELETE FROM duplicate_pairs WHERE pair_id = ANY(:ids)").bindparams(
+                bindparam("ids", type_=ARRAY(Uuid))
+            ),
+            {"ids": deletes},
+        )
+    if updates:
         await session.execute(
             text(
                 "UPDATE duplicate_pairs SET stars = :stars, points = :points,"
                 " reasons = CAST(:reasons AS jsonb), status = 'open', scored_at = now()"
                 " WHERE pair_id = :p"
             ),
-            {
-                "p": current["pair_id"],
-                "stars": result.stars,
-                "points": result.points,
-                "reasons": _json(reasons),
-            },
+            updates,
         )
-        if current["status"] == "open":
-            return
-    pair = Pair(
-        pair_id=current["pair_id"] if current is not None else uuid.uuid4(),
-        first_id=first,
-        second_id=second,
-        stars=result.stars,
-        points=result.points,
-        reasons=reasons,
-        status="open",
-    )
-    if current is None:
+    if inserts:
         await session.execute(
             text(
                 "INSERT INTO duplicate_pairs (pair_id, first_id, second_id, stars, points,"
                 " reasons, status, found_by) VALUES (:p, :f, :s, :stars, :points,"
                 " CAST(:reasons AS jsonb), 'open', :found_by)"
             ),
-            {
-                **params,
-                "p": pair.pair_id,
-                "stars": pair.stars,
-                "points": pair.points,
-                "reasons": _json(reasons),
-                "found_by": found_by,
-            },
+            inserts,
         )
-    await publishing.announce(
-        session,
-        event_type=AutomationEventType.DUPLICATE_FOUND,
-        subject_id=first,
-        payload=DuplicateFoundPayload(pair=pair.state(), found_by=found_by),
-    )
+    await outbox.add_many(session, found)
 
 
 def _json(value: Any) -> str:

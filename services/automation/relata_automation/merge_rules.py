@@ -189,6 +189,12 @@ async def delete_rule(session: AsyncSession, rule_id: uuid.UUID) -> None:
         raise NotFound(f"merge rule {rule_id} does not exist")
 
 
+async def any_enabled(session: AsyncSession) -> bool:
+    return bool(
+        await session.scalar(text("SELECT EXISTS (SELECT 1 FROM merge_rules WHERE enabled)"))
+    )
+
+
 async def all_rules(session: AsyncSession, *, enabled_only: bool = False) -> list[MergeRuleOut]:
     statement = merge_rules.select().order_by(merge_rules.c.position)
     if enabled_only:

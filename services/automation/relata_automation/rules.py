@@ -321,6 +321,12 @@ async def delete_rule(session: AsyncSession, rule_id: uuid.UUID) -> None:
         raise NotFound(f"adjustment rule {rule_id} does not exist")
 
 
+async def any_enabled(session: AsyncSession) -> bool:
+    return bool(
+        await session.scalar(text("SELECT EXISTS (SELECT 1 FROM adjustment_rules WHERE enabled)"))
+    )
+
+
 async def runs(
     session: AsyncSession, *, rule_id: uuid.UUID | None, relation_id: uuid.UUID | None, limit: int
 ) -> list[RunOut]:
