@@ -110,7 +110,7 @@ async def check(body: RelationCheck, session: SessionDep, request: Request) -> l
                     relation_id=relation_id,
                     stars=result.stars,
                     points=result.points,
-                    reasons=[r.model_dump() for r in result.reasons],
+                    reasons=result.reasons_as_dicts(),
                 )
             )
     return sorted(results, key=lambda c: (-c.stars, -c.points))

@@ -104,7 +104,7 @@ async def _score_all(
             continue
         result = score(a, b)
         if result.stars >= min_stars:
-            reasons = orjson.dumps([r.model_dump() for r in result.reasons]).decode()
+            reasons = orjson.dumps(result.reasons_as_dicts()).decode()
             rows.append((uuid.uuid4(), first_id, second_id, result.stars, result.points, reasons))
     return rows
 

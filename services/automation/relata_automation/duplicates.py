@@ -277,7 +277,7 @@ async def save_scores(
                 # No longer alike enough: out of the queue (found again if they grow alike).
                 deletes.append(row["pair_id"])
             continue
-        reasons = [r.model_dump() for r in result.reasons]
+        reasons = result.reasons_as_dicts()
         values = {
             "stars": result.stars,
             "points": result.points,

@@ -7,8 +7,7 @@ Pure functions. Every point comes with a reason a person can check ("same e-mail
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from pydantic import BaseModel
+from functools import lru_cache
 
 from relata_automation.blocking import Profile
 
@@ -16,17 +15,28 @@ from relata_automation.blocking import Profile
 STAR_THRESHOLDS: tuple[tuple[int, int], ...] = ((10, 5), (7, 4), (5, 3), (3, 2))
 
 
-class Reason(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Reason:
     points: int
     reason: str
 
+    def as_dict(self) -> dict[str, int | str]:
+        return {"points": self.points, "reason": self.reason}
 
-class Score(BaseModel):
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """Plain dataclasses, not pydantic models: a batch run scores hundreds of thousands."""
+
     stars: int
     points: int
     reasons: list[Reason]
 
+    def reasons_as_dicts(self) -> list[dict[str, int | str]]:
+        return [r.as_dict() for r in self.reasons]
 
+
+@lru_cache(maxsize=1 << 16)  # names repeat: Jan, Jansen, ... are compared again and again
 def jaro_winkler(left: str, right: str) -> float:
     """Jaro-Winkler similarity in [0, 1]: forgiving of typos, strict on the first letters."""
     if left == right:
@@ -88,7 +98,7 @@ class _Tally:
     reasons: list[Reason]
 
     def add(self, points: int, reason: str) -> None:
-        self.reasons.append(Reason(points=points, reason=reason))
+        self.reasons.append(Reason(points, reason))
 
 
 def _swapped(a: Profile, b: Profile) -> bool:
