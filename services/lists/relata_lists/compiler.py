@@ -446,11 +446,15 @@ def guarded_values(node: FieldCriterion) -> tuple[str, ...] | None:
     return tuple(v.lower() for v in values)
 
 
-def guards(node: Any, custom: dict[str, FieldSpec]) -> dict[str, tuple[FieldCriterion, ...]]:
+Guard = tuple[str, tuple[str, ...]]
+"""A criterion on a multi-valued column as its operator and (lower-cased) values."""
+
+
+def guards(node: Any, custom: dict[str, FieldSpec]) -> dict[str, tuple[Guard, ...]]:
     """Per multi-valued column aspect: the criteria on it, when every one of them can be
     judged from the old and new values (see :func:`may_change`). A column left out must be
     re-checked on any change of it."""
-    found: dict[str, list[FieldCriterion]] = {}
+    found: dict[str, list[Guard]] = {}
     unguarded: set[str] = set()
     for _, item in walk(node):
         if not isinstance(item, FieldCriterion):
@@ -459,26 +463,28 @@ def guards(node: Any, custom: dict[str, FieldSpec]) -> dict[str, tuple[FieldCrit
         if spec is None or not spec.multi:
             continue
         aspect = spec_aspect(spec)
-        if item.op in RELATIVE_OPS or guarded_values(item) is None:
+        values = guarded_values(item)
+        if values is None:
             unguarded.add(aspect)
-        found.setdefault(aspect, []).append(item)
+        else:
+            found.setdefault(aspect, []).append((item.op, values))
     return {aspect: tuple(items) for aspect, items in found.items() if aspect not in unguarded}
 
 
-def may_change(node: FieldCriterion, old: frozenset[str], new: frozenset[str]) -> bool:
+def may_change(guard: Guard, old: frozenset[str], new: frozenset[str]) -> bool:
     """Whether a criterion on a multi-valued column can have another outcome for the new
     values than for the old: only a value that came or went can make a difference."""
-    values = guarded_values(node)
-    if values is None:
-        return True
-    if node.op in ("empty", "not_empty"):
+    op, values = guard
+    if op in ("empty", "not_empty"):
         return bool(old) != bool(new)
     delta = old ^ new
-    if node.op in VALUE_OPS:
+    if op in VALUE_OPS:
         return any(v in delta for v in values)
-    if node.op == "contains":
+    if op == "contains":
         return any(v in item for v in values for item in delta)
-    return any(item.startswith(v) for v in values for item in delta)  # starts_with
+    if op == "starts_with":
+        return any(item.startswith(v) for v in values for item in delta)
+    return True
 
 
 def is_relative(node: Any) -> bool:

@@ -12,11 +12,13 @@ present), so two workers re-checking the same relation cannot both announce the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any
 
+import orjson
 from prometheus_client import Histogram
 from pydantic import TypeAdapter
 from sqlalchemy import (
@@ -43,24 +45,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from relata_common.events import (
     LIST_MEMBERSHIP_TOPIC,
     Envelope,
-    MembershipCause,
     MembershipEventType,
-    MembershipPayload,
 )
 from relata_common.outbox import OutgoingEvent
 from relata_lists.catalogue import FieldSpec
 from relata_lists.compiler import (
     VALUE_OPS,
     Compiler,
+    Guard,
     aspects,
     describe,
-    guarded_values,
     guards,
     leaves,
     list_aspect,
     may_change,
 )
-from relata_lists.filters import FieldCriterion, Node
+from relata_lists.filters import Node
 from relata_lists.models import (
     lists,
     membership_history,
@@ -83,9 +83,14 @@ class ListDef:
     aspects: frozenset[str]
     depends_on: frozenset[uuid.UUID]
     relative: bool
-    guards: Mapping[str, tuple[FieldCriterion, ...]] = field(default_factory=dict)
+    guards: Mapping[str, tuple[Guard, ...]] = field(default_factory=dict)
     """Multi-valued column aspects whose changes can be judged by the values that came or
     went (see :func:`compiler.guards`); none: every change of an aspect is re-checked."""
+
+    @cached_property
+    def fingerprint(self) -> bytes:
+        """The filter as canonical JSON: what a statement compiled from it depends on."""
+        return NODE.dump_json(self.filter)
 
 
 @dataclass(frozen=True)
@@ -102,14 +107,17 @@ async def load_lists(session: AsyncSession) -> list[ListDef]:
     return dependency_order([_list_def(row) for row in rows])
 
 
-# Parsed definitions by (list id, version): a batch reads every list, parsing 200 filters
-# each time would cost more than the query. A saved change bumps the version.
-_PARSED: dict[tuple[uuid.UUID, int], ListDef] = {}
+# Parsed definitions: a batch reads every list, and parsing 200 filters each time would cost
+# more than the query.
+_PARSED: dict[tuple[Any, ...], ListDef] = {}
 _PARSED_LIMIT = 10_000
 
 
 def _list_def(row: Any) -> ListDef:
-    key = (row["list_id"], row["version"])
+    # The stored filter is part of the key: a version number is reused when the transaction
+    # that saved it rolls back.
+    filter_json = orjson.dumps(row["filter"], option=orjson.OPT_SORT_KEYS)
+    key = (row["list_id"], row["version"], filter_json, row["name"], row["relative"])
     item = _PARSED.get(key)
     if item is None:
         node = NODE.validate_python(row["filter"])
@@ -199,7 +207,7 @@ async def _reevaluate(
     if only is not None:
         ordered = [d for d in ordered if d.list_id in only]
     compiler = Compiler(today=today, custom=custom)
-    await _lock_relations(session, set(touches))
+    await _lock_relations(session, {rid for rid, touched in touches.items() if not touched.locked})
     changes: list[Change] = []
     for level in levels(ordered):
         level_changes = await _evaluate_level(session, level, touches, compiler)
@@ -211,6 +219,8 @@ async def _reevaluate(
 
 async def _lock_relations(session: AsyncSession, relation_ids: set[uuid.UUID]) -> None:
     """Serialise evaluations of one relation across workers (in id order: no deadlocks)."""
+    if not relation_ids:
+        return
     await session.execute(
         select(rm_relations.c.relation_id)
         .where(rm_relations.c.relation_id == any_(_uuid_array("ids", relation_ids)))
@@ -230,21 +240,54 @@ async def _evaluate_level(
 ) -> list[Change]:
     """Re-check, in one query, each list of a level for the relations touched in what it
     depends on; only the pairs whose membership must change come back."""
-    wanted = Dependents.of(level).candidates(touches)
+    prepared = _prepared_level(level, compiler)
+    wanted = prepared.dependents.candidates(touches)
     if not wanted:
         return []
-    by_id = {item.list_id: item for item in level}
-    order = list(wanted)
-    branches = [
-        _mismatches(i, by_id[list_id], wanted[list_id], compiler) for i, list_id in enumerate(order)
-    ]
-    statement = branches[0] if len(branches) == 1 else union_all(*branches)
-    rows = (await session.execute(statement)).all()
+    params = {f"ids{i}": sorted(wanted.get(item.list_id, ())) for i, item in enumerate(level)}
+    rows = (await session.execute(prepared.mismatches, params)).all()
     desired_in: set[tuple[uuid.UUID, uuid.UUID]] = set()
     desired_out: set[tuple[uuid.UUID, uuid.UUID]] = set()
     for i, relation_id, matched in rows:
-        (desired_in if matched else desired_out).add((order[i], relation_id))
+        (desired_in if matched else desired_out).add((level[i].list_id, relation_id))
     return await _apply(session, desired_in, desired_out, touches)
+
+
+@dataclass(frozen=True)
+class _PreparedLevel:
+    dependents: Dependents
+    mismatches: Any
+
+
+# Statements over every list of a level (or of all lists), built once per set of filters,
+# day and custom fields. A batch binds each list's candidates (none for most lists),
+# so SQLAlchemy reuses the compiled SQL and PostgreSQL the prepared statement and its plan:
+# compiling and planning a query over 200 filters per batch would cost more than running it.
+_PREPARED: dict[tuple[Any, ...], Any] = {}
+_PREPARED_LIMIT = 1000
+
+
+def _prepared(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    found = _PREPARED.get(key)
+    if found is None:
+        if len(_PREPARED) >= _PREPARED_LIMIT:
+            _PREPARED.clear()
+        found = _PREPARED[key] = build()
+    return found
+
+
+def _key(kind: str, items: Iterable[ListDef], compiler: Compiler) -> tuple[Any, ...]:
+    filters = tuple((item.list_id, item.fingerprint) for item in items)
+    return (kind, filters, compiler.today, tuple(sorted(compiler.custom.items())))
+
+
+def _prepared_level(level: list[ListDef], compiler: Compiler) -> _PreparedLevel:
+    def build() -> _PreparedLevel:
+        branches = [_mismatches(i, item, compiler) for i, item in enumerate(level)]
+        statement = branches[0] if len(branches) == 1 else union_all(*branches)
+        return _PreparedLevel(Dependents.of(level), statement)
+
+    return _prepared(_key("level", level, compiler), build)
 
 
 @dataclass
@@ -267,9 +310,9 @@ class Dependents:
                 criteria = item.guards.get(aspect)
                 if criteria is None:
                     index.unguarded.setdefault(aspect, []).append(item)
-                elif all(c.op in VALUE_OPS for c in criteria):
+                elif all(op in VALUE_OPS for op, _ in criteria):
                     values = index.by_value.setdefault(aspect, {})
-                    for value in {v for c in criteria for v in guarded_values(c) or ()}:
+                    for value in {v for _, guarded in criteria for v in guarded}:
                         values.setdefault(value, []).append(item)
                 else:
                     index.scanned.setdefault(aspect, []).append(item)
@@ -297,10 +340,10 @@ class Dependents:
         return affected
 
 
-def _mismatches(i: int, item: ListDef, candidates: list[uuid.UUID], compiler: Compiler) -> Any:
-    """``(i, relation_id, matches)`` for the candidates whose membership of ``item`` differs
-    from whether they match it now. A relation not in the read model matches nothing (and is
-    in no list: relation rows are never deleted)."""
+def _mismatches(i: int, item: ListDef, compiler: Compiler) -> Any:
+    """``(i, relation_id, matches)`` for the candidates (bound as ``ids<i>``) whose membership
+    of ``item`` differs from whether they match it now. A relation not in the read model
+    matches nothing (and is in no list: relation rows are never deleted)."""
     r = rm_relations
     held = exists().where(
         memberships.c.list_id == _literal(item.list_id),
@@ -314,7 +357,7 @@ def _mismatches(i: int, item: ListDef, candidates: list[uuid.UUID], compiler: Co
             matches.label("matches"),
             held.label("held"),
         )
-        .where(r.c.relation_id == any_(_uuid_array(f"ids{i}", candidates)))
+        .where(r.c.relation_id == any_(bindparam(f"ids{i}", type_=ARRAY(Uuid))))
         .subquery(f"c{i}")
     )
     return select(checked.c.i, checked.c.relation_id, checked.c.matches).where(
@@ -501,28 +544,32 @@ async def record_changes(
     reasons = await _explain(session, changes, compiler, defs)
     history, events = [], []
     for change in changes:
-        cause = MembershipCause(
-            event_id=change.cause.event_id,
-            event_type=change.cause.event_type,
-            criteria=reasons.get((change.list_id, change.relation_id), []),
-        )
+        # The contract's JSON (MembershipPayload, MembershipCause), built as plain data: a
+        # batch can record thousands of changes and validating each model cost more than
+        # writing it.
+        cause = {
+            "event_id": str(change.cause.event_id) if change.cause.event_id else None,
+            "event_type": change.cause.event_type,
+            "criteria": reasons.get((change.list_id, change.relation_id), []),
+        }
         history.append(
             {
                 "list_id": change.list_id,
                 "relation_id": change.relation_id,
                 "change": "entered" if change.entered else "left",
-                "cause": cause.model_dump(mode="json"),
+                "cause": cause,
             }
         )
-        payload = MembershipPayload(
-            list_id=change.list_id, relation_id=change.relation_id, cause=cause
-        )
         kind = MembershipEventType.ENTERED if change.entered else MembershipEventType.LEFT
-        envelope = Envelope(
+        envelope = Envelope.model_construct(
             type=kind.value,
             producer=PRODUCER,
             subject_id=str(change.relation_id),
-            payload=payload.model_dump(mode="json"),
+            payload={
+                "list_id": str(change.list_id),
+                "relation_id": str(change.relation_id),
+                "cause": cause,
+            },
         )
         events.append(OutgoingEvent(LIST_MEMBERSHIP_TOPIC, envelope))
     for start in range(0, len(history), 5000):
@@ -544,30 +591,33 @@ async def _explain(
     by_list: dict[uuid.UUID, list[Change]] = {}
     for change in changes:
         by_list.setdefault(change.list_id, []).append(change)
-    explained = [
-        (defs[list_id], list_changes)
-        for list_id, list_changes in by_list.items()
-        if list_id in defs and len(list_changes) <= EXPLAINED_PER_LIST
-    ]
+    items = list(defs.values())
+    ids: dict[str, list[uuid.UUID]] = {}
+    explained: list[tuple[ListDef, list[Change]]] = []
+    for i, item in enumerate(items):
+        list_changes = by_list.get(item.list_id, [])
+        if len(list_changes) > EXPLAINED_PER_LIST:
+            list_changes = []
+        ids[f"explain{i}"] = sorted({c.relation_id for c in list_changes})
+        if list_changes:
+            explained.append((item, list_changes))
     if not explained:
         return {}
-    criteria = [leaves(item.filter) for item, _ in explained]
-    branches = [
-        _outcomes(i, criteria[i], [c.relation_id for c in list_changes], compiler)
-        for i, (_, list_changes) in enumerate(explained)
-    ]
-    statement = branches[0] if len(branches) == 1 else union_all(*branches)
+    statement = _prepared(_key("explain", items, compiler), lambda: _explaining(items, compiler))
     outcomes: dict[tuple[int, uuid.UUID], tuple[str, list[bool | None]]] = {
         (i, relation_id): (status, results)
-        for i, relation_id, status, results in await session.execute(statement)
+        for i, relation_id, status, results in await session.execute(statement, ids)
     }
+    index = {item.list_id: i for i, item in enumerate(items)}
     reasons: dict[tuple[uuid.UUID, uuid.UUID], list[str]] = {}
-    for i, (item, list_changes) in enumerate(explained):
+    for item, list_changes in explained:
+        i = index[item.list_id]
+        criteria = leaves(item.filter)
         for change in list_changes:
             status, results = outcomes.get((i, change.relation_id), ("unknown", []))
             described = [
                 describe(criterion)
-                for criterion, result in zip(criteria[i], results, strict=False)
+                for criterion, result in zip(criteria, results, strict=False)
                 if bool(result) == change.entered
             ]
             if not change.entered and status != "active":
@@ -576,14 +626,18 @@ async def _explain(
     return reasons
 
 
-def _outcomes(
-    i: int, criteria: list[Any], relation_ids: list[uuid.UUID], compiler: Compiler
-) -> Any:
-    """``(i, relation_id, status, [outcome of each criterion])`` for these relations."""
+def _explaining(items: list[ListDef], compiler: Compiler) -> Any:
+    branches = [_outcomes(i, leaves(item.filter), compiler) for i, item in enumerate(items)]
+    return branches[0] if len(branches) == 1 else union_all(*branches)
+
+
+def _outcomes(i: int, criteria: list[Any], compiler: Compiler) -> Any:
+    """``(i, relation_id, status, [outcome of each criterion])`` for the relations bound as
+    ``explain<i>``."""
     r = rm_relations
     results = array([compiler.condition(c) for c in criteria], type_=Boolean)
     return select(literal(i, Integer), r.c.relation_id, r.c.status, results).where(
-        r.c.relation_id == any_(_uuid_array(f"explain{i}", relation_ids))
+        r.c.relation_id == any_(bindparam(f"explain{i}", type_=ARRAY(Uuid)))
     )
 
 

@@ -10,14 +10,15 @@ re-checks only those.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import asyncpg
 import orjson
-from sqlalchemy import Uuid, any_, bindparam, delete, func, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.events import (
@@ -82,6 +83,8 @@ class Touch:
     values: dict[str, tuple[Values, Values]] = field(default_factory=dict)
     """Old and new values of touched multi-valued columns (cities, ...), by aspect: a list on
     "city equals Zwolle" need not be re-checked when a relation moves from Ede to Oss."""
+    locked: bool = False
+    """The relation's read model row is locked by this transaction already."""
 
 
 Touches = dict[uuid.UUID, Touch]
@@ -186,7 +189,7 @@ def _same_json(old: Any, new: Any) -> bool:
 
 
 def changed_aspects(
-    held: Mapping[str, Any] | None,
+    held: _Held | None,
     row: dict[str, Any],
     functions_changed: bool,
 ) -> set[str]:
@@ -197,9 +200,9 @@ def changed_aspects(
     """
     if held is None:
         return {STATUS}  # a relation not seen before may enter any list
-    changed = {STATUS} if held["status"] != row["status"] else set()
-    changed |= {field_aspect(c) for c in COMPARED_COLUMNS if held[c] != row[c]}
-    old_custom, new_custom = held["custom"] or {}, row["custom"] or {}
+    changed = {STATUS} if held.row["status"] != row["status"] else set()
+    changed |= {field_aspect(c) for c in COMPARED_COLUMNS if held.row[c] != row[c]}
+    old_custom, new_custom = held.custom or {}, row["custom"] or {}
     changed |= {
         field_aspect(f"custom.{key}")
         for key in old_custom.keys() | new_custom.keys()
@@ -250,6 +253,7 @@ class _Held:
     """A relation's read model row and its functions, as held before this batch."""
 
     row: Mapping[str, Any]
+    custom: dict[str, Any]
     functions: frozenset[FunctionKey]
 
 
@@ -295,13 +299,12 @@ async def _apply_relation_states(
             continue
         cause = Cause(envelope.event_id, envelope.type)
         old = held.get(relation_id)
-        aspects = changed_aspects(
-            old.row if old else None, rows[relation_id], relation_id in replaced
-        )
+        aspects = changed_aspects(old, rows[relation_id], relation_id in replaced)
         if any(e.type != RelationEventType.UPDATED for e in by_subject[envelope.subject_id]):
             aspects.add(STATUS)  # created, restored, merged: every list may change
         if aspects:
             touch(touches, relation_id, aspects, cause, multi_values(old, rows[relation_id]))
+            touches[relation_id].locked = True  # read for update, or written, above
         if envelope.type == RelationEventType.MERGED:
             # The survivor may have been merged on, or erased, already.
             survivor = await _resolve(session, uuid.UUID(str(envelope.payload["survivor_id"])))
@@ -315,6 +318,27 @@ async def _apply_relation_states(
             await _erase(session, envelope, touches)
 
 
+async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under the session, in the session's transaction: the few
+    statements run per batch go straight to it, without SQLAlchemy's per-row processing."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection  # type: ignore[return-value]
+
+
+# The held rows of a batch's relations with their functions, locked: see _held_rows.
+HELD_ROWS = """
+SELECT held.*, held.custom::text AS custom_json,
+       (SELECT coalesce(jsonb_agg(jsonb_build_array(
+                   f.function_id, f.object_id, f.role, f.start_date, f.end_date)), '[]')::text
+          FROM rm_functions f WHERE f.subject_id = held.relation_id) AS functions_json
+  FROM rm_relations held
+ WHERE held.relation_id = ANY($1::uuid[])
+ ORDER BY held.relation_id
+   FOR UPDATE OF held
+"""
+
+
 async def _held_rows(
     session: AsyncSession, relation_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, _Held]:
@@ -326,46 +350,21 @@ async def _held_rows(
     """
     if not relation_ids:
         return {}
-    f = rm_functions
-    held_functions = (
-        select(
-            func.coalesce(
-                func.jsonb_agg(
-                    func.jsonb_build_array(
-                        f.c.function_id, f.c.object_id, f.c.role, f.c.start_date, f.c.end_date
-                    )
-                ),
-                text("'[]'::jsonb"),
-                type_=JSONB,
-            )
-        )
-        .where(f.c.subject_id == rm_relations.c.relation_id)
-        .scalar_subquery()
-    )
-    rows = await session.execute(
-        select(rm_relations, held_functions.label("held_functions"))
-        .where(rm_relations.c.relation_id == any_(uuid_array("ids", relation_ids)))
-        .order_by(rm_relations.c.relation_id)
-        .with_for_update(of=rm_relations)
-    )
+    connection = await driver_connection(session)
     return {
-        row["relation_id"]: _Held(
-            row, frozenset((i, o, r, s, e) for i, o, r, s, e in row["held_functions"])
+        record["relation_id"]: _Held(
+            record,
+            orjson.loads(record["custom_json"]),
+            frozenset(map(tuple, orjson.loads(record["functions_json"]))),
         )
-        for row in rows.mappings()
+        for record in await connection.fetch(HELD_ROWS, relation_ids)
     }
-
-
-def uuid_array(name: str, ids: Iterable[uuid.UUID]) -> Any:
-    """Ids bound as one array: a batch or a list's evaluation can touch more relations than
-    the 32,767 parameters a statement may have."""
-    return bindparam(name, sorted(ids), type_=ARRAY(Uuid))
 
 
 # One statement per batch, whatever its size: the rows travel as one JSON array parameter and
 # PostgreSQL turns them into records of the table itself.
-ROWS = "CAST(CAST(:rows AS text) AS jsonb)"
-UPSERT_RELATIONS = text(
+ROWS = "CAST($1::text AS jsonb)"
+UPSERT_RELATIONS = (
     "INSERT INTO rm_relations AS held"
     f" SELECT * FROM jsonb_populate_recordset(NULL::rm_relations, {ROWS})"
     " ON CONFLICT (relation_id) DO UPDATE SET "
@@ -373,7 +372,8 @@ UPSERT_RELATIONS = text(
     + " WHERE held.version < excluded.version"
     " RETURNING relation_id"
 )
-INSERT_FUNCTIONS = text(
+DELETE_FUNCTIONS = "DELETE FROM rm_functions WHERE subject_id = ANY($1::uuid[])"
+INSERT_FUNCTIONS = (
     "INSERT INTO rm_functions"
     f" SELECT * FROM jsonb_populate_recordset(NULL::rm_functions, {ROWS})"
     " ON CONFLICT DO NOTHING"
@@ -384,8 +384,9 @@ async def _upsert_relations(session: AsyncSession, rows: list[dict[str, Any]]) -
     """Insert or update rows newer than held; returns the ids actually written."""
     if not rows:
         return set()
-    result = await session.execute(UPSERT_RELATIONS, {"rows": orjson.dumps(rows).decode()})
-    return set(result.scalars())
+    connection = await driver_connection(session)
+    written = await connection.fetch(UPSERT_RELATIONS, orjson.dumps(rows).decode())
+    return {record[0] for record in written}
 
 
 async def _replace_functions(
@@ -394,9 +395,8 @@ async def _replace_functions(
     """Replace the functions of these relations (those whose functions changed)."""
     if not functions:
         return
-    await session.execute(
-        delete(rm_functions).where(rm_functions.c.subject_id == any_(uuid_array("ids", functions)))
-    )
+    connection = await driver_connection(session)
+    await connection.execute(DELETE_FUNCTIONS, sorted(functions))
     rows = [
         {
             "function_id": function_id,
@@ -410,7 +410,7 @@ async def _replace_functions(
         for function_id, object_id, role, start, end in sorted(keys)
     ]
     if rows:
-        await session.execute(INSERT_FUNCTIONS, {"rows": orjson.dumps(rows).decode()})
+        await connection.execute(INSERT_FUNCTIONS, orjson.dumps(rows).decode())
 
 
 async def _move_facts(session: AsyncSession, merged: uuid.UUID, survivor: uuid.UUID) -> None:
