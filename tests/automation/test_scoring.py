@@ -130,11 +130,19 @@ def test_swapped_names_and_a_mistyped_postal_code_still_meet():
         "first_name": "Berg",
         "last_name": "Jan",
         "birth_date": "1970-03-04",
-        "addresses": [{"postal_code": "3512 AB", "house_number": "12", "street": "Oudegracht"}],
+        "addresses": [
+            {
+                "postal_code": "3512 AB",
+                "house_number": "12",
+                "street": "Oudegracht",
+                "city": "Utrecht",
+            }
+        ],
     }
-    a = profile_of("person", {**JAN, "infix": None})
+    jan = {**JAN, "infix": None, "addresses": [{**JAN["addresses"][0], "city": "Utrecht"}]}
+    a = profile_of("person", jan)
     b = profile_of("person", swapped)
-    assert set(blocking_keys(a)) & set(blocking_keys(b)) >= {"Pg:berg|jan", "Ps:oudegracht|12"}
+    assert set(blocking_keys(a)) & set(blocking_keys(b)) >= {"Pg:berg|jan", "Ps:oudegracht|12|utr"}
     reasons = {r.reason for r in score(a, b).reasons}
     assert "same names, first and last swapped" in reasons
     assert "same street and house number" in reasons

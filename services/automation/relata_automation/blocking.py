@@ -47,7 +47,8 @@ class Profile:
     """(postal code, house number) pairs, both folded."""
     streets: tuple[str, ...] = field(default=())
     street_numbers: tuple[str, ...] = field(default=())
-    """street|house number, folded: the same address when a postal code is mistyped."""
+    """street|house number|town's first letters, folded: the same address when a postal code
+    is mistyped."""
 
     def to_json(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if v not in ("", ())}
@@ -92,7 +93,10 @@ def profile_of(relation_type: str, fields: dict[str, Any]) -> Profile:
         street_numbers=tuple(
             sorted(
                 {
+                    # The town's first letters: "Kerkstraat 1" is in hundreds of towns, and a
+                    # mistyped town usually keeps its start.
                     f"{fold(a.get('street'))}|{fold(a.get('house_number'))}"
+                    f"|{fold(a.get('city'))[:3]}"
                     for a in addresses
                     if a.get("street") and a.get("house_number")
                 }
