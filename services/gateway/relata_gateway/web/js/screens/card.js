@@ -12,6 +12,8 @@ import { setCurrentView, viewById } from "../state.js";
 import { editorFor, readValue, showValue } from "./fields.js";
 
 const SECTIONS = ["functions", "contact_moments", "lists", "history", "donations", "registrations"];
+const PERSON_ONLY = ["first_name", "initials", "infix", "last_name", "salutation", "gender", "birth_date"];
+const ORGANISATION_ONLY = ["organisation_name", "coc_number"];
 const PRESENCE_REPEAT_MS = 10000;
 const PRESENCE_POLL_MS = 20000;
 
@@ -47,6 +49,9 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
         " ",
         h("span", { class: "badge" }, view.name),
         card.can_edit ? null : h("span", { class: "badge" }, " ", t("read_only")),
+        card.unavailable.length
+          ? h("p", { class: "notice" }, t("parts_unavailable", { parts: card.unavailable.map((p) => fieldLabel(p)).join(", ") }))
+          : null,
       ),
       card.other_views.length
         ? field(
@@ -105,7 +110,7 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
   function drawPanel() {
     const tab = view.form.tabs[selected];
     const values = (card.tabs[selected] || {}).fields || {};
-    const plain = tab.fields.filter((name) => !SECTIONS.includes(name));
+    const plain = tab.fields.filter((name) => !SECTIONS.includes(name) && applies(name));
     const sections = tab.fields.filter((name) => SECTIONS.includes(name));
     panel.setAttribute("aria-labelledby", `tab-${selected}`);
     mount(
@@ -113,6 +118,12 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
       plain.length ? (editing ? editForm(plain, values) : showFields(plain, values)) : null,
       sections.map((name) => section(name)),
     );
+  }
+
+  // A form serves persons and organisations alike; a card shows the fields of its own type.
+  function applies(name) {
+    if (card.relation_type === "person") return !ORGANISATION_ONLY.includes(name);
+    return !PERSON_ONLY.includes(name);
   }
 
   function showFields(names, values) {
@@ -239,11 +250,12 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
     const box = h("section", { class: "panel", "aria-labelledby": id, "data-section": name }, h("h2", { id }, fieldLabel(name)));
     const body = h("div", {}, h("p", { class: "muted" }, t("loading")));
     box.append(body);
+    const loaders = { functions: functionsOf, contact_moments: timelineOf, history: historyOf };
     if (name === "lists") mount(body, listsOf());
-    else if (name === "functions") functionsOf(body);
-    else if (name === "contact_moments") timelineOf(body);
-    else if (name === "history") historyOf(body);
-    else mount(body, h("p", { class: "muted" }, t("kept_in_module")));
+    else if (loaders[name]) {
+      // A section whose service does not answer says so; the rest of the card stays usable.
+      loaders[name](body).catch((error) => mount(body, h("p", { class: "error" }, messageOf(error))));
+    } else mount(body, h("p", { class: "muted" }, t("kept_in_module")));
     return box;
   }
 
@@ -428,8 +440,12 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
       }
       return;
     }
-    await reload();
-    if (type === "relation") flash(t("card_updated"));
+    try {
+      await reload();
+      if (type === "relation") flash(t("card_updated"));
+    } catch (error) {
+      if (error.status === 404) mount(message, h("p", { class: "notice" }, t("left_view")));
+    }
   });
   const leave = () => stopEditing();
   window.addEventListener("beforeunload", leave);

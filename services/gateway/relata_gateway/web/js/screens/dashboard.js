@@ -174,7 +174,7 @@ export async function renderDashboard(main) {
   await Promise.all([loadRecent(), loadEdited()]);
 
   // A colleague's change to a relation in this view: reload "recently edited by others".
-  const reload = debounce(loadEdited, 300);
+  const reload = debounce(() => loadEdited().catch(() => {}), 300); // next event retries
   return listen(view.view_id, (type, data) => {
     if (type === "relation" && !data.by_me) reload();
   });

@@ -115,8 +115,12 @@ export async function renderList(main, { view: viewId, list: listId }) {
   const reload = debounce(async () => {
     const highlight = new Set(changed);
     changed.clear();
-    await load(highlight);
-    flash(t("list_updated"));
+    try {
+      await load(highlight);
+      flash(t("list_updated"));
+    } catch {
+      /* the next event or a reload tries again */
+    }
   }, 400);
   return listen(viewId, (type, data) => {
     if ((type === "membership" && data.list_id === listId) || (type === "relation" && shownIds.has(data.relation_id))) {
