@@ -140,7 +140,7 @@ async def moment_history(
     moment_id: uuid.UUID,
     session: ReadingSessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before_version: Annotated[int | None, Query(ge=1)] = None,
+    before_version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,  # versions are int4
 ) -> list[history.HistoryEntry]:
     """Who changed which field from what to what, newest first (deleted moments too)."""
     return await history.moment_history(

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from relata_common.errors import DomainError
+from relata_common.errors import DomainError, FieldError, InvalidInput
 from relata_common.logging import current_correlation_id
 from relata_common.web import CORRELATION_HEADER, INTERNAL_TOKEN_HEADER
 
@@ -64,8 +64,27 @@ class ServiceClient:
                 body = response.json()
             except ValueError:
                 body = response.text
-            raise Upstream(response.status_code, body)
+            raise _invalid_input(response.status_code, body) or Upstream(response.status_code, body)
         return response
+
+
+def _invalid_input(status_code: int, body: Any) -> InvalidInput | None:
+    """A service's 422 naming fields, passed on in the same shape (a list under ``detail``),
+    so the gateway's 422 keeps the validation-error shape its OpenAPI document promises."""
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if status_code != 422 or not isinstance(detail, list):
+        return None
+    return InvalidInput(
+        [
+            FieldError(
+                [part for part in error.get("loc", []) if isinstance(part, str | int)],
+                str(error.get("msg", "invalid")),
+                str(error.get("type", "value_error")),
+            )
+            for error in detail
+            if isinstance(error, dict)
+        ]
+    )
 
 
 @dataclass

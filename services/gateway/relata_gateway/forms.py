@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from relata_common.errors import InvalidInput
+
 STANDARD_FIELDS = (
     "relation_number",
     "first_name",
@@ -122,11 +124,45 @@ ALWAYS_SHOWN = frozenset({"relation_type"})
 """Filterable data every card shows whatever the form."""
 
 
+MAX_FILTER_DEPTH = 10
+"""Levels of all/any/not a client's filter may nest. The lists service allows 12 and the
+gateway wraps every filter in one more (the view's own relations), so 10 leaves room."""
+
+
+def filter_depth(node: Any, enough: int = MAX_FILTER_DEPTH + 1) -> int:
+    """Levels of all/any/not down to the deepest node, counted without recursion (a body of
+    a megabyte can nest a hundred thousand levels), stopping once ``enough`` is reached."""
+    deepest, stack = 0, [(node, 0)]
+    while stack and deepest < enough:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if not isinstance(item, dict):
+            continue
+        for combinator in ("all", "any"):
+            if isinstance(item.get(combinator), list):
+                stack += [(child, depth + 1) for child in item[combinator]]
+        if "not" in item:
+            stack.append((item["not"], depth + 1))
+    return deepest
+
+
+def check_filter_depth(node: Any) -> Any:
+    """A filter tree as given, or ValueError when it nests deeper than the gateway allows."""
+    if filter_depth(node) > MAX_FILTER_DEPTH:
+        raise ValueError(f"a filter nests at most {MAX_FILTER_DEPTH} levels of all/any/not")
+    return node
+
+
 def filter_fields_outside(
     form: Form, node: Any, lists: frozenset[str], path: tuple[Any, ...] = ()
 ) -> list[tuple]:
     """Criteria of a filter that read data the form does not show, or lists other than
     ``lists`` (the view's own), with their paths."""
+    if not path and filter_depth(node) > MAX_FILTER_DEPTH:
+        # Refused before walking it: this walk recurses once per level.
+        raise InvalidInput.single(
+            ("body", "filter"), f"a filter nests at most {MAX_FILTER_DEPTH} levels of all/any/not"
+        )
     found: list[tuple] = []
     if isinstance(node, dict):
         for combinator in ("all", "any"):

@@ -10,15 +10,15 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relata_common.errors import Conflict, NotFound
+from relata_common.errors import Conflict, InvalidInput, NotFound
 from relata_gateway.clients import Services
-from relata_gateway.forms import Form
-from relata_gateway.models import grants, view_lists, views
+from relata_gateway.forms import Form, check_filter_depth
+from relata_gateway.models import grants, users, view_lists, views
 from relata_gateway.security import User
 
 ALL_RELATIONS = "All relations"
@@ -33,6 +33,11 @@ class ViewInput(BaseModel):
         examples=[{"kind": "field", "field": "relation_type", "op": "equals", "value": "person"}],
     )
     form: Form
+
+    @field_validator("base_filter")
+    @classmethod
+    def _bounded(cls, node: dict[str, Any]) -> dict[str, Any]:
+        return check_filter_depth(node)
 
 
 class ListRef(BaseModel):
@@ -183,6 +188,8 @@ async def grant(
 ) -> None:
     """Grant a user a view (or change the right); granting twice is harmless."""
     await view_for_admin(session, view_id)
+    if await session.scalar(select(users.c.id).where(users.c.id == user_id)) is None:
+        raise InvalidInput.single(("body", "user_id"), "no such user")
     upsert = insert(grants).values(user_id=user_id, view_id=view_id, can_edit=can_edit)
     await session.execute(
         upsert.on_conflict_do_update(

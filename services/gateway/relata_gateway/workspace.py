@@ -212,7 +212,7 @@ async def relation_history(
     request: Request,
     session: SessionDep,
     limit: Limit = 50,
-    before_version: Annotated[int | None, Query(ge=1)] = None,
+    before_version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,  # versions are int4
 ) -> list[HistoryItem]:
     """Who changed what, newest first, naming only fields the view's form shows (the form
     must show the history section)."""

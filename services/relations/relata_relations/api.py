@@ -134,7 +134,7 @@ async def relation_history(
     relation_id: uuid.UUID,
     session: ReadingSessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before_version: Annotated[int | None, Query(ge=1)] = None,
+    before_version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,  # versions are int4
     field: Annotated[str | None, Query(max_length=100)] = None,
 ) -> list[history.HistoryEntry]:
     """Who changed which field from what to what, newest first."""
