@@ -280,12 +280,35 @@ async def test_list_triggers_and_generated_property(
     held = (await automation_api.get(f"/relations/{already['relation_id']}/properties")).json()
     assert [p["label"] for p in held] == ["Active member"]
 
+    await relations_api.post(
+        "/roles",
+        json={
+            "code": "member",
+            "label": "Member",
+            "subject_types": ["person"],
+            "object_types": ["organisation"],
+        },
+    )
+    association = await create(relations_api, organisation("Vereniging"))
+    await rule(
+        automation_api,
+        {
+            "name": "Joined the paying members",
+            "trigger": {"kind": "entered_list", "list_id": paying["list_id"]},
+            "actions": [
+                {"kind": "add_function", "role": "member", "object_id": association["relation_id"]}
+            ],
+        },
+    )
     await rule(
         automation_api,
         {
             "name": "Left the paying members",
             "trigger": {"kind": "left_list", "list_id": paying["list_id"]},
-            "actions": [{"kind": "set_field", "field": "salutation", "value": "Former member"}],
+            "actions": [
+                {"kind": "set_field", "field": "salutation", "value": "Former member"},
+                {"kind": "end_function", "role": "member"},
+            ],
         },
     )
     joiner = await create(relations_api, person(unique("Late"), addresses=[{"city": city}]))
@@ -295,10 +318,14 @@ async def test_list_triggers_and_generated_property(
         return [p["label"] for p in response.json()] == ["Active member"]
 
     await eventually(has_property)
+    [joined] = await wait_runs(automation_api, joiner, 1)
+    assert joined["status"] == "done", joined
+    current = await relations_api.get(f"/relations/{joiner['relation_id']}")
+    assert [f["role"] for f in current.json()["functions"]] == ["member"]
     moved = await relations_api.patch(
         f"/relations/{joiner['relation_id']}",
         json={"fields": {"addresses": [{"city": unique("Elsewhere")}]}},
-        headers={"If-Match": f'"{joiner["version"]}"'},
+        headers={"If-Match": current.headers["ETag"]},
     )
     assert moved.status_code == 200
 
@@ -307,7 +334,10 @@ async def test_list_triggers_and_generated_property(
         return response.json() == []
 
     await eventually(lost_property)
-    [run] = await wait_runs(automation_api, joiner, 1)
-    assert run["status"] == "done" and run["trigger"]["list_id"] == paying["list_id"]
+    left, _ = await wait_runs(automation_api, joiner, 2)  # newest first
+    assert left["status"] == "done", left
+    assert left["trigger"]["event_type"] == "membership.left"
+    assert left["trigger"]["list_id"] == paying["list_id"]
     state = (await relations_api.get(f"/relations/{joiner['relation_id']}")).json()
     assert state["fields"]["salutation"] == "Former member"
+    assert state["functions"][0]["end_date"] == datetime.now(UTC).date().isoformat()

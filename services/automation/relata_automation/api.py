@@ -92,7 +92,7 @@ async def check(body: RelationCheck, session: SessionDep, request: Request) -> l
     """Which existing relations a new one would duplicate, best first (nothing is stored)."""
     settings = request.app.state.settings
     profile = profile_of(body.relation_type, body.fields)
-    found = await duplicates._candidates(
+    found = await duplicates.candidates(
         session,
         NIL,
         blocking_keys(profile),

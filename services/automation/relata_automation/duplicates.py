@@ -110,11 +110,6 @@ async def store_relations(
     return {i: made[i] for i in stored}
 
 
-async def store_relation(session: AsyncSession, state: RelationState) -> Profile | None:
-    """Store one relation's profile and keys; None when this event is older than what we hold."""
-    return (await store_relations(session, [state])).get(state.relation_id)
-
-
 async def forget_relation(session: AsyncSession, relation_id: uuid.UUID) -> None:
     """A merged or erased relation is no one's duplicate any more: close its open pairs."""
     await session.execute(
@@ -129,7 +124,7 @@ async def forget_relation(session: AsyncSession, relation_id: uuid.UUID) -> None
     )
 
 
-async def _candidates(
+async def candidates(
     session: AsyncSession,
     relation_id: uuid.UUID,
     keys: list[str],
@@ -222,28 +217,6 @@ async def detect_many(
     await save_scores(session, scores, min_stars=min_stars)
 
 
-async def detect(
-    session: AsyncSession,
-    relation_id: uuid.UUID,
-    profile: Profile,
-    *,
-    found_by: str,
-    min_stars: int,
-    max_block: int,
-    max_candidates: int,
-) -> list[Pair]:
-    """Score one relation against its candidates; returns its open pairs, best first."""
-    await detect_many(
-        session,
-        {relation_id: profile},
-        found_by={relation_id: found_by},
-        min_stars=min_stars,
-        max_block=max_block,
-        max_candidates=max_candidates,
-    )
-    return await open_pairs_of(session, relation_id)
-
-
 async def save_scores(
     session: AsyncSession,
     scores: dict[tuple[uuid.UUID, uuid.UUID], tuple[Score, str]],
@@ -330,6 +303,8 @@ async def save_scores(
                 "INSERT INTO duplicate_pairs (pair_id, first_id, second_id, stars, points,"
                 " reasons, status, found_by) VALUES (:p, :f, :s, :stars, :points,"
                 " CAST(:reasons AS jsonb), 'open', :found_by)"
+                # Another worker may find the same pair at the same moment.
+                " ON CONFLICT (first_id, second_id) DO NOTHING"
             ),
             inserts,
         )
