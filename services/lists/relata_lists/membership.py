@@ -277,7 +277,7 @@ class _PreparedLevel:
 # so SQLAlchemy reuses the compiled SQL and PostgreSQL the prepared statement and its plan:
 # compiling and planning a query over 200 filters per batch would cost more than running it.
 _PREPARED: dict[tuple[Any, ...], Any] = {}
-_PREPARED_LIMIT = 1000
+_PREPARED_LIMIT = 64  # a statement over 200 filters is large; a new day or list rebuilds it
 
 
 def _prepared(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
