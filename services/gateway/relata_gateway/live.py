@@ -20,17 +20,20 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.db import transaction
 from relata_common.events import Envelope
+from relata_common.logging import get_logger
 from relata_common.settings import CommonSettings
 from relata_gateway import views
 from relata_gateway.cards import CardContext, visible_ids
 from relata_gateway.security import User, UserDep
 
 CHANNEL = "live"
+log = get_logger(__name__)
 KEEPALIVE_SECONDS = 15.0
 router = APIRouter(tags=["live"])
 _publishing: set[asyncio.Task[Any]] = set()  # strong references until each publish is done
@@ -98,10 +101,13 @@ def publish_after_commit(
 async def _publish_all(redis: Redis, name: str, messages: list[dict[str, Any]]) -> None:
     if not messages:
         return
-    async with redis.pipeline(transaction=False) as pipe:
-        for message in messages:
-            pipe.publish(name, orjson.dumps(message))
-        await pipe.execute()
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            for message in messages:
+                pipe.publish(name, orjson.dumps(message))
+            await pipe.execute()
+    except RedisError as error:  # the change is committed; only the live nudge is lost
+        log.warning("live updates not published", error=repr(error), count=len(messages))
 
 
 class ViewFilter:
