@@ -227,7 +227,7 @@ class Outcomes:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "edits": dict(sorted(self.edits.items())),
+            "edits": {str(status): n for status, n in sorted(self.edits.items())},
             "contact_moments_acknowledged": len(self.moments_acked),
             "contact_moments_unanswered": len(self.moments_unknown),
             "donations_acknowledged": len(self.donations),
