@@ -280,6 +280,16 @@ was never acknowledged is not counted as lost. `tests/system/test_faults_smoke.p
 same check in small for CI (kill -9 of the relations relay and a lists worker during writes,
 plus poison).
 
+Reading the table: while a service's only API process is down, the gateway answers 503 for
+what needs it (edits while `relations-api` restarts, contact moments while
+`contactmoments-api` does); while the gateway itself is down, requests are refused at connect
+("unanswered"). Neither is data loss: a refused write was never acknowledged, and
+reconciliation shows that none of the unanswered contact moments was stored twice. Relays,
+workers and the broker can die or freeze without a client noticing: the outbox holds the
+events until the relay is back, and consumers resume from their committed offsets, with the
+inbox dropping what they see twice (the replay re-reads everything; contact moments and
+selections re-apply it under their new consumer names, harmlessly).
+
 Not run yet: the mixed-load benchmark of issue #8 (searches, cards, edits, list browsing,
 contact moments and donations at 100,000 and 1,000,000 relations, with latency percentiles,
 consumer lag and outbox backlog over time). Neither size has been measured.
@@ -290,6 +300,7 @@ def section(results: dict[str, Any]) -> str:
     """The ``## System`` section of bench/RESULTS.md from a run's results."""
     machine = results["machine"]
     lines = [
+        "",  # a blank line after the section before
         SECTION_HEADING,
         "",
         f"{machine['date']} · {machine['nproc']} CPUs ({machine['cpu_model']}) · "
@@ -366,9 +377,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     chosen = harness.chosen_options(parser, argv, Options(), QUICK)
     if chosen["report"]:
-        harness.replace_section(
-            section(orjson.loads(chosen["report"].read_bytes())), SECTION_HEADING
-        )
+        results = orjson.loads(Path(chosen["report"]).read_bytes())
+        harness.replace_section(section(results), SECTION_HEADING)
         return 0
     options = Options(**{k: v for k, v in chosen.items() if k in Options.__dataclass_fields__})
     faults = [f for f in options.faults.split(",") if f]
