@@ -68,13 +68,23 @@ class ServiceClient:
         return response
 
 
-def _invalid_input(status_code: int, body: Any) -> InvalidInput | None:
-    """A service's 422 naming fields, passed on in the same shape (a list under ``detail``),
-    so the gateway's 422 keeps the validation-error shape its OpenAPI document promises."""
+class UpstreamInvalidInput(InvalidInput, Upstream):
+    """A service's 422 naming fields: answered to clients in the same shape (a list under
+    ``detail``, as the gateway's OpenAPI document promises), and still an Upstream answer to
+    code that catches those."""
+
+    def __init__(self, errors: list[FieldError], body: Any) -> None:
+        # Not InvalidInput.__init__: its super() call would land in Upstream's.
+        DomainError.__init__(self, InvalidInput(errors).message)
+        self.errors = errors
+        self.body = body
+
+
+def _invalid_input(status_code: int, body: Any) -> UpstreamInvalidInput | None:
     detail = body.get("detail") if isinstance(body, dict) else None
     if status_code != 422 or not isinstance(detail, list):
         return None
-    return InvalidInput(
+    return UpstreamInvalidInput(
         [
             FieldError(
                 [part for part in error.get("loc", []) if isinstance(part, str | int)],
@@ -83,7 +93,8 @@ def _invalid_input(status_code: int, body: Any) -> InvalidInput | None:
             )
             for error in detail
             if isinstance(error, dict)
-        ]
+        ],
+        body,
     )
 
 
