@@ -6,11 +6,11 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sqlalchemy import select
 
 from relata_common.errors import InvalidInput
-from relata_common.web import IfMatchDep, ReadingSessionDep, SessionDep, etag
+from relata_common.web import IfMatchDep, SessionDep, etag
 from relata_gateway import cache, dashboard, directory, pages, views
 from relata_gateway.cards import Card, CardContext, compose, require_visible
 from relata_gateway.directory import Snapshot, changing_views
@@ -439,26 +439,34 @@ async def save_list(
         return await views.add_list(session, services, view, body.name, body.filter)
 
 
-@views_router.get("/{view_id}/activity")
+ACTIVITY_ITEMS = TypeAdapter(list[dashboard.ActivityItem])
+RECENT_ITEMS = TypeAdapter(list[dashboard.RecentItem])
+
+
+def _json_response(adapter: TypeAdapter[Any], items: Any) -> Response:
+    """Our own models, serialised once: FastAPI would first validate them again."""
+    return Response(adapter.dump_json(items), media_type="application/json")
+
+
+@views_router.get("/{view_id}/activity", response_model=list[dashboard.ActivityItem])
 async def recently_edited(
     view_id: uuid.UUID,
     user: UserDep,
     request: Request,
     snapshot: SnapshotDep,
-    session: ReadingSessionDep,
     limit: Limit = 20,
-) -> list[dashboard.ActivityItem]:
+) -> Response:
     """Recently edited by others (colleagues and relations themselves), newest first."""
     view = directory.pick(snapshot.views_of(user), view_id)
-    return await dashboard.recently_edited_by_others(session, _ctx(request), user, view, limit)
+    reading = request.app.state.reading_sessions
+    items = await dashboard.recently_edited_by_others(reading, _ctx(request), user, view, limit)
+    return _json_response(ACTIVITY_ITEMS, items)
 
 
-@dashboard_router.get("/dashboard/recent")
-async def recent_items(
-    user: UserDep, request: Request, snapshot: SnapshotDep
-) -> list[dashboard.RecentItem]:
+@dashboard_router.get("/dashboard/recent", response_model=list[dashboard.RecentItem])
+async def recent_items(user: UserDep, request: Request, snapshot: SnapshotDep) -> Response:
     """The relations and lists this user viewed last."""
-    return await dashboard.recent(_ctx(request), snapshot, user)
+    return _json_response(RECENT_ITEMS, await dashboard.recent(_ctx(request), snapshot, user))
 
 
 ROUTERS = (auth_router, admin_router, views_router, dashboard_router)

@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 from redis.asyncio import Redis
-from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relata_gateway.cards import CardContext, lists_of_many, relation_states, visible_ids
 from relata_gateway.clients import ServiceUnavailable
@@ -28,6 +28,10 @@ class RecentItem(BaseModel):
     view_id: uuid.UUID
     label: str
     at: datetime
+
+
+PAGE = 100
+"""Activity rows read at a time while looking for the changes a view shows."""
 
 
 def _recent_key(user: User) -> str:
@@ -117,7 +121,11 @@ class ActivityItem(BaseModel):
 
 
 async def recently_edited_by_others(
-    session: AsyncSession, ctx: CardContext, user: User, view: View, limit: int
+    sessions: async_sessionmaker[AsyncSession],
+    ctx: CardContext,
+    user: User,
+    view: View,
+    limit: int,
 ) -> list[ActivityItem]:
     """Changes by colleagues and by relations themselves, newest first, never the user's own,
     only for relations in the view and only naming fields its form shows."""
@@ -126,15 +134,20 @@ async def recently_edited_by_others(
         activity.c.actor_kind == "relation",
     )
     found: list[ActivityItem] = []
-    before: int | None = None
+    before: tuple[datetime, int] | None = None
+    # Newest first by when the change happened, not when its event arrived here: a consumer
+    # catching up (or replaying) inserts old changes after new ones.
+    newest_first = (activity.c.at.desc(), activity.c.id.desc())
     for _ in range(10):  # scan at most 10 pages of 100 for a page of visible changes
-        statement = select(activity).where(others).order_by(activity.c.id.desc()).limit(100)
+        statement = select(activity).where(others).order_by(*newest_first).limit(PAGE)
         if before is not None:
-            statement = statement.where(activity.c.id < before)
-        rows = (await session.execute(statement)).mappings().all()
+            statement = statement.where(tuple_(activity.c.at, activity.c.id) < before)
+        # A connection only for the query: none is held while Redis says what the view shows.
+        async with sessions() as session:
+            rows = (await session.execute(statement)).mappings().all()
         if not rows:
             break
-        before = rows[-1]["id"]
+        before = (rows[-1]["at"], rows[-1]["id"])
         candidates = [
             (row, shown)
             for row in rows
@@ -147,6 +160,8 @@ async def recently_edited_by_others(
             found.append(ActivityItem(**{**_activity_fields(row), "changed_fields": shown}))
             if len(found) >= limit:
                 return found
+        if len(rows) < PAGE:
+            break  # the oldest change is behind us
     return found
 
 

@@ -166,7 +166,8 @@ async def recently_edited_named(
     view's form names them) and the colleagues' names."""
     view = await views.access(session, user, view_id)
     ctx = card_context(request)
-    items = await dashboard.recently_edited_by_others(session, ctx, user, view, limit)
+    reading = request.app.state.reading_sessions
+    items = await dashboard.recently_edited_by_others(reading, ctx, user, view, limit)
     names = await pages.names(ctx, view, [{"relation_id": i.relation_id} for i in items])
     actors = await display_names(
         session, [i.actor_id for i in items if i.actor_kind == "user" and i.actor_id]
