@@ -31,7 +31,7 @@ class RecentItem(BaseModel):
 
 
 PAGE = 100
-"""Activity rows read at a time while looking for the changes a view shows."""
+"""Activity rows read at a time, after a first page of twice what is asked for."""
 
 
 def _recent_key(user: User) -> str:
@@ -138,8 +138,9 @@ async def recently_edited_by_others(
     # Newest first by when the change happened, not when its event arrived here: a consumer
     # catching up (or replaying) inserts old changes after new ones.
     newest_first = (activity.c.at.desc(), activity.c.id.desc())
-    for _ in range(10):  # scan at most 10 pages of 100 for a page of visible changes
-        statement = select(activity).where(others).order_by(*newest_first).limit(PAGE)
+    page = 2 * limit  # most changes are usually in the view: start small, then read more
+    for _ in range(10):  # scan at most 10 pages for a page of visible changes
+        statement = select(activity).where(others).order_by(*newest_first).limit(page)
         if before is not None:
             statement = statement.where(tuple_(activity.c.at, activity.c.id) < before)
         # A connection only for the query: none is held while Redis says what the view shows.
@@ -160,8 +161,9 @@ async def recently_edited_by_others(
             found.append(ActivityItem(**{**_activity_fields(row), "changed_fields": shown}))
             if len(found) >= limit:
                 return found
-        if len(rows) < PAGE:
+        if len(rows) < page:
             break  # the oldest change is behind us
+        page = PAGE
     return found
 
 
