@@ -47,6 +47,11 @@ def envelopes(records: list[ConsumerRecord]) -> list[Envelope]:
     return [Envelope.from_json(record.value) for record in records]
 
 
+CATCHING_UP = 120.0
+"""Seconds a test waits for a fresh consumer group to work through what earlier tests wrote to
+the shared topics before its own events."""
+
+
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not await check():

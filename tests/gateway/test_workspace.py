@@ -22,7 +22,7 @@ from relata_gateway.security import User
 from relata_gateway.settings import GatewaySettings
 from relata_gateway.views import View
 from tests.gateway.conftest import Admin, Switchable
-from tests.helpers import eventually
+from tests.helpers import CATCHING_UP, eventually
 from tests.relations.fixtures import INTERNAL_TOKEN, create, person
 
 PERSONS = {"kind": "field", "field": "relation_type", "op": "equals", "value": "person"}
@@ -65,7 +65,7 @@ async def _setup(gateway: httpx.AsyncClient, admin: Admin, relations_api: httpx.
     async def shown() -> bool:
         return (await gateway.get(card, headers=anna)).status_code == 200
 
-    await eventually(shown, timeout=30)
+    await eventually(shown, timeout=CATCHING_UP)
     return view, anna, bert, jan, card
 
 
@@ -139,7 +139,7 @@ async def test_catalogue_history_timeline_functions_and_presence(
             for i in feed
         )
 
-    await eventually(bert_sees_it, timeout=30)
+    await eventually(bert_sees_it, timeout=CATCHING_UP)
 
     # Presence: Anna edits, Bert is told; never oneself; read-only users cannot mark.
     assert (await gateway.put(f"{card}/presence", headers=anna)).status_code == 204
@@ -192,7 +192,7 @@ async def test_live_events_are_published_and_filtered_per_view(
             headers={**anna, "If-Match": read.headers["ETag"]},
         )
         assert changed.status_code == 200, changed.text
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + CATCHING_UP
         seen: list[dict] = []
         while time.monotonic() < deadline:
             raw = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)

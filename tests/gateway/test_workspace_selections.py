@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.gateway.conftest import Admin
-from tests.helpers import eventually
+from tests.helpers import CATCHING_UP, eventually
 from tests.relations.fixtures import create, person
 from tests.selections.conftest import (  # noqa: F401 - fixtures used through pytest
     selections_api,
@@ -66,7 +66,7 @@ async def test_selection_from_a_list_refresh_and_export(
     async def ida_in() -> bool:
         return ida["relation_id"] in await members()
 
-    await eventually(ida_in, timeout=30)
+    await eventually(ida_in, timeout=CATCHING_UP)
 
     # Made by someone with edit rights, from a list of the view only.
     body = {"name": "Mailing", "list_id": utrecht}
@@ -94,6 +94,12 @@ async def test_selection_from_a_list_refresh_and_export(
 
     # Otto moves to Utrecht; a refresh adds him, named as the view names him.
     card = f"/views/{v}/relations/{otto['relation_id']}"
+
+    async def otto_shown() -> bool:
+        return (await gateway.get(card, headers=anna)).status_code == 200
+
+    # The view's lists fill from a topic that earlier tests also wrote to: allow for catching up.
+    await eventually(otto_shown, timeout=CATCHING_UP)
     read = await gateway.get(card, headers=anna)
     moved = await gateway.patch(
         card,
@@ -105,7 +111,7 @@ async def test_selection_from_a_list_refresh_and_export(
     async def otto_in() -> bool:
         return otto["relation_id"] in await members()
 
-    await eventually(otto_in, timeout=30)
+    await eventually(otto_in, timeout=CATCHING_UP)
     assert (await gateway.post(f"{s}/refresh", headers=bert)).status_code == 403
     refreshed = await gateway.post(f"{s}/refresh", headers=anna)
     assert refreshed.status_code == 200, refreshed.text
