@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from tests.automation.conftest import pairs_with, queue, unique
-from tests.helpers import eventually
+from tests.helpers import CATCHING_UP, eventually
 from tests.relations.fixtures import create
 
 
@@ -65,7 +65,7 @@ async def test_found_on_create_scored_with_reasons_and_rescored_on_change(
         now = (await automation_api.get(f"/duplicates/{pair['pair_id']}")).json()
         return now["points"] < pair["points"]
 
-    await eventually(rescored)
+    await eventually(rescored, timeout=CATCHING_UP)
     now = (await automation_api.get(f"/duplicates/{pair['pair_id']}")).json()
     assert {"points": 1, "reason": "birth date one typing error apart"} in now["reasons"]
 
@@ -75,7 +75,7 @@ async def test_found_on_create_scored_with_reasons_and_rescored_on_change(
     async def dropped() -> bool:
         return (await automation_api.get(f"/duplicates/{pair['pair_id']}")).status_code == 404
 
-    await eventually(dropped)
+    await eventually(dropped, timeout=CATCHING_UP)
 
 
 async def test_not_a_duplicate_is_remembered(
@@ -111,7 +111,7 @@ async def test_not_a_duplicate_is_remembered(
         rows = await automation_api.get("/duplicates", params={"status": "rejected"})
         return any(p["pair_id"] == pair["pair_id"] for p in rows.json()["pairs"])
 
-    await eventually(seen)
+    await eventually(seen, timeout=CATCHING_UP)
     await _run_batch(automation_api)
     assert (await automation_api.get(f"/duplicates/{pair['pair_id']}")).json()[
         "status"
@@ -192,7 +192,7 @@ async def test_a_merge_rule_merges_the_one_candidate_automatically(
         state = (await relations_api.get(f"/relations/{new['relation_id']}")).json()
         return state["status"] == "merged"
 
-    await eventually(merged)
+    await eventually(merged, timeout=CATCHING_UP)
     survivor = (await relations_api.get(f"/relations/{existing['relation_id']}")).json()
     assert survivor["fields"]["first_name"] == "Johannes"  # the rule keeps the new first name
 
@@ -200,7 +200,7 @@ async def test_a_merge_rule_merges_the_one_candidate_automatically(
         rows = await automation_api.get("/duplicates", params={"status": "merged"})
         return [p for p in rows.json()["pairs"] if p["survivor_id"] == existing["relation_id"]]
 
-    await eventually(lambda: _truthy(resolved()))
+    await eventually(lambda: _truthy(resolved()), timeout=CATCHING_UP)
     [pair] = await resolved()
     assert pair["rule_id"] == rule.json()["rule_id"]
 
@@ -230,7 +230,7 @@ async def _run_batch(client: httpx.AsyncClient) -> dict:
         done = (await client.get(f"/duplicates/batch/{run_id}")).json()
         return done["finished_at"] is not None
 
-    await eventually(finished)
+    await eventually(finished, timeout=CATCHING_UP)
     return done
 
 
