@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from relata_common.events import Envelope
 
@@ -47,9 +47,37 @@ def envelopes(records: list[ConsumerRecord]) -> list[Envelope]:
     return [Envelope.from_json(record.value) for record in records]
 
 
+async def start_group_at_end(bootstrap: str, group: str, topics: Sequence[str]) -> None:
+    """Commit a fresh consumer group's offsets at the current end of its topics.
+
+    Every test's worker has a consumer group of its own on topics all tests share; starting it
+    where the topics end now spares it replaying what earlier tests wrote there, so it reads
+    only what its own test publishes from here on. Topics that do not exist yet hold nothing.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        existing = await consumer.topics()
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in topics
+            if topic in existing
+            for partition in consumer.partitions_for_topic(topic) or ()
+        ]
+        if not partitions:
+            return
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.commit(ends)
+    finally:
+        await consumer.stop()
+
+
 CATCHING_UP = 120.0
-"""Seconds a test waits for a fresh consumer group to work through what earlier tests wrote to
-the shared topics before its own events."""
+"""Seconds a test waits for a worker to apply what it published (generous: CI machines are
+shared and slow)."""
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:

@@ -11,6 +11,7 @@ from relata_automation.merge_rules import (
     choose_candidate,
     fields_match,
     merge_choices,
+    older_survives,
 )
 from relata_automation.scoring import jaro_winkler, nearly_same_date, score, stars_for
 
@@ -147,3 +148,12 @@ def test_swapped_names_and_a_mistyped_postal_code_still_meet():
     assert "same names, first and last swapped" in reasons
     assert "same street and house number" in reasons
     assert score(a, b).stars >= 4
+
+
+def test_the_relation_created_first_survives_a_rule_merge():
+    older = {"relation_id": str(uuid.uuid4()), "created_at": "2026-01-02T10:00:00+00:00"}
+    newer = {"relation_id": str(uuid.uuid4()), "created_at": "2026-01-02T10:00:05+00:00"}
+    older["relation_number"], newer["relation_number"] = 7, 8
+    expected = (uuid.UUID(older["relation_id"]), uuid.UUID(newer["relation_id"]))
+    assert older_survives(older, newer) == expected
+    assert older_survives(newer, older) == expected

@@ -19,8 +19,9 @@ from relata_common.db import asyncpg_dsn, create_engine, create_sessionmaker, tr
 from relata_common.events import RELATIONS_TOPIC, Envelope
 from relata_common.kafka import ensure_topics
 from relata_contactmoments.app import create_api, create_relay, create_worker
-from relata_contactmoments.consumers import apply_relation_event
+from relata_contactmoments.consumers import CONSUMED_TOPICS, apply_relation_event
 from relata_contactmoments.settings import ContactMomentsSettings
+from tests.helpers import start_group_at_end
 
 INTERNAL_TOKEN = "test-internal-token"
 MAIL = Path(__file__).parent / "mail"
@@ -38,7 +39,7 @@ def cm_settings(
         database_name=database_name,
         kafka_bootstrap=kafka_bootstrap,
         internal_token=INTERNAL_TOKEN,
-        # Tests share one broker: a group per test reads crm.relations from the start.
+        # Tests share one broker: a group per test, started where the topics end now.
         consumer_group=f"contactmoments-{database_name}",
     )
 
@@ -72,6 +73,9 @@ async def cm_worker(
     cm_settings: ContactMomentsSettings, cm_api: httpx.AsyncClient
 ) -> AsyncIterator[None]:
     """The event worker process (consumes crm.relations), in-process."""
+    await start_group_at_end(
+        cm_settings.kafka_bootstrap, cm_settings.consumer_group, CONSUMED_TOPICS
+    )
     async with LifespanManager(create_worker(cm_settings)):
         yield
 

@@ -20,12 +20,15 @@ from relata_common.db import drop_database, ensure_database
 from relata_contactmoments.app import create_api as create_cm_api
 from relata_contactmoments.app import create_relay as create_cm_relay
 from relata_contactmoments.app import create_worker as create_cm_worker
+from relata_contactmoments.consumers import CONSUMED_TOPICS as CM_TOPICS
 from relata_contactmoments.settings import ContactMomentsSettings
 from relata_gateway.app import create_api, create_worker
 from relata_gateway.cli import ensure_user
+from relata_gateway.consumers import CONSUMED_TOPICS
 from relata_gateway.settings import GatewaySettings
 from relata_search.app import create_api as create_search_api
 from relata_search.settings import SearchSettings
+from tests.helpers import start_group_at_end
 from tests.lists.conftest import (  # noqa: F401 - fixtures used through pytest
     lists_api,
     lists_database,
@@ -97,6 +100,7 @@ async def cm_api(
         internal_token=INTERNAL_TOKEN,
         consumer_group=f"contactmoments-{cm_database}",
     )
+    await start_group_at_end(kafka_bootstrap, settings.consumer_group, CM_TOPICS)
     async with (
         LifespanManager(create_cm_api(settings)) as manager,
         LifespanManager(create_cm_worker(settings)),
@@ -185,6 +189,8 @@ async def gateway(
     }
     transports.update({name: Switchable(c._transport) for name, c in services.items()})
     app = create_api(gateway_settings, transports=dict(transports))
+    group = f"gateway{gateway_settings.consumer_group_suffix}"
+    await start_group_at_end(gateway_settings.kafka_bootstrap, group, CONSUMED_TOPICS)
     async with (
         LifespanManager(app) as manager,
         LifespanManager(create_worker(gateway_settings)),

@@ -263,12 +263,14 @@ async def test_live_events_are_published_and_filtered_per_view(
     assert await allowed.shown({**presence, "user_id": anna["X-User-Id"]}) == presence
     assert await allowed.shown({**presence, "relation_id": org_id, "user_id": "x"}) is None
 
-    # The stream itself: a greeting, then the view's events as server-sent events.
-    stream = live._stream(redis_client, channel, allowed, time.monotonic() + 20)
+    # The stream itself: a greeting, then the view's events as server-sent events. It listens
+    # on a channel of this test's own, where no worker publishes other tests' changes.
+    own_channel = f"{channel}:{uuid.uuid4()}"
+    stream = live._stream(redis_client, own_channel, allowed, time.monotonic() + 20)
     try:
         assert (await asyncio.wait_for(anext(stream), 10)).startswith(b"event: ready")
-        await live.publish(redis_client, channel, relation(org_id, ["organisation_name"]))
-        await live.publish(redis_client, channel, relation(jan_id, ["addresses"]))
+        await live.publish(redis_client, own_channel, relation(org_id, ["organisation_name"]))
+        await live.publish(redis_client, own_channel, relation(jan_id, ["addresses"]))
         event = await asyncio.wait_for(anext(stream), 10)
         assert event.startswith(b"event: relation\ndata: ")
         assert orjson.loads(event.split(b"data: ", 1)[1])["relation_id"] == jan_id

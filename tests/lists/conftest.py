@@ -14,7 +14,9 @@ from asgi_lifespan import LifespanManager
 from relata_common.db import drop_database, ensure_database
 from relata_common.events import Envelope
 from relata_lists.app import create_api, create_relay, create_worker
+from relata_lists.consumers import CONSUMED_TOPICS
 from relata_lists.settings import ListsSettings
+from tests.helpers import start_group_at_end
 from tests.relations.fixtures import INTERNAL_TOKEN
 
 
@@ -58,9 +60,15 @@ async def lists_api(
         yield client
 
 
+async def start_lists_group_at_end(settings: ListsSettings) -> None:
+    group = f"lists{settings.consumer_group_suffix}"
+    await start_group_at_end(settings.kafka_bootstrap, group, CONSUMED_TOPICS)
+
+
 @pytest.fixture
 async def lists_worker(lists_settings: ListsSettings, lists_api: httpx.AsyncClient):
     """The lists worker (consumers and daily schedule) and its relay, in-process."""
+    await start_lists_group_at_end(lists_settings)
     async with (
         LifespanManager(create_worker(lists_settings)),
         LifespanManager(create_relay(lists_settings)),

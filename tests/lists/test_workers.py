@@ -12,7 +12,7 @@ from asgi_lifespan import LifespanManager
 
 from relata_lists.app import create_relay, create_worker
 from relata_lists.settings import ListsSettings
-from tests.lists.conftest import Platform
+from tests.lists.conftest import Platform, start_lists_group_at_end
 from tests.lists.support import (
     DONATIONS_TOPIC,
     Scope,
@@ -35,6 +35,7 @@ async def test_two_workers_announce_each_transition_once(
     platform: Platform,
     kafka_bootstrap: str,
 ):
+    await start_lists_group_at_end(lists_settings)
     async with (
         LifespanManager(create_worker(lists_settings)),
         LifespanManager(create_worker(lists_settings)),

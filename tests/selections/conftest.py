@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relata_common.db import create_engine, create_sessionmaker, drop_database, ensure_database
 from relata_selections.app import create_api, create_relay, create_worker
+from relata_selections.consumers import CONSUMED_TOPICS
 from relata_selections.settings import SelectionsSettings
 from relata_selections.sources import ListsSource
-from tests.helpers import eventually
+from tests.helpers import eventually, start_group_at_end
 from tests.lists.conftest import (  # noqa: F401 - the lists service's fixtures, reused
     lists_api,
     lists_database,
@@ -47,7 +48,7 @@ def selections_settings(
         internal_token=INTERNAL_TOKEN,
         lists_url="http://lists",
         relations_url="http://relations",
-        # Tests share one broker: a group per test reads crm.relations from the start.
+        # Tests share one broker: a group per test, started where the topics end now.
         consumer_group=f"selections-{selections_database}",
         event_id_cap=2,
     )
@@ -83,6 +84,9 @@ async def selections_worker(
     lists_api: httpx.AsyncClient,  # noqa: F811 - the imported fixture
 ) -> AsyncIterator[None]:
     """The selections worker (crm.relations consumer and daily schedule), in-process."""
+    await start_group_at_end(
+        selections_settings.kafka_bootstrap, selections_settings.consumer_group, CONSUMED_TOPICS
+    )
     async with LifespanManager(create_worker(selections_settings, lists_api._transport)):
         yield
 

@@ -8,6 +8,7 @@ automatically; with none or several, the pairs stay in the review queue.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -136,6 +137,14 @@ def choose_candidate(
         if fields_match(rule, profile, other):
             meeting.append(pair)
     return meeting
+
+
+def older_survives(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[uuid.UUID, uuid.UUID]:
+    """(survivor, merged) of two relation states: the one created first stays. The worker may
+    see two creations in either order (they can sit on different partitions), so the states
+    decide, not the order the events came in."""
+    older, newer = sorted((a, b), key=lambda state: (state["created_at"], state["relation_number"]))
+    return uuid.UUID(older["relation_id"]), uuid.UUID(newer["relation_id"])
 
 
 # --- persistence -------------------------------------------------------------------------------

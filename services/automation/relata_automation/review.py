@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from relata_automation import publishing
 from relata_automation.clients import Services
 from relata_automation.duplicates import Pair
-from relata_automation.merge_rules import MergeRuleOut, merge_choices
+from relata_automation.merge_rules import MergeRuleOut, merge_choices, older_survives
 from relata_common.db import transaction
 from relata_common.errors import Conflict, InvalidInput, NotFound
 from relata_common.events import Actor, AutomationEventType, DuplicateResolvedPayload
@@ -262,12 +262,9 @@ async def merge_by_rule(
         if row is None:
             return False
         pair = PairOut.model_validate(dict(row))
-        survivor = pair.survivor_id
-        assert survivor is not None
-        merged = pair.second_id if survivor == pair.first_id else pair.first_id
         rule = by_id.get(pair.rule_id) if pair.rule_id else None
         actor = Actor(kind="module", id=f"automation:merge-rule:{pair.rule_id}")
-        note = await _try_rule_merge(session, services, pair, rule, survivor, merged, actor)
+        note = await _try_rule_merge(session, services, pair, rule, actor)
         if note is not None:
             log.info("automatic merge not done", pair=str(pair.pair_id), note=note)
             await session.execute(
@@ -282,16 +279,15 @@ async def _try_rule_merge(
     services: Services,
     pair: PairOut,
     rule: MergeRuleOut | None,
-    survivor: uuid.UUID,
-    merged: uuid.UUID,
     actor: Actor,
 ) -> str | None:
     """Merge as the rule says; the reason it could not, or None when done."""
     if rule is None:
         return "its merge rule was deleted"
-    states = await services.lookup([survivor, merged])
+    states = await services.lookup([pair.first_id, pair.second_id])
     if len(states) < 2 or any(s.get("status") != "active" for s in states.values()):
         return "a relation of the pair is no longer active"
+    survivor, merged = older_survives(states[pair.first_id], states[pair.second_id])
     answer = await services.call(
         "relations",
         "POST",
