@@ -37,6 +37,7 @@ SERVICE_URL_SETTINGS = {
     "CRM_LISTS_URL": "lists-api",
     "CRM_SELECTIONS_URL": "selections-api",
     "CRM_SEARCH_URL": "search",
+    "CRM_AUTOMATION_URL": "automation-api",
 }
 
 

@@ -100,7 +100,10 @@ class RelationEventType(StrEnum):
 
 
 class RelationStatus(StrEnum):
+    """``archived``: kept, out of lists and search, until unarchived."""
+
     ACTIVE = "active"
+    ARCHIVED = "archived"
     MERGED = "merged"
     ERASED = "erased"
 

@@ -151,6 +151,38 @@ async def test_add_function_in_bulk_and_undo(
         assert held["functions"] == []
 
 
+async def test_archive_in_bulk_and_undo(
+    relations_api: httpx.AsyncClient,
+    selections_api: httpx.AsyncClient,  # noqa: F811
+    automation_api: httpx.AsyncClient,
+):
+    people = [await create(relations_api, person(name)) for name in ("Ff", "Gg")]
+    selection = await selection_of(selections_api, people)
+    body = {"source": {"kind": "selection", "id": selection}, "change": {"kind": "archive"}}
+
+    async def statuses() -> list[str]:
+        urls = [f"/relations/{p['relation_id']}" for p in people]
+        return [(await relations_api.get(url)).json()["status"] for url in urls]
+
+    dry = (await automation_api.post("/bulk-edits", json=body)).json()
+    assert dry["changes"] == 2 and dry["planned"][0]["after"] == {"status": "archived"}
+    assert await statuses() == ["active", "active"]
+    run = await automation_api.post("/bulk-edits", json={**body, "dry_run": False})
+    assert run.status_code == 201, run.text
+    assert run.json()["changed"] == 2
+    assert await statuses() == ["archived", "archived"]
+    again = (await automation_api.post("/bulk-edits", json=body)).json()
+    assert again["unchanged"] == 2  # archived already
+
+    undone = (await automation_api.post(f"/bulk-edits/{run.json()['batch_id']}/undo")).json()
+    assert undone["restored"] == 2
+    assert await statuses() == ["active", "active"]
+    wrong = await automation_api.post(
+        "/bulk-edits", json={**body, "change": {"kind": "archive", "field": "last_name"}}
+    )
+    assert wrong.status_code == 422
+
+
 async def test_bad_bulk_edits_name_the_field(automation_api: httpx.AsyncClient):
     response = await automation_api.post(
         "/bulk-edits",

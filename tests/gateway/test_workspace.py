@@ -217,8 +217,17 @@ async def test_live_events_are_published_and_filtered_per_view(
 
     # What a stream in the view passes on (as Bert, who may see the view).
     services = build_services(
-        {name: f"http://{name}" for name in ("relations", "contactmoments", "lists", "search")}
-        | {"selections": "http://selections"},
+        {
+            name: f"http://{name}"
+            for name in (
+                "relations",
+                "contactmoments",
+                "lists",
+                "search",
+                "selections",
+                "automation",
+            )
+        },
         INTERNAL_TOKEN,
         2.0,
         dict(transports),

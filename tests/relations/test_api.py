@@ -88,6 +88,27 @@ async def test_update_needs_current_version(relations_api: httpx.AsyncClient):
     assert stale.json()["current_version"] == 2
 
 
+async def test_archive_keeps_the_relation_and_can_be_undone(relations_api: httpx.AsyncClient):
+    created = await create(relations_api, person("Berg", first_name="Jan"))
+    url = f"/relations/{created['relation_id']}"
+    assert (await relations_api.post(f"{url}/archive")).status_code == 428
+    archived = await relations_api.post(f"{url}/archive", headers={"If-Match": '"1"'})
+    assert archived.status_code == 200, archived.text
+    assert archived.json()["status"] == "archived" and archived.headers["ETag"] == '"2"'
+    assert archived.json()["fields"]["first_name"] == "Jan"  # the data stays
+    again = await relations_api.post(f"{url}/archive", headers={"If-Match": '"2"'})
+    assert again.json()["version"] == 2  # archived already: nothing changes
+    stale = await relations_api.post(f"{url}/unarchive", headers={"If-Match": '"1"'})
+    assert stale.status_code == 412
+    back = await relations_api.post(f"{url}/unarchive", headers={"If-Match": '"2"'})
+    assert back.json()["status"] == "active" and back.json()["version"] == 3
+    history = (await relations_api.get(f"{url}/history", params={"field": "status"})).json()
+    assert [(e["changes"][0]["old"], e["changes"][0]["new"]) for e in history] == [
+        ("archived", "active"),
+        ("active", "archived"),
+    ]
+
+
 async def test_clearing_a_field_with_null(relations_api: httpx.AsyncClient):
     created = await create(relations_api, person("Berg", first_name="Jan"))
     url = f"/relations/{created['relation_id']}"

@@ -55,12 +55,12 @@ class Source(BaseModel):
 
 
 class Change(BaseModel):
-    """``set_field`` (field, value), ``clear_field`` (field) or ``add_function`` (role,
-    object_id, start_date)."""
+    """``set_field`` (field, value), ``clear_field`` (field), ``add_function`` (role,
+    object_id, start_date) or ``archive`` (nothing else)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["set_field", "clear_field", "add_function"]
+    kind: Literal["set_field", "clear_field", "add_function", "archive"]
     field: str | None = Field(default=None, description="a standard field or custom.<key>")
     value: Any = None
     role: str | None = Field(default=None, max_length=100)
@@ -78,6 +78,9 @@ class Change(BaseModel):
                 raise ValueError(f"no field {self.field!r}: a standard field or custom.<key>")
             if self.kind == "set_field" and self.value is None:
                 raise ValueError("set_field needs a value (use clear_field to empty a field)")
+        elif self.kind == "archive":
+            if self.field or self.value is not None or self.role or self.object_id:
+                raise ValueError("archive takes no field, value, role or object_id")
         elif not self.role or self.object_id is None:
             raise ValueError("add_function needs role and object_id")
         return self
@@ -159,10 +162,16 @@ def field_patch(name: str, value: Any) -> dict[str, Any]:
     return {name: value}
 
 
+ACTIVE, ARCHIVED = {"status": "active"}, {"status": "archived"}
+
+
 def plan(change: Change, state: dict[str, Any]) -> PlannedChange:
     """What the change would do to one relation."""
     base = {"relation_id": state["relation_id"], "version": state["version"]}
-    if state.get("status", "active") != "active":
+    status = state.get("status", "active")
+    if change.kind == "archive" and status == "archived":
+        return PlannedChange(**base, outcome="unchanged", before=ARCHIVED, after=ARCHIVED)
+    if status != "active":
         return PlannedChange(**base, outcome="skipped", reason=f"relation is {state['status']}")
     if change.kind == "add_function":
         held = [
@@ -176,6 +185,8 @@ def plan(change: Change, state: dict[str, Any]) -> PlannedChange:
         if held:
             return PlannedChange(**base, outcome="unchanged", reason="holds this function")
         return PlannedChange(**base, outcome="changes", before=None, after=after)
+    if change.kind == "archive":
+        return PlannedChange(**base, outcome="changes", before=ACTIVE, after=ARCHIVED)
     assert change.field is not None
     before = current_value(state, change.field)
     after = change.value if change.kind == "set_field" else None
@@ -251,6 +262,19 @@ async def _apply_one(
             "after": body,
             "function_id": uuid.UUID(answer.body["function_id"]),
             "version_after": after.version,
+        }
+    if change.kind == "archive":
+        answer = await services.set_archived(
+            planned.relation_id, True, version=planned.version, actor=actor
+        )
+        if not answer.ok:
+            return {**item, "outcome": "failed", "error": answer.error()}
+        return {
+            **item,
+            "outcome": "changed",
+            "before": ACTIVE,
+            "after": ARCHIVED,
+            "version_after": answer.version,
         }
     assert change.field is not None
     answer = await services.patch_relation(
@@ -384,6 +408,10 @@ async def _undo_one(services: Services, item: BulkItem, actor: Actor) -> str:
     if item.function_id is not None:
         answer = await services.call(
             "relations", "DELETE", f"/functions/{item.function_id}", actor=actor
+        )
+    elif item.after == ARCHIVED:
+        answer = await services.set_archived(
+            item.relation_id, False, version=item.version_after, actor=actor
         )
     else:
         answer = await services.patch_relation(

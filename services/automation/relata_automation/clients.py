@@ -117,6 +117,18 @@ class Services:
             actor=actor,
         )
 
+    async def set_archived(
+        self, relation_id: uuid.UUID, archived: bool, *, version: int, actor: Actor
+    ) -> Answer:
+        action = "archive" if archived else "unarchive"
+        return await self.call(
+            "relations",
+            "POST",
+            f"/relations/{relation_id}/{action}",
+            if_match=version,
+            actor=actor,
+        )
+
     # --- lists and selections -----------------------------------------------------------------
 
     async def list_member_ids(self, list_id: uuid.UUID) -> list[uuid.UUID]:

@@ -34,6 +34,7 @@ def service_urls(settings: GatewaySettings) -> dict[str, str]:
         "lists": settings.lists_url,
         "search": settings.search_url,
         "selections": settings.selections_url,
+        "automation": settings.automation_url,
     }
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-PARTS = ("relation", "contact_moments", "lists")
+PARTS = ("relation", "contact_moments", "lists", "properties")
 
 _SET_IF_GENERATION = """
 local current = redis.call('GET', KEYS[2])

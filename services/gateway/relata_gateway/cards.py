@@ -1,6 +1,7 @@
 """The relation card: one relation as a view shows it, composed from the relations, contact
-moments and lists services in parallel. A part whose service is down or slow is left out and
-named under ``unavailable``; whether the relation is in the view at all is never guessed."""
+moments, lists and automation (generated properties) services in parallel. A part whose
+service is down or slow is left out and named under ``unavailable``; whether the relation is in
+the view at all is never guessed."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ class Card(BaseModel):
     functions: list[dict[str, Any]] | None = None
     contact_moments: list[dict[str, Any]] | None = None
     lists: list[ListRef] | None = None
+    properties: list[dict[str, Any]] | None = None
+    """Generated properties held ({key, label, since}), when the form shows ``properties``."""
     other_views: list[ViewRef] = []
     """The user's other views that show this relation (to switch view from the card)."""
     unavailable: list[str] = []
@@ -135,6 +138,16 @@ async def recent_contact_moments(
     return await cache.cached(ctx.redis, "contact_moments", relation_id, ctx.ttl, load, prefetched)
 
 
+async def generated_properties(
+    ctx: CardContext, relation_id: uuid.UUID, prefetched: cache.Prefetched | None = None
+) -> list[dict[str, Any]]:
+    async def load() -> list[dict[str, Any]]:
+        response = await ctx.services.automation.call("GET", f"/relations/{relation_id}/properties")
+        return response.json()
+
+    return await cache.cached(ctx.redis, "properties", relation_id, ctx.ttl, load, prefetched)
+
+
 async def _bounded(ctx: CardContext, coroutine: Any) -> Any:
     return await asyncio.wait_for(coroutine, timeout=ctx.timeout)
 
@@ -151,15 +164,16 @@ async def compose(
     """The card; ``prefetched`` holds the parts when the caller has already read them."""
     memberships = await require_visible(ctx, view, relation_id, prefetched)
     form = view.form
-    wanted_moments = form.shows("contact_moments")
     state_task = _bounded(ctx, relation_state(ctx, relation_id, prefetched))
-    moments_task = (
-        _bounded(ctx, recent_contact_moments(ctx, relation_id, prefetched))
-        if wanted_moments
-        else None
-    )
-    tasks = [state_task] if moments_task is None else [state_task, moments_task]
-    results = await asyncio.gather(*tasks, return_exceptions=True)
+    optional = {
+        part: _bounded(ctx, load(ctx, relation_id, prefetched))
+        for part, load in (
+            ("contact_moments", recent_contact_moments),
+            ("properties", generated_properties),
+        )
+        if form.shows(part)
+    }
+    results = await asyncio.gather(state_task, *optional.values(), return_exceptions=True)
     state = results[0]
     if isinstance(state, Upstream) and state.status_code == 404:
         raise NotFound(f"relation {relation_id} does not exist")
@@ -167,13 +181,9 @@ async def compose(
         raise ServiceUnavailable("the relations service did not answer; the card cannot be shown")
     if state.get("status") != "active":
         raise NotFound(f"relation {relation_id} does not exist")
-    unavailable: list[str] = []
-    moments = None
-    if moments_task is not None:
-        moments = results[1]
-        if isinstance(moments, BaseException):
-            unavailable.append("contact_moments")
-            moments = None
+    parts = dict(zip(optional, results[1:], strict=True))
+    unavailable = [part for part, value in parts.items() if isinstance(value, BaseException)]
+    moments = _answered(parts, "contact_moments")
     if moments:
         moments = await _moments_within_view(ctx, view, relation_id, moments)
     functions = None
@@ -194,6 +204,7 @@ async def compose(
         functions=functions,
         contact_moments=moments,
         lists=in_view_lists,
+        properties=_answered(parts, "properties"),
         other_views=[
             ViewRef(view_id=v.id, name=v.name)
             for v in views_of_user
@@ -201,6 +212,12 @@ async def compose(
         ],
         unavailable=unavailable,
     )
+
+
+def _answered(parts: dict[str, Any], name: str) -> Any:
+    """A part's value; None when the form leaves it out or its service did not answer."""
+    value = parts.get(name)
+    return None if isinstance(value, BaseException) else value
 
 
 async def _moments_within_view(

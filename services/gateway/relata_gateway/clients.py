@@ -105,6 +105,7 @@ class Services:
     lists: ServiceClient
     search: ServiceClient
     selections: ServiceClient
+    automation: ServiceClient
 
     async def aclose(self) -> None:
         for service in (
@@ -113,6 +114,7 @@ class Services:
             self.lists,
             self.search,
             self.selections,
+            self.automation,
         ):
             await service.client.aclose()
 

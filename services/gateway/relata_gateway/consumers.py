@@ -1,5 +1,5 @@
 """The gateway worker: the activity feed, and dropping cached card parts when events say
-they changed."""
+they changed (relations, contact moments, list memberships, generated properties)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.events import (
+    AUTOMATION_TOPIC,
     CONTACTMOMENTS_TOPIC,
     LIST_MEMBERSHIP_TOPIC,
     RELATIONS_TOPIC,
+    AutomationEventType,
     Envelope,
 )
 from relata_common.kafka import EventConsumer
@@ -23,7 +25,7 @@ from relata_gateway import cache, dashboard, live
 from relata_gateway.models import activity, inbox
 from relata_gateway.settings import GatewaySettings
 
-CONSUMED_TOPICS = (RELATIONS_TOPIC, CONTACTMOMENTS_TOPIC, LIST_MEMBERSHIP_TOPIC)
+CONSUMED_TOPICS = (RELATIONS_TOPIC, CONTACTMOMENTS_TOPIC, LIST_MEMBERSHIP_TOPIC, AUTOMATION_TOPIC)
 
 
 def applier(redis: Redis, channel: str = live.CHANNEL):
@@ -40,6 +42,8 @@ def applier(redis: Redis, channel: str = live.CHANNEL):
                 await cache.invalidate(redis, relation_id, "contact_moments")
         elif envelope.type.startswith("membership."):
             await cache.invalidate(redis, envelope.payload["relation_id"], "lists")
+        elif envelope.type == AutomationEventType.PROPERTY_CHANGED:
+            await cache.invalidate(redis, envelope.payload["relation_id"], "properties")
         live.publish_after_commit(session, redis, channel, envelope)
 
     return apply

@@ -26,8 +26,18 @@ STANDARD_FIELDS = (
     "phones",
     "emails",
 )
-SECTIONS = ("functions", "contact_moments", "lists", "history", "donations", "registrations")
-"""Card sections a form can include like fields; they also allow filtering on that data."""
+SECTIONS = (
+    "functions",
+    "contact_moments",
+    "lists",
+    "history",
+    "donations",
+    "registrations",
+    "properties",
+)
+"""Card sections a form can include like fields; they also allow filtering on that data.
+``properties``: the generated properties a relation holds ("Active member"), shown without the
+data behind them."""
 NAME_FIELDS = ("first_name", "initials", "infix", "last_name", "organisation_name")
 SEARCH_FIELD_SOURCES = {
     "email": "emails",

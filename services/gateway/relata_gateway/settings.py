@@ -17,6 +17,7 @@ class GatewaySettings(CommonSettings):
     lists_url: str = "http://127.0.0.1:8003"
     selections_url: str = "http://127.0.0.1:8004"
     search_url: str = "http://127.0.0.1:8005"
+    automation_url: str = "http://127.0.0.1:8006"
     call_timeout: float = 2.0
     """Seconds a card waits for one service before it leaves that part out."""
     card_cache_seconds: int = 300

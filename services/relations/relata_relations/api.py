@@ -129,6 +129,37 @@ async def update_relation(
     return _with_etag(response, state)
 
 
+@relations_router.post("/{relation_id}/archive")
+async def archive_relation(
+    relation_id: uuid.UUID,
+    session: SessionDep,
+    actor: ActorDep,
+    version: IfMatchDep,
+    response: Response,
+) -> RelationState:
+    """Archive a relation: it keeps its data and history but leaves every relation list and
+    the search results until it is unarchived. Needs If-Match (412 when stale)."""
+    state = await relations.set_archived(
+        session, relation_id=relation_id, expected_version=version, archived=True, actor=actor
+    )
+    return _with_etag(response, state)
+
+
+@relations_router.post("/{relation_id}/unarchive")
+async def unarchive_relation(
+    relation_id: uuid.UUID,
+    session: SessionDep,
+    actor: ActorDep,
+    version: IfMatchDep,
+    response: Response,
+) -> RelationState:
+    """Bring an archived relation back. Needs If-Match (412 when stale)."""
+    state = await relations.set_archived(
+        session, relation_id=relation_id, expected_version=version, archived=False, actor=actor
+    )
+    return _with_etag(response, state)
+
+
 @relations_router.get("/{relation_id}/history")
 async def relation_history(
     relation_id: uuid.UUID,

@@ -52,7 +52,7 @@ relations = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("relation_type IN ('person', 'organisation')", name="relation_type"),
-    CheckConstraint("status IN ('active', 'merged', 'erased')", name="status"),
+    CheckConstraint("status IN ('active', 'archived', 'merged', 'erased')", name="status"),
 )
 
 custom_field_definitions = Table(

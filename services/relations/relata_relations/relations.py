@@ -273,6 +273,25 @@ async def bump_version(
     return await save_fields(session, record, record.fields, changes, actor)
 
 
+async def set_archived(
+    session: AsyncSession,
+    *,
+    relation_id: uuid.UUID,
+    expected_version: int,
+    archived: bool,
+    actor: Actor,
+) -> RelationState:
+    """Archive a relation (it leaves every list and the search index, keeps its data and
+    history) or bring it back. Asking for the state it is in changes nothing."""
+    record = await get_active_record(session, relation_id, for_update=True)
+    check_version(record, expected_version)
+    wanted = RelationStatus.ARCHIVED if archived else RelationStatus.ACTIVE
+    if record.status == wanted:
+        return state_of(record, await functions_of(session, relation_id))
+    changes = {"status": {"old": record.status, "new": wanted.value}}
+    return await save_fields(session, record, record.fields, changes, actor, status=wanted)
+
+
 def refuse_type_change() -> None:
     raise InvalidInput.single(
         ("body", "relation_type"),
