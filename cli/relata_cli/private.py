@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 
 from relata_cli.processes import PROCESSES, ProcessSpec
 from relata_common.db import asyncpg_dsn, drop_database
-from relata_common.tansu import TansuBroker, free_port
+from relata_common.tansu import TansuBroker, free_ports
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
@@ -78,9 +78,9 @@ class PrivatePlatform:
         self.redis_url = self.redis_url or DEFAULT_REDIS
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "logs").mkdir(exist_ok=True)
-        for spec in self.specs:
+        for spec, port in zip(self.specs, free_ports(len(self.specs)), strict=True):
             log = self.run_dir / "logs" / f"{spec.name}.log"
-            self.processes[spec.name] = Running(spec, free_port(), log)
+            self.processes[spec.name] = Running(spec, port, log)
 
     # --- addresses -----------------------------------------------------------------------
 

@@ -6,6 +6,8 @@ Tansu's memory storage loses every topic when the broker stops.
 
 from __future__ import annotations
 
+import contextlib
+import random
 import socket
 import subprocess
 import time
@@ -13,9 +15,30 @@ from pathlib import Path
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
+    return free_ports(1, host)[0]
+
+
+LISTENING_PORTS = range(20000, 32000)
+"""Below Linux's default ephemeral range (32768-60999): a port chosen here cannot be taken as
+the local port of some outgoing connection before its server binds it."""
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` distinct free ports. The probes stay bound until all are chosen, so no port is
+    handed out twice."""
+    candidates = random.sample(LISTENING_PORTS, len(LISTENING_PORTS))
+    with contextlib.ExitStack() as stack:
+        ports: list[int] = []
+        for port in candidates:
+            probe = stack.enter_context(socket.socket())
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue  # in use
+            ports.append(port)
+            if len(ports) == count:
+                return ports
+    raise OSError(f"no {count} free ports in {LISTENING_PORTS}")
 
 
 def broker_binary() -> str:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from relata_common.errors import InvalidInput
 from relata_common.web import IfMatchDep, SessionDep, etag
-from relata_gateway import cache, dashboard, directory, pages, views
+from relata_gateway import activity, cache, dashboard, directory, pages, views
 from relata_gateway.cards import Card, CardContext, compose, require_visible
 from relata_gateway.directory import Snapshot, changing_views
 from relata_gateway.forms import filter_fields_outside, patch_fields_outside
@@ -439,7 +439,7 @@ async def save_list(
         return await views.add_list(session, services, view, body.name, body.filter)
 
 
-ACTIVITY_ITEMS = TypeAdapter(list[dashboard.ActivityItem])
+ACTIVITY_ITEMS = TypeAdapter(list[activity.ActivityItem])
 RECENT_ITEMS = TypeAdapter(list[dashboard.RecentItem])
 
 
@@ -448,7 +448,7 @@ def _json_response(adapter: TypeAdapter[Any], items: Any) -> Response:
     return Response(adapter.dump_json(items), media_type="application/json")
 
 
-@views_router.get("/{view_id}/activity", response_model=list[dashboard.ActivityItem])
+@views_router.get("/{view_id}/activity", response_model=list[activity.ActivityItem])
 async def recently_edited(
     view_id: uuid.UUID,
     user: UserDep,
@@ -458,8 +458,14 @@ async def recently_edited(
 ) -> Response:
     """Recently edited by others (colleagues and relations themselves), newest first."""
     view = directory.pick(snapshot.views_of(user), view_id)
-    reading = request.app.state.reading_sessions
-    items = await dashboard.recently_edited_by_others(reading, _ctx(request), user, view, limit)
+    items = await activity.recently_edited_by_others(
+        request.app.state.newest_activity,
+        request.app.state.reading_sessions,
+        _ctx(request),
+        user,
+        view,
+        limit,
+    )
     return _json_response(ACTIVITY_ITEMS, items)
 
 

@@ -17,6 +17,7 @@ from relata_common.web import (
     install_error_handlers,
     operations_router,
 )
+from relata_gateway.activity import NewestActivity
 from relata_gateway.api import ROUTERS
 from relata_gateway.clients import build_services
 from relata_gateway.consumers import CONSUMED_TOPICS, register
@@ -57,6 +58,7 @@ def create_api(
             )
             app.state.redis = Redis.from_url(settings.redis_url)
             app.state.directory = Directory(app.state.sessions, app.state.redis)
+            app.state.newest_activity = NewestActivity(app.state.reading_sessions, app.state.redis)
             try:
                 yield
             finally:

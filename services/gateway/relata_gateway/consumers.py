@@ -21,6 +21,7 @@ from relata_common.events import (
     Envelope,
 )
 from relata_common.kafka import EventConsumer
+from relata_gateway import activity as activity_feed
 from relata_gateway import cache, dashboard, live
 from relata_gateway.models import activity, inbox
 from relata_gateway.settings import GatewaySettings
@@ -51,6 +52,7 @@ def applier(redis: Redis, channel: str = live.CHANNEL):
 
 async def _relation_changed(session: AsyncSession, redis: Redis, envelope: Envelope) -> None:
     relation_id = uuid.UUID(envelope.subject_id)
+    activity_feed.bump_after_commit(session, redis)  # every branch below changes the feed
     if envelope.type == "relation.erased":
         # Privacy law: nothing of an erased relation stays (feed rows, cached parts, recents).
         await session.execute(delete(activity).where(activity.c.relation_id == relation_id))

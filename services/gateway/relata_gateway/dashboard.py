@@ -1,4 +1,5 @@
-"""The dashboard: what this user viewed last (Redis), and what others changed recently."""
+"""The dashboard's "viewed last": the relations and lists each user opened, in Redis. (What
+others changed recently is the activity feed, ``activity``.)"""
 
 from __future__ import annotations
 
@@ -10,16 +11,12 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 from redis.asyncio import Redis
-from sqlalchemy import and_, or_, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from relata_gateway.cards import CardContext, lists_of_many, relation_states, visible_ids
+from relata_gateway.cards import CardContext, lists_of_many, relation_states
 from relata_gateway.clients import ServiceUnavailable
 from relata_gateway.directory import Snapshot
 from relata_gateway.forms import display_name
-from relata_gateway.models import activity
 from relata_gateway.security import User
-from relata_gateway.views import View
 
 
 class RecentItem(BaseModel):
@@ -28,10 +25,6 @@ class RecentItem(BaseModel):
     view_id: uuid.UUID
     label: str
     at: datetime
-
-
-PAGE = 100
-"""Activity rows read at a time, after a first page of twice what is asked for."""
 
 
 def _recent_key(user: User) -> str:
@@ -109,63 +102,3 @@ async def _lists_and_states(
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-class ActivityItem(BaseModel):
-    relation_id: uuid.UUID
-    kind: str
-    actor_kind: str
-    actor_id: str | None
-    changed_fields: list[str]
-    at: datetime
-
-
-async def recently_edited_by_others(
-    sessions: async_sessionmaker[AsyncSession],
-    ctx: CardContext,
-    user: User,
-    view: View,
-    limit: int,
-) -> list[ActivityItem]:
-    """Changes by colleagues and by relations themselves, newest first, never the user's own,
-    only for relations in the view and only naming fields its form shows."""
-    others = or_(
-        and_(activity.c.actor_kind == "user", activity.c.actor_id != str(user.id)),
-        activity.c.actor_kind == "relation",
-    )
-    found: list[ActivityItem] = []
-    before: tuple[datetime, int] | None = None
-    # Newest first by when the change happened, not when its event arrived here: a consumer
-    # catching up (or replaying) inserts old changes after new ones.
-    newest_first = (activity.c.at.desc(), activity.c.id.desc())
-    page = 2 * limit  # most changes are usually in the view: start small, then read more
-    for _ in range(10):  # scan at most 10 pages for a page of visible changes
-        statement = select(activity).where(others).order_by(*newest_first).limit(page)
-        if before is not None:
-            statement = statement.where(tuple_(activity.c.at, activity.c.id) < before)
-        # A connection only for the query: none is held while Redis says what the view shows.
-        async with sessions() as session:
-            rows = (await session.execute(statement)).mappings().all()
-        if not rows:
-            break
-        before = (rows[-1]["at"], rows[-1]["id"])
-        candidates = [
-            (row, shown)
-            for row in rows
-            if (shown := [f for f in row["changed_fields"] if view.form.shows(f)])
-        ]
-        in_view = await visible_ids(ctx, view, list({row["relation_id"] for row, _ in candidates}))
-        for row, shown in candidates:
-            if str(row["relation_id"]) not in in_view:
-                continue
-            found.append(ActivityItem(**{**_activity_fields(row), "changed_fields": shown}))
-            if len(found) >= limit:
-                return found
-        if len(rows) < page:
-            break  # the oldest change is behind us
-        page = PAGE
-    return found
-
-
-def _activity_fields(row: Any) -> dict[str, Any]:
-    return {k: row[k] for k in ("relation_id", "kind", "actor_kind", "actor_id", "at")}

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.web import SessionDep
-from relata_gateway import cache, dashboard, pages, views
+from relata_gateway import activity, cache, pages, views
 from relata_gateway.api import AccessToken
 from relata_gateway.cards import CardContext, relation_state, require_visible, visible_ids
 from relata_gateway.forms import ALWAYS_SHOWN, filter_fields_outside
@@ -153,7 +153,7 @@ async def view_catalogue(
 # --- recently edited by others, named ------------------------------------------------------------
 
 
-class NamedActivity(dashboard.ActivityItem):
+class NamedActivity(activity.ActivityItem):
     display_name: str
     actor_name: str | None = Field(description="the colleague's name; null for a relation")
 
@@ -166,8 +166,14 @@ async def recently_edited_named(
     view's form names them) and the colleagues' names."""
     view = await views.access(session, user, view_id)
     ctx = card_context(request)
-    reading = request.app.state.reading_sessions
-    items = await dashboard.recently_edited_by_others(reading, ctx, user, view, limit)
+    items = await activity.recently_edited_by_others(
+        request.app.state.newest_activity,
+        request.app.state.reading_sessions,
+        ctx,
+        user,
+        view,
+        limit,
+    )
     names = await pages.names(ctx, view, [{"relation_id": i.relation_id} for i in items])
     actors = await display_names(
         session, [i.actor_id for i in items if i.actor_kind == "user" and i.actor_id]

@@ -23,6 +23,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("UPDATE relations SET status = 'active' WHERE status = 'archived'")
     op.drop_constraint("status", "relations", type_="check")
-    op.create_check_constraint(
-        "status", "relations", "status IN ('active', 'merged', 'erased')"
-    )
+    op.create_check_constraint("status", "relations", "status IN ('active', 'merged', 'erased')")
