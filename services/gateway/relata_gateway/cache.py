@@ -12,12 +12,13 @@ load (checked and set atomically in Redis).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 PARTS = ("relation", "contact_moments", "lists", "properties")
 
@@ -133,11 +134,23 @@ async def cached_many(
     return found
 
 
+async def invalidate_many(redis: Redis, parts_by_relation: dict[str, set[str]]) -> None:
+    """Drop the given parts of many relations (and bump their generations) in one round trip."""
+    async with redis.pipeline(transaction=True) as pipe:
+        for relation_id, parts in parts_by_relation.items():
+            _queue_invalidation(pipe, relation_id, parts)
+        await pipe.execute()
+
+
 async def invalidate(redis: Redis, relation_id: uuid.UUID | str, *parts: str) -> None:
     """Drop parts (all by default) and bump their generations, in one round trip."""
     async with redis.pipeline(transaction=True) as pipe:
-        for part in parts or PARTS:
-            pipe.incr(_generation_key(part, relation_id))
-            pipe.expire(_generation_key(part, relation_id), 7 * 24 * 3600)
-            pipe.delete(key(part, relation_id))
+        _queue_invalidation(pipe, relation_id, parts or PARTS)
         await pipe.execute()
+
+
+def _queue_invalidation(pipe: Pipeline, relation_id: uuid.UUID | str, parts: Iterable[str]) -> None:
+    for part in parts:
+        pipe.incr(_generation_key(part, relation_id))
+        pipe.expire(_generation_key(part, relation_id), 7 * 24 * 3600)
+        pipe.delete(key(part, relation_id))

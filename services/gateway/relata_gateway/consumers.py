@@ -4,6 +4,7 @@ they changed (relations, contact moments, list memberships, generated properties
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
@@ -19,6 +20,7 @@ from relata_common.events import (
     RELATIONS_TOPIC,
     AutomationEventType,
     Envelope,
+    RelationEventType,
 )
 from relata_common.kafka import EventConsumer
 from relata_gateway import activity as activity_feed
@@ -29,60 +31,86 @@ from relata_gateway.settings import GatewaySettings
 CONSUMED_TOPICS = (RELATIONS_TOPIC, CONTACTMOMENTS_TOPIC, LIST_MEMBERSHIP_TOPIC, AUTOMATION_TOPIC)
 
 
-def applier(redis: Redis, channel: str = live.CHANNEL):
-    async def apply(session: AsyncSession, envelope: Envelope) -> None:
-        if envelope.type.startswith("relation."):
-            await _relation_changed(session, redis, envelope)
-        elif envelope.type.startswith("contactmoment."):
-            state = envelope.payload.get("state", {})
-            linked = {
-                *state.get("relation_ids", []),
-                *envelope.payload.get("previous_relation_ids", []),
-            }
-            for relation_id in linked:
-                await cache.invalidate(redis, relation_id, "contact_moments")
-        elif envelope.type.startswith("membership."):
-            await cache.invalidate(redis, envelope.payload["relation_id"], "lists")
-        elif envelope.type == AutomationEventType.PROPERTY_CHANGED:
-            await cache.invalidate(redis, envelope.payload["relation_id"], "properties")
-        live.publish_after_commit(session, redis, channel, envelope)
+def batch_applier(redis: Redis, channel: str = live.CHANNEL):
+    """Applies a batch of events in order: the feed rows of ordinary changes are inserted in one
+    statement and the cached card parts they touch dropped in one Redis round trip; merges and
+    erasures (rare) are applied where they stand, after the rows before them."""
+
+    async def apply(session: AsyncSession, envelopes: list[Envelope]) -> None:
+        batch = _Batch(session, redis)
+        for envelope in envelopes:
+            if envelope.type in (RelationEventType.MERGED, RelationEventType.ERASED):
+                await batch.flush()
+                await _merged_or_erased(session, redis, envelope)
+            elif envelope.type.startswith("relation."):
+                batch.rows.append(_activity_row(envelope))
+                batch.drop(envelope.subject_id, "relation")
+            elif envelope.type.startswith("contactmoment."):
+                state = envelope.payload.get("state", {})
+                for relation_id in {
+                    *state.get("relation_ids", []),
+                    *envelope.payload.get("previous_relation_ids", []),
+                }:
+                    batch.drop(relation_id, "contact_moments")
+            elif envelope.type.startswith("membership."):
+                batch.drop(envelope.payload["relation_id"], "lists")
+            elif envelope.type == AutomationEventType.PROPERTY_CHANGED:
+                batch.drop(envelope.payload["relation_id"], "properties")
+            live.publish_after_commit(session, redis, channel, envelope)
+        await batch.flush()
 
     return apply
 
 
-async def _relation_changed(session: AsyncSession, redis: Redis, envelope: Envelope) -> None:
+class _Batch:
+    """Feed rows and cache invalidations gathered from consecutive events."""
+
+    def __init__(self, session: AsyncSession, redis: Redis) -> None:
+        self.session, self.redis = session, redis
+        self.rows: list[dict[str, Any]] = []
+        self.parts: dict[str, set[str]] = {}
+
+    def drop(self, relation_id: uuid.UUID | str, part: str) -> None:
+        self.parts.setdefault(str(relation_id), set()).add(part)
+
+    async def flush(self) -> None:
+        if self.rows:
+            activity_feed.bump_after_commit(self.session, self.redis)
+            await self.session.execute(insert(activity).on_conflict_do_nothing(), self.rows)
+            self.rows = []
+        if self.parts:
+            await cache.invalidate_many(self.redis, self.parts)
+            self.parts = {}
+
+
+def _activity_row(envelope: Envelope) -> dict[str, Any]:
+    return {
+        "event_id": envelope.event_id,
+        "relation_id": uuid.UUID(envelope.subject_id),
+        "version": envelope.subject_version,
+        "kind": envelope.type,
+        "actor_kind": envelope.actor.kind.value,
+        "actor_id": envelope.actor.id,
+        "changed_fields": envelope.payload.get("changed_fields", []),
+        "at": envelope.occurred_at,
+    }
+
+
+async def _merged_or_erased(session: AsyncSession, redis: Redis, envelope: Envelope) -> None:
     relation_id = uuid.UUID(envelope.subject_id)
-    activity_feed.bump_after_commit(session, redis)  # every branch below changes the feed
-    if envelope.type == "relation.erased":
+    activity_feed.bump_after_commit(session, redis)
+    await cache.invalidate(redis, relation_id)
+    if envelope.type == RelationEventType.ERASED:
         # Privacy law: nothing of an erased relation stays (feed rows, cached parts, recents).
         await session.execute(delete(activity).where(activity.c.relation_id == relation_id))
-        await cache.invalidate(redis, relation_id)
         await dashboard.forget_relation(redis, str(relation_id))
         return
-    await cache.invalidate(redis, relation_id, "relation")
-    survivor = envelope.payload.get("survivor_id")
-    if survivor:
-        await cache.invalidate(redis, relation_id)
-        await cache.invalidate(redis, survivor)
-        await session.execute(  # the survivor now carries the merged relation's history
-            update(activity)
-            .where(activity.c.relation_id == relation_id)
-            .values(relation_id=uuid.UUID(str(survivor)))
-        )
-    await session.execute(
-        insert(activity)
-        .values(
-            event_id=envelope.event_id,
-            relation_id=relation_id,
-            version=envelope.subject_version,
-            kind=envelope.type,
-            actor_kind=envelope.actor.kind.value,
-            actor_id=envelope.actor.id,
-            changed_fields=envelope.payload.get("changed_fields", []),
-            at=envelope.occurred_at,
-        )
-        .on_conflict_do_nothing()
+    survivor = uuid.UUID(str(envelope.payload["survivor_id"]))
+    await cache.invalidate(redis, survivor)
+    await session.execute(  # the survivor now carries the merged relation's history
+        update(activity).where(activity.c.relation_id == relation_id).values(relation_id=survivor)
     )
+    await session.execute(insert(activity).on_conflict_do_nothing(), [_activity_row(envelope)])
 
 
 def register(settings: GatewaySettings):
@@ -95,7 +123,7 @@ def register(settings: GatewaySettings):
             topics=CONSUMED_TOPICS,
             sessions=app.state.sessions,
             inbox=inbox,
-            apply=applier(redis, live.channel(settings)),
+            apply_batch=batch_applier(redis, live.channel(settings)),
             producer=app.state.producer,
             retry_attempts=settings.consumer_retry_attempts,
             max_records=settings.consumer_max_records,
