@@ -9,10 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.db import transaction
 from relata_common.errors import Conflict, InvalidInput, NotFound, UnsupportedMediaType
-from relata_common.events import RelationState
+from relata_common.events import Actor, RelationState
 from relata_common.web import ActorDep, IfMatchDep, ReadingSessionDep, SessionDep, etag
 from relata_relations import erasure, functions, history, importing, merges, relations
 from relata_relations.custom_fields import CustomFieldDefinition
@@ -139,10 +140,7 @@ async def archive_relation(
 ) -> RelationState:
     """Archive a relation: it keeps its data and history but leaves every relation list and
     the search results until it is unarchived. Needs If-Match (412 when stale)."""
-    state = await relations.set_archived(
-        session, relation_id=relation_id, expected_version=version, archived=True, actor=actor
-    )
-    return _with_etag(response, state)
+    return await _set_archived(True, relation_id, session, actor, version, response)
 
 
 @relations_router.post("/{relation_id}/unarchive")
@@ -154,8 +152,19 @@ async def unarchive_relation(
     response: Response,
 ) -> RelationState:
     """Bring an archived relation back. Needs If-Match (412 when stale)."""
+    return await _set_archived(False, relation_id, session, actor, version, response)
+
+
+async def _set_archived(
+    archived: bool,
+    relation_id: uuid.UUID,
+    session: AsyncSession,
+    actor: Actor,
+    version: int,
+    response: Response,
+) -> RelationState:
     state = await relations.set_archived(
-        session, relation_id=relation_id, expected_version=version, archived=False, actor=actor
+        session, relation_id=relation_id, expected_version=version, archived=archived, actor=actor
     )
     return _with_etag(response, state)
 
