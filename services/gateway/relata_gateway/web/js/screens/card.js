@@ -11,7 +11,7 @@ import { go } from "../router.js";
 import { setCurrentView, viewById } from "../state.js";
 import { editorFor, readValue, showValue } from "./fields.js";
 
-const SECTIONS = ["functions", "contact_moments", "lists", "history", "donations", "registrations"];
+const SECTIONS = ["functions", "contact_moments", "lists", "history", "donations", "registrations", "properties"];
 const PERSON_ONLY = ["first_name", "initials", "infix", "last_name", "salutation", "gender", "birth_date"];
 const ORGANISATION_ONLY = ["organisation_name", "coc_number"];
 const PRESENCE_REPEAT_MS = 10000;
@@ -252,6 +252,7 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
     box.append(body);
     const loaders = { functions: functionsOf, contact_moments: timelineOf, history: historyOf };
     if (name === "lists") mount(body, listsOf());
+    else if (name === "properties") mount(body, propertiesOf());
     else if (loaders[name]) {
       // A section whose service does not answer says so; the rest of the card stays usable.
       loaders[name](body).catch((error) => mount(body, h("p", { class: "error" }, messageOf(error))));
@@ -268,6 +269,14 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
           lists.map((l) => h("li", {}, h("a", { href: `#/views/${viewId}/lists/${l.list_id}` }, l.name === "All relations" ? t("all_relations") : l.name))),
         )
       : h("p", { class: "muted" }, t("in_no_lists"));
+  }
+
+  // Generated properties ("Active member"): what the relation is, not the data behind it.
+  function propertiesOf() {
+    if (card.properties === null || card.properties === undefined) return h("p", { class: "muted" }, t("not_available"));
+    return card.properties.length
+      ? h("ul", { class: "plain-list", id: "card-properties" }, card.properties.map((p) => h("li", {}, p.label)))
+      : h("p", { class: "muted" }, t("no_properties"));
   }
 
   async function functionsOf(body) {
