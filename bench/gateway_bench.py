@@ -15,6 +15,7 @@ relations service. Everything it starts is stopped by its own handle.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import secrets
 import shutil
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,7 @@ class Options:
     log_level: str = "WARNING"
     max_seconds: float = 900.0
     profile_seconds: float = 0.0
+    profile_phase: str = "cards"
     output_dir: Path = RESULTS_DIR
     quick: bool = False
 
@@ -85,7 +87,8 @@ OPTION_HELP: harness.OptionHelp = (
     ("redis_url", str, "Redis database for the gateway (flushed before and after)"),
     ("log_level", str, "log level of the services"),
     ("max_seconds", float, "give up after this many seconds"),
-    ("profile_seconds", float, "record the gateway API with py-spy during the card phase"),
+    ("profile_seconds", float, "record the gateway API with py-spy for this many seconds"),
+    ("profile_phase", str, "the closed loop to profile: cards or dashboard"),
     ("output_dir", Path, "where the JSON results go"),
 )
 
@@ -96,6 +99,8 @@ def parse_options(argv: list[str] | None = None) -> Options:
         __doc__, Options(), OPTION_HELP, QUICK, "a smoke run of about a minute"
     )
     options = Options(**harness.chosen_options(parser, argv, Options(), QUICK))
+    if options.profile_phase not in ("cards", "dashboard"):
+        parser.error("--profile-phase is cards or dashboard")
     if not all(h in ("127.0.0.1", "localhost") for h in _hosts(options)):
         parser.error("this benchmark runs on loopback only")
     return options
@@ -444,6 +449,15 @@ def start_profile(stack: Stack) -> subprocess.Popen[bytes] | None:
     )
 
 
+@contextlib.asynccontextmanager
+async def profiled(stack: Stack, phase: str) -> AsyncIterator[None]:
+    """Profile the gateway API during this phase if it is the one asked for."""
+    profiler = start_profile(stack) if stack.options.profile_phase == phase else None
+    yield
+    if profiler is not None:
+        await asyncio.to_thread(profiler.wait, stack.options.profile_seconds + 60)
+
+
 async def run(stack: Stack) -> dict[str, Any]:
     options = stack.options
     rng = random.Random(7)
@@ -456,10 +470,10 @@ async def run(stack: Stack) -> dict[str, Any]:
         return world.users[w]
 
     say(f"warm cards: {options.card_requests} requests from {options.clients} clients")
-    profiler = start_profile(stack)
-    warm_cards = await load(stack, gateway, card_requests(world, options.card_requests, rng), user)
-    if profiler is not None:
-        await asyncio.to_thread(profiler.wait, options.profile_seconds + 60)
+    async with profiled(stack, "cards"):
+        warm_cards = await load(
+            stack, gateway, card_requests(world, options.card_requests, rng), user
+        )
     say(f"  closed loop: {warm_cards}")
     paced_cards = await load(
         stack, gateway, card_requests(world, options.card_requests, rng), user, options.rate
@@ -484,7 +498,8 @@ async def run(stack: Stack) -> dict[str, Any]:
         (i, "/dashboard/recent" if i % 2 else f"/views/{world.view_id}/activity")
         for i in range(options.dashboard_requests)
     ]
-    dashboard = await load(stack, gateway, dashboard_requests, user)
+    async with profiled(stack, "dashboard"):
+        dashboard = await load(stack, gateway, dashboard_requests, user)
     say(f"  closed loop: {dashboard}")
     paced_dashboard = await load(stack, gateway, dashboard_requests, user, options.rate)
     say(f"  at {options.rate}/s: {paced_dashboard}")

@@ -41,7 +41,7 @@ from aiokafka import AIOKafkaProducer
 from harness import HOST, RESULTS_DIR, RESULTS_MD, say
 
 from relata_common.db import asyncpg_dsn, migrate
-from relata_common.events import Envelope, RelationChangedPayload, RelationState
+from relata_common.events import Envelope, RelationChangedPayload, RelationState, RelationStatus
 from relata_common.tansu import TansuBroker, free_port
 from relata_search.app import MIGRATIONS
 from relata_search.documents import document_from_state
@@ -310,7 +310,7 @@ def state_for(
         created_at=now,
         updated_at=now,
         fields=fields,
-        status="active",
+        status=RelationStatus.ACTIVE,
         functions=[],
         external_id=None,
         merged_into=None,

@@ -7,6 +7,7 @@ them independently: API replicas freely, workers up to the partition count, rela
 from __future__ import annotations
 
 import asyncio
+import gc
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
@@ -184,4 +185,8 @@ def worker_app(
 def serve(app: FastAPI, *, host: str, port: int, settings: CommonSettings) -> None:
     """Run an app under uvicorn with the project's logging."""
     configure_logging(settings.service_name, level=settings.log_level, json=settings.log_json)
+    # Everything imported so far lives as long as the process. Frozen, it is left out of the
+    # collector's full passes, which otherwise walk it again and again under load (a bulk
+    # import spent about 40 % of its CPU in them).
+    gc.freeze()
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
