@@ -7,8 +7,8 @@ them independently: API replicas freely, workers up to the partition count, rela
 from __future__ import annotations
 
 import asyncio
-import gc
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 

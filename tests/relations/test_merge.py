@@ -335,3 +335,26 @@ async def test_undo_is_refused_once_the_survivor_changed(relations_api: httpx.As
     assert (
         await relations_api.post("/merges/00000000-0000-0000-0000-000000000000/undo")
     ).status_code == 404
+
+
+async def test_undo_archives_again_a_relation_that_was_archived_when_merged(
+    relations_api: httpx.AsyncClient,
+):
+    survivor, merged = await two_people(relations_api)
+    url = f"/relations/{merged['relation_id']}"
+    archived = await relations_api.post(
+        f"{url}/archive", headers={"If-Match": f'"{merged["version"]}"'}
+    )
+    assert archived.status_code == 200, archived.text
+    result = await merged_ok(relations_api, survivor, merged)
+
+    undone = await relations_api.post(f"/merges/{result['merge_id']}/undo")
+    assert undone.status_code == 200, undone.text
+    assert undone.json()["restored"]["status"] == "archived"
+    history = (await relations_api.get(f"{url}/history", params={"field": "status"})).json()
+    statuses = [c for entry in history for c in entry["changes"] if c["field"] == "status"]
+    assert [(c["old"], c["new"]) for c in statuses] == [
+        ("merged", "archived"),
+        ("archived", "merged"),
+        ("active", "archived"),
+    ]

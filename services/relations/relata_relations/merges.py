@@ -100,7 +100,8 @@ async def merge_relations(
             merged_id=merged.id,
             decisions=decisions,
             survivor_before={"fields": survivor.fields},
-            merged_before={"fields": merged.fields},
+            # An archived relation can be merged; undoing the merge archives it again.
+            merged_before={"fields": merged.fields, "status": merged.status},
             moved_functions=moved,
             survivor_version_after=survivor_after.version,
             actor_kind=actor.kind.value,
@@ -126,7 +127,7 @@ async def merge_relations(
         "actor_kind": actor.kind.value,
         "actor_id": actor.id,
         "changes": {
-            "status": {"old": "active", "new": "merged"},
+            "status": {"old": merged.status, "new": "merged"},
             "merged_into": {"old": None, "new": str(survivor.id)},
         },
     }
@@ -249,7 +250,8 @@ async def undo_merge(
     if row["survivor_before"] is None or row["merged_before"] is None:
         raise Conflict("a relation of this merge was erased since; the merge cannot be undone")
     survivor, merged = await _lock_pair(session, row["survivor_id"], row["merged_id"])
-    if survivor.version != row["survivor_version_after"] or survivor.status != "active":
+    gone = survivor.status in (RelationStatus.MERGED, RelationStatus.ERASED)
+    if survivor.version != row["survivor_version_after"] or gone:
         raise Conflict(
             "the survivor changed after the merge; undoing would discard those changes",
             survivor_version=survivor.version,
@@ -260,6 +262,7 @@ async def undo_merge(
     await _restore_functions(session, row["moved_functions"], merged.id)
     survivor_fields = row["survivor_before"]["fields"]
     merged_fields = row["merged_before"]["fields"]
+    merged_status = RelationStatus(row["merged_before"].get("status", RelationStatus.ACTIVE))
     survivor_changes = diff_fields(survivor.fields, survivor_fields)
     survivor_changes["functions"] = {"old": None, "new": "restored by undoing a merge"}
     survivor_after = await save_fields(session, survivor, survivor_fields, survivor_changes, actor)
@@ -267,10 +270,10 @@ async def undo_merge(
         session,
         merged,
         merged_fields,
-        {"status": {"old": "merged", "new": "active"}, **diff_fields({}, merged_fields)},
+        {"status": {"old": "merged", "new": merged_status}, **diff_fields({}, merged_fields)},
         actor,
         kind=RelationEventType.RESTORED,
-        status=RelationStatus.ACTIVE,
+        status=merged_status,
     )
     await _touch_counterparties(session, row["moved_functions"], actor)
     await session.execute(
