@@ -127,6 +127,19 @@ def relation_body(m: Markers, relation_type: str, city: str, i: int) -> tuple[di
     return {"relation_type": relation_type, "fields": fields}, markers
 
 
+NAME_PARTS = ("first_name", "infix", "last_name", "organisation_name")
+
+
+def _hidden_name_probe(rel: Rel, form: frozenset[str]) -> str | None:
+    """A shown name part and the start of a hidden one in one query, which must not find the
+    relation: finding it would confirm the hidden name. (The shown word matches exactly and so
+    outranks the hidden prefix: the hit would name the shown field as the one that matched.)"""
+    named = [n for n in NAME_PARTS if n in rel.markers]
+    shown = [rel.markers[n][0] for n in named if n in form]
+    hidden = [rel.markers[n][0] for n in named if n not in form]
+    return f"{shown[0]} {hidden[0][:-2]}" if shown and hidden else None
+
+
 class Scanner:
     """Finds what a response of a view may not contain."""
 
@@ -153,7 +166,8 @@ async def _seed(
     relations_api: httpx.AsyncClient,
     cm_api: httpx.AsyncClient,
 ) -> tuple[list[Rel], list[ViewCase], list[dict[str, str]], dict[str, list[ViewCase]]]:
-    tag = uuid.uuid4().hex[:4]
+    # Letters only: a digit would make the search read a marker as a number, not a name.
+    tag = uuid.uuid4().hex[:4].translate(str.maketrans("0123456789", "ghijklmnop"))
     m = Markers(rng, tag)
     for key in ("cf_alpha", "cf_beta"):
         response = await gateway.post(
@@ -354,6 +368,16 @@ async def test_nothing_outside_views_and_forms_leaves_the_gateway(
                             f"{base}/search", params={"q": value, "limit": 20}, headers=user
                         )
                         check(f"search {value!r} in {case.view_id}", hits, case)
+            for rel in [r for r in relations if r.relation_id in case.members][:6]:
+                probe = _hidden_name_probe(rel, case.form)
+                if probe is None:
+                    continue
+                hits = await gateway.get(
+                    f"{base}/search", params={"q": probe, "limit": 20}, headers=user
+                )
+                check(f"search {probe!r} in {case.view_id}", hits, case)
+                if rel.relation_id in hits.text:
+                    problems.append(f"{probe!r} finds {rel.relation_id} through a hidden name")
             for ref in case.view["lists"]:
                 page = await gateway.get(
                     f"{base}/lists/{ref['list_id']}/members", params={"limit": 3}, headers=user

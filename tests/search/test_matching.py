@@ -241,3 +241,25 @@ async def test_only_relations_in_the_named_views(corpus):
         "/search", params={"q": "berg", "views": str(ALL)}, headers={"X-Internal-Token": "x"}
     )
     assert unauthorised.status_code == 403
+
+
+async def test_only_the_fields_the_caller_may_see_are_matched(corpus):
+    service, c = corpus
+    berg = str(c.berg.relation_id)
+    names_only = {"fields": "first_name,infix,last_name"}
+    assert berg in await service.ids("jan utrecht")
+    assert berg not in await service.ids("jan utrecht", **names_only)  # the city is hidden
+    assert berg not in await service.ids("jan.vdberg@example.org", **names_only)
+    assert berg not in await service.ids("3511 AB 12", **names_only)
+    assert berg in await service.ids("berg", fields="last_name")
+    # The index holds every name part in one field: a hidden first name must not match either.
+    assert berg not in await service.ids("jan", fields="last_name")
+    hit = await first(service, "jan berg", fields="first_name,last_name")
+    assert hit["relation_id"] == berg and hit["matched_field"] in ("first_name", "last_name")
+    assert await service.ids("berg", fields="") == []
+    refused = await service.client.get(
+        "/search", params={"q": "berg", "views": str(ALL), "fields": "last_name,iban"}
+    )
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["query", "fields"]
+    assert "iban" in refused.json()["detail"][0]["msg"]

@@ -13,15 +13,16 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fastapi import FastAPI
 from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import and_, event, or_, select, tuple_
+from sqlalchemy import and_, delete, event, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relata_common.logging import get_logger
@@ -223,3 +224,37 @@ def _key(row: Row) -> tuple[datetime, int]:
 
 def _activity_fields(row: Row) -> dict[str, Any]:
     return {k: row[k] for k in ("relation_id", "kind", "actor_kind", "actor_id", "at")}
+
+
+# --- retention ----------------------------------------------------------------------------------
+
+
+async def prune(
+    sessions: async_sessionmaker[AsyncSession], older_than: timedelta, batch: int = 5_000
+) -> int:
+    """Delete activity rows older than ``older_than``, a batch per transaction so the worker's
+    inserts never wait long on them; returns how many went. The feed is of recent changes: who
+    changed what and when stays in each relation's history in the relations service."""
+    cutoff = datetime.now(UTC) - older_than
+    oldest = select(activity.c.id).where(activity.c.at < cutoff).limit(batch)
+    deleted = 0
+    while True:
+        async with sessions.begin() as session:
+            result = await session.execute(delete(activity).where(activity.c.id.in_(oldest)))
+        deleted += result.rowcount
+        if result.rowcount < batch:
+            return deleted
+
+
+def retention(days: int, every: float) -> Callable[[FastAPI], Awaitable[None]]:
+    """The worker task that prunes the feed of changes older than ``days``, every ``every``
+    seconds."""
+
+    async def run(app: FastAPI) -> None:
+        while True:
+            deleted = await prune(app.state.sessions, timedelta(days=days))
+            if deleted:
+                log.info("activity pruned", rows=deleted, older_than_days=days)
+            await asyncio.sleep(every)
+
+    return run

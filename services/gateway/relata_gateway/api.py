@@ -310,9 +310,11 @@ async def search(
 ) -> list[pages.SearchHit]:
     """Typeahead over the relations of a view, matching only on fields its form shows."""
     view = directory.pick(snapshot.views_of(user), view_id)
-    answer = await request.app.state.services.search.call(
-        "GET", "/search", params={"q": q, "views": str(view.base_list_id), "limit": limit}
-    )
+    fields = pages.searchable_fields(view)
+    if not fields:
+        return []
+    params = {"q": q, "views": str(view.base_list_id), "limit": limit, "fields": ",".join(fields)}
+    answer = await request.app.state.services.search.call("GET", "/search", params=params)
     return await pages.search_hits(_ctx(request), view, answer.json().get("results", []))
 
 

@@ -17,7 +17,7 @@ from relata_common.web import (
     install_error_handlers,
     operations_router,
 )
-from relata_gateway.activity import NewestActivity
+from relata_gateway.activity import NewestActivity, retention
 from relata_gateway.api import ROUTERS
 from relata_gateway.clients import build_services
 from relata_gateway.consumers import CONSUMED_TOPICS, register
@@ -91,4 +91,5 @@ def create_api(
 
 def create_worker(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    return worker_app(settings, MIGRATIONS, CONSUMED_TOPICS, register(settings))
+    prune = retention(settings.activity_retention_days, settings.activity_prune_seconds)
+    return worker_app(settings, MIGRATIONS, CONSUMED_TOPICS, register(settings), tasks=[prune])

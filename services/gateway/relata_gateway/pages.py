@@ -93,8 +93,29 @@ class SearchHit(BaseModel):
     matched_value: str | None = None
 
 
+SEARCHABLE_FIELDS = (
+    "email",
+    "phone",
+    "relation_number",
+    "postal_code",
+    "city",
+    "first_name",
+    "initials",
+    "infix",
+    "last_name",
+    "organisation_name",
+)
+"""The fields the search service matches on."""
+
+
 def _matched_shown(view: View, field: str | None) -> bool:
     return field is not None and view.form.shows(SEARCH_FIELD_SOURCES.get(field, field))
+
+
+def searchable_fields(view: View) -> list[str]:
+    """The fields a search in this view may match on: those its form shows. A query must not
+    find a relation through a field the form hides, not even beside a word that is shown."""
+    return [field for field in SEARCHABLE_FIELDS if _matched_shown(view, field)]
 
 
 async def search_hits(

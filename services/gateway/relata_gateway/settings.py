@@ -23,6 +23,9 @@ class GatewaySettings(CommonSettings):
     card_cache_seconds: int = 300
     recent_items: int = 20
     max_page: int = 200
+    activity_retention_days: int = 90
+    """Days the "recently edited" feed keeps a change (the relation's history keeps it all)."""
+    activity_prune_seconds: float = 3600.0
 
 
 @lru_cache

@@ -14,7 +14,15 @@ from pydantic import BaseModel
 from relata_common.db import transaction
 from relata_common.errors import InvalidInput
 from relata_search.index import Page, SearchIndex, decode_cursor, encode_cursor
-from relata_search.ranking import QueryPlan, matched_field, plan_query
+from relata_search.ranking import (
+    INDEX_FIELD_OF,
+    QueryPlan,
+    allowed_sources,
+    explained,
+    matched_field,
+    plan_query,
+    restricted,
+)
 from relata_search.readmodel import start_rebuild
 
 search_router = APIRouter(tags=["search"])
@@ -44,11 +52,28 @@ def parse_views(views: str) -> list[str]:
         raise InvalidInput.single(("query", "views"), "views are comma-separated ids") from None
 
 
-def page_body(page: Page, plan: QueryPlan) -> dict:
+def parse_fields(fields: str | None) -> frozenset[str] | None:
+    """'last_name,city' → the document fields a search may match on; None: every field."""
+    if fields is None:
+        return None
+    names = frozenset(f.strip() for f in fields.split(",") if f.strip())
+    unknown = sorted(names - INDEX_FIELD_OF.keys())
+    if unknown:
+        searchable = ", ".join(INDEX_FIELD_OF)
+        raise InvalidInput.single(
+            ("query", "fields"), f"cannot search on {', '.join(unknown)}; fields: {searchable}"
+        )
+    return names
+
+
+def page_body(page: Page, plan: QueryPlan, allowed: frozenset[str] | None = None) -> dict:
     results = []
     for hit in page.hits:
         document = hit.document
-        matched = matched_field(plan, hit.sources)
+        sources = hit.sources if allowed is None else allowed_sources(hit.sources, allowed)
+        if allowed is not None and not explained(plan, sources):
+            continue  # it matched only through a name part the caller may not see
+        matched = matched_field(plan, sources)
         results.append(
             {
                 "relation_id": document["relation_id"],
@@ -71,6 +96,14 @@ async def search(
     views: Annotated[str, Query(description="comma-separated view (list) ids the caller sees")],
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
+    fields: Annotated[
+        str | None,
+        Query(
+            max_length=500,
+            description="comma-separated fields a hit may match on, those the caller may see "
+            "(every field when left out); a page can then hold fewer than `limit` hits",
+        ),
+    ] = None,
 ) -> Response:
     """Relations matching what was typed, best first, within the named views."""
     try:
@@ -82,16 +115,30 @@ async def search(
     # tantivy releases the GIL while it searches: on a thread the event loop keeps serving
     # HTTP meanwhile, and a second search runs on another core.
     body = await asyncio.get_running_loop().run_in_executor(
-        state.search_threads, answer, state.index, q, parse_views(views), limit, offset
+        state.search_threads,
+        answer,
+        state.index,
+        q,
+        parse_views(views),
+        limit,
+        offset,
+        parse_fields(fields),
     )
     return Response(body, media_type="application/json")
 
 
-def answer(index: SearchIndex, q: str, views: list[str], limit: int, offset: int) -> bytes:
+def answer(
+    index: SearchIndex,
+    q: str,
+    views: list[str],
+    limit: int,
+    offset: int,
+    allowed: frozenset[str] | None = None,
+) -> bytes:
     """The response body of one search (runs on a search thread)."""
-    plan = plan_query(q)
+    plan = plan_query(q) if allowed is None else restricted(plan_query(q), allowed)
     page = index.search(plan, views=views, limit=limit, offset=offset)
-    return orjson.dumps(page_body(page, plan))
+    return orjson.dumps(page_body(page, plan, allowed))
 
 
 @admin_router.post("/rebuild", status_code=202)

@@ -170,6 +170,53 @@ def _same_matches(earlier: QueryPlan, later: QueryPlan) -> bool:
     return set(later.identifiers) <= set(earlier.identifiers) and later.words == earlier.words
 
 
+# --- matching only on the fields a caller may see ----------------------------------------------
+
+INDEX_FIELD_OF = {
+    "email": "email",
+    "phone": "phone",
+    "relation_number": "number",
+    "postal_code": "postal",
+    "city": "city",
+    "first_name": "name",
+    "initials": "name",
+    "infix": "name",
+    "last_name": "name",
+    "organisation_name": "name",
+}
+"""Each document field a search can match on, and the index field that holds its terms."""
+
+
+def restricted(plan: QueryPlan, allowed: frozenset[str]) -> QueryPlan:
+    """The plan with only the clauses on index fields that an allowed document field feeds.
+
+    A word that no allowed field can match leaves the words no way to match: a caller who may
+    not see cities must not find "Jan Utrecht". The index field ``name`` holds every name
+    part, so a hit can still have matched a hidden one; :func:`explained` checks that."""
+    index_fields = {INDEX_FIELD_OF[field] for field in allowed}
+    identifiers = tuple(c for c in plan.identifiers if c.field in index_fields)
+    words = tuple(tuple(c for c in group if c.field in index_fields) for group in plan.words)
+    return QueryPlan(plan.text, identifiers, words if all(words) else ())
+
+
+def allowed_sources(sources: list[Source], allowed: frozenset[str]) -> list[Source]:
+    return [source for source in sources if source[1] in allowed]
+
+
+def explained(plan: QueryPlan, sources: list[Source]) -> bool:
+    """Whether these sources alone make the plan match: an identifier, or every word."""
+
+    def matches(clause: Clause) -> bool:
+        return any(
+            clause.field == field and any(clause_matches(clause, term) for term in terms)
+            for field, _, _, terms in sources
+        )
+
+    if any(matches(clause) for clause in plan.identifiers):
+        return True
+    return bool(plan.words) and all(any(map(matches, group)) for group in plan.words)
+
+
 # --- which field matched ------------------------------------------------------------------------
 
 
