@@ -16,19 +16,25 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from relata_common.events import Envelope
 from relata_common.kafka import EventConsumer, create_broker, ensure_topics
 from relata_common.logging import get_logger
-from relata_search.membership import apply_membership_event
+from relata_search.membership import apply_membership_events
 from relata_search.models import inbox
-from relata_search.readmodel import apply_relation_event
+from relata_search.readmodel import apply_relation_events, lock_changes
 from relata_search.settings import SearchSettings
 
 log = get_logger(__name__)
 
 
-async def apply_event(session: AsyncSession, envelope: Envelope) -> None:
-    if envelope.type.startswith("membership."):
-        await apply_membership_event(session, envelope)
-    else:
-        await apply_relation_event(session, envelope)
+async def apply_events(session: AsyncSession, envelopes: list[Envelope]) -> None:
+    """A batch from both topics in one transaction: the relations first, then the memberships
+    (a membership of a relation that left in the same batch is then refused, as it would be
+    had the relation left first)."""
+    relations: list[Envelope] = []
+    memberships: list[Envelope] = []
+    for envelope in envelopes:
+        (memberships if envelope.type.startswith("membership.") else relations).append(envelope)
+    await lock_changes(session)
+    await apply_relation_events(session, relations)
+    await apply_membership_events(session, memberships)
 
 
 def group_name(settings: SearchSettings, generation: int) -> str:
@@ -78,7 +84,7 @@ class ConsumerSupervisor:
                     topics=topics,
                     sessions=self.sessions,
                     inbox=inbox,
-                    apply=apply_event,
+                    apply_batch=apply_events,
                     producer=self.producer,
                     retry_attempts=settings.consumer_retry_attempts,
                     max_records=settings.consumer_max_records,

@@ -7,6 +7,7 @@ order is commit order and a follower tailing ``seq`` never skips a change commit
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import orjson
 from sqlalchemy import text
@@ -26,17 +27,19 @@ from relata_search.documents import document_from_state
 SEQ_LOCK = 7_237_501  # advisory lock key: serialises seq assignment across replicas
 CHANGES_CHANNEL = "search_changes"
 
+# Newest version wins, erased is final; several relations in one statement (a JSON array).
 _UPSERT = text(
     """
     INSERT INTO search_documents (relation_id, version, status, document, seq)
-    VALUES (:relation_id, :version, :status, CAST(:document AS jsonb),
-            nextval('search_change_seq'))
+    SELECT r.relation_id, r.version, r.status, r.document, nextval('search_change_seq')
+      FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+           AS r(relation_id uuid, version integer, status text, document jsonb)
     ON CONFLICT (relation_id) DO UPDATE
        SET version = excluded.version, status = excluded.status,
            document = excluded.document, seq = excluded.seq, updated_at = now()
      WHERE search_documents.version < excluded.version
        AND search_documents.status <> 'erased'
-    RETURNING seq
+    RETURNING relation_id, status
     """
 )
 
@@ -50,6 +53,8 @@ _ERASE = text(
     """
 )
 
+_FORGET_MEMBERSHIPS = text("DELETE FROM memberships WHERE relation_id = ANY(:ids)")
+
 
 async def lock_changes(session: AsyncSession) -> None:
     """Take the seq lock for this transaction and wake the followers when it commits."""
@@ -59,61 +64,65 @@ async def lock_changes(session: AsyncSession) -> None:
     )
 
 
-async def apply_relation_event(session: AsyncSession, envelope: Envelope) -> None:
+async def apply_relation_events(session: AsyncSession, envelopes: list[Envelope]) -> None:
+    """Apply a batch of relation events (the caller holds the seq lock).
+
+    Every event is judged by its version (erasure by being final), so the outcome does not
+    depend on the order within the batch: each relation's newest version is written, in one
+    statement for the whole batch. A relation that leaves (merged, archived, erased) is in no
+    list any more."""
+    newest: dict[uuid.UUID, dict[str, Any]] = {}
+    erased: list[tuple[uuid.UUID, int]] = []
+    for envelope in envelopes:
+        row = _row_of(envelope)
+        if row is None:
+            erased_payload = RelationErasedPayload.model_validate(envelope.payload)
+            erased.append((erased_payload.relation_id, envelope.subject_version or 0))
+            continue
+        held = newest.get(row["relation_id"])
+        if held is None or held["version"] <= row["version"]:
+            newest[row["relation_id"]] = row
+    left: list[uuid.UUID] = []
+    if newest:
+        rows = [{**row, "relation_id": str(row["relation_id"])} for row in newest.values()]
+        written = await session.execute(_UPSERT, {"rows": orjson.dumps(rows).decode()})
+        left = [relation_id for relation_id, status in written if status != "active"]
+    for relation_id, version in erased:
+        await session.execute(_ERASE, {"relation_id": relation_id, "version": version})
+        left.append(relation_id)
+    if left:
+        await session.execute(_FORGET_MEMBERSHIPS, {"ids": left})
+
+
+def _row_of(envelope: Envelope) -> dict[str, Any] | None:
+    """The document row an event writes; None for an erasure (which writes no document)."""
     if envelope.type in (
         RelationEventType.CREATED,
         RelationEventType.UPDATED,
         RelationEventType.RESTORED,
     ):
-        changed = RelationChangedPayload.model_validate(envelope.payload)
-        state = changed.state
+        state = RelationChangedPayload.model_validate(envelope.payload).state
         version = envelope.subject_version or state.version
-        await lock_changes(session)
         if state.status != RelationStatus.ACTIVE:
-            await _tombstone(session, state.relation_id, version, state.status)
-            return
-        document = orjson.dumps(document_from_state(state)).decode()
-        await session.execute(
-            _UPSERT,
-            {
-                "relation_id": state.relation_id,
-                "version": version,
-                "status": RelationStatus.ACTIVE.value,
-                "document": document,
-            },
-        )
-    elif envelope.type == RelationEventType.MERGED:
+            return _tombstone(state.relation_id, version, state.status)
+        document = document_from_state(state)
+        return {
+            "relation_id": state.relation_id,
+            "version": version,
+            "status": RelationStatus.ACTIVE.value,
+            "document": document,
+        }
+    if envelope.type == RelationEventType.MERGED:
         merged = RelationMergedPayload.model_validate(envelope.payload)
         version = envelope.subject_version or merged.state.version
-        await lock_changes(session)
-        await _tombstone(session, merged.merged_id, version, RelationStatus.MERGED)
-    elif envelope.type == RelationEventType.ERASED:
-        erased = RelationErasedPayload.model_validate(envelope.payload)
-        await lock_changes(session)
-        await session.execute(
-            _ERASE,
-            {"relation_id": erased.relation_id, "version": envelope.subject_version or 0},
-        )
-        await _forget_memberships(session, erased.relation_id)
-    else:
-        raise PoisonEvent(f"unknown event type {envelope.type!r} on the relations topic")
+        return _tombstone(merged.merged_id, version, RelationStatus.MERGED)
+    if envelope.type == RelationEventType.ERASED:
+        return None
+    raise PoisonEvent(f"unknown event type {envelope.type!r} on the relations topic")
 
 
-async def _tombstone(
-    session: AsyncSession, relation_id: uuid.UUID, version: int, status: str
-) -> None:
-    result = await session.execute(
-        _UPSERT,
-        {"relation_id": relation_id, "version": version, "status": status, "document": None},
-    )
-    if result.first() is not None:
-        await _forget_memberships(session, relation_id)
-
-
-async def _forget_memberships(session: AsyncSession, relation_id: uuid.UUID) -> None:
-    await session.execute(
-        text("DELETE FROM memberships WHERE relation_id = :id"), {"id": relation_id}
-    )
+def _tombstone(relation_id: uuid.UUID, version: int, status: str) -> dict[str, Any]:
+    return {"relation_id": relation_id, "version": version, "status": status, "document": None}
 
 
 async def start_rebuild(session: AsyncSession) -> int:
