@@ -13,7 +13,7 @@ import asyncpg
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import MetaData, pool
+from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -153,3 +153,33 @@ def run_migrations_in_env(target_metadata: MetaData) -> None:
         await engine.dispose()
 
     asyncio.run(run_async())
+
+
+# Autovacuum's rule for analysing a table: more rows changed than 50 plus a tenth of its size.
+_STALE_TABLES = text(
+    """
+    SELECT s.relname
+      FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+     WHERE s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0)
+     ORDER BY s.relname
+    """
+)
+
+
+async def analyze_stale_tables(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
+    """ANALYZE this database's tables that changed by more than a tenth since they were last
+    analysed; returns their names.
+
+    A read model grows from empty to a million rows during a first import. Until its tables
+    are analysed the planner believes them small, and a plan made then (a worker keeps its
+    prepared statements, some of them with generic plans) scans whole tables for every batch.
+    Autovacuum analyses them when it is on and keeps up; this does the same either way.
+    ANALYZE also makes PostgreSQL re-plan the prepared statements that use the table.
+    """
+    async with sessions() as session:
+        names = list((await session.execute(_STALE_TABLES)).scalars())
+    for name in names:
+        async with sessions.begin() as session:
+            quoted = name.replace('"', '""')
+            await session.execute(text(f'ANALYZE "{quoted}"'))
+    return names

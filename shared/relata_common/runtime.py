@@ -16,8 +16,10 @@ import uvicorn
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from relata_common.db import (
+    analyze_stale_tables,
     asyncpg_dsn,
     create_engine,
     create_reading_sessionmaker,
@@ -173,13 +175,32 @@ def worker_app(
         await build(broker, app)
         await broker.start()
         try:
-            await asyncio.gather(asyncio.Event().wait(), *(task(app) for task in tasks))
+            await asyncio.gather(
+                asyncio.Event().wait(), keep_statistics(app), *(task(app) for task in tasks)
+            )
         finally:
             await broker.stop()
             await producer.stop()
             await engine.dispose()
 
     return background_app(f"{settings.service_name} worker", run, [])
+
+
+STATISTICS_CHECK_SECONDS = 30.0
+
+
+async def keep_statistics(app: FastAPI, every: float = STATISTICS_CHECK_SECONDS) -> None:
+    """Keep the planner's statistics of the worker's database current (see
+    :func:`relata_common.db.analyze_stale_tables`); a database outage only skips a round."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            analyzed = await analyze_stale_tables(app.state.sessions)
+        except (SQLAlchemyError, OSError) as error:
+            log.warning("statistics not refreshed", error=repr(error))
+            continue
+        if analyzed:
+            log.info("tables analysed", tables=analyzed)
 
 
 def serve(app: FastAPI, *, host: str, port: int, settings: CommonSettings) -> None:
