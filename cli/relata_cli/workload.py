@@ -58,12 +58,38 @@ SUBJECT_PREFIX = "load-"
 
 
 @dataclass
+class Login:
+    """A user's access token, renewed when half its life is over: an import of a million
+    relations outlasts the fifteen minutes a token lives."""
+
+    gateway: str
+    username: str
+    password: str
+    _headers: dict[str, str] = field(default_factory=dict)
+    _renew_at: float = 0.0
+
+    @property
+    def headers(self) -> dict[str, str]:
+        if time.monotonic() >= self._renew_at:
+            response = httpx.post(
+                f"{self.gateway}/auth/token",
+                json={"username": self.username, "password": self.password},
+                timeout=30,
+            )
+            response.raise_for_status()
+            token = response.json()
+            self._headers = {"Authorization": f"Bearer {token['access_token']}"}
+            self._renew_at = time.monotonic() + token["expires_in"] / 2
+        return self._headers
+
+
+@dataclass
 class World:
     """The platform and what was made in it, by id."""
 
     platform: PrivatePlatform
-    admin: dict[str, str]
-    staff: dict[str, str]
+    admin_login: Login
+    staff_login: Login
     staff_id: str
     view_id: str
     list_ids: list[str]
@@ -73,13 +99,13 @@ class World:
     def gateway(self) -> str:
         return self.platform.gateway_url
 
+    @property
+    def admin(self) -> dict[str, str]:
+        return self.admin_login.headers
 
-def log_in(gateway: str, username: str, password: str) -> dict[str, str]:
-    response = httpx.post(
-        f"{gateway}/auth/token", json={"username": username, "password": password}, timeout=30
-    )
-    response.raise_for_status()
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+    @property
+    def staff(self) -> dict[str, str]:
+        return self.staff_login.headers
 
 
 def _ok(response: httpx.Response, *statuses: int) -> Any:
@@ -143,8 +169,8 @@ def build_world(platform: PrivatePlatform, relations: int = 20) -> World:
     """An administrator, a view of persons with a saved list, a staff user who may edit it."""
     platform.create_admin(*ADMIN)
     gateway = platform.gateway_url
-    admin = log_in(gateway, *ADMIN)
-    with httpx.Client(base_url=gateway, timeout=30, headers=admin) as client:
+    admin = Login(gateway, *ADMIN)
+    with httpx.Client(base_url=gateway, timeout=30, headers=admin.headers) as client:
         view = _ok(
             client.post(
                 "/admin/views",
@@ -177,8 +203,8 @@ def build_world(platform: PrivatePlatform, relations: int = 20) -> World:
         )
     return World(
         platform=platform,
-        admin=admin,
-        staff=log_in(gateway, *STAFF),
+        admin_login=admin,
+        staff_login=Login(gateway, *STAFF),
         staff_id=user["user_id"],
         view_id=view["view_id"],
         list_ids=[view["lists"][0]["list_id"], saved["list_id"], donor_list["list_id"]],
