@@ -22,9 +22,10 @@ from redis.asyncio.client import Pipeline
 
 PARTS = ("relation", "contact_moments", "lists", "properties")
 
+# A negative generation marks an erased relation: nothing of it is ever stored again.
 _SET_IF_GENERATION = """
-local current = redis.call('GET', KEYS[2])
-if (current or '0') == ARGV[1] then
+local current = redis.call('GET', KEYS[2]) or '0'
+if current == ARGV[1] and tonumber(current) >= 0 then
   redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
   return 1
 end
@@ -146,6 +147,20 @@ async def invalidate(redis: Redis, relation_id: uuid.UUID | str, *parts: str) ->
     """Drop parts (all by default) and bump their generations, in one round trip."""
     async with redis.pipeline(transaction=True) as pipe:
         _queue_invalidation(pipe, relation_id, parts or PARTS)
+        await pipe.execute()
+
+
+ERASED_GENERATION = -(10**12)
+"""Far below zero, so that later invalidations (which count up) keep it negative."""
+
+
+async def forget(redis: Redis, relation_id: uuid.UUID | str) -> None:
+    """Drop every part of an erased relation for good: a read that still names it (a feed
+    row not yet reloaded, say) loads its parts but can no longer store them."""
+    async with redis.pipeline(transaction=True) as pipe:
+        for part in PARTS:
+            pipe.set(_generation_key(part, relation_id), ERASED_GENERATION, ex=7 * 24 * 3600)
+            pipe.delete(key(part, relation_id))
         await pipe.execute()
 
 

@@ -99,12 +99,13 @@ def _activity_row(envelope: Envelope) -> dict[str, Any]:
 async def _merged_or_erased(session: AsyncSession, redis: Redis, envelope: Envelope) -> None:
     relation_id = uuid.UUID(envelope.subject_id)
     activity_feed.bump_after_commit(session, redis)
-    await cache.invalidate(redis, relation_id)
     if envelope.type == RelationEventType.ERASED:
+        await cache.forget(redis, relation_id)
         # Privacy law: nothing of an erased relation stays (feed rows, cached parts, recents).
         await session.execute(delete(activity).where(activity.c.relation_id == relation_id))
         await dashboard.forget_relation(redis, str(relation_id))
         return
+    await cache.invalidate(redis, relation_id)
     survivor = uuid.UUID(str(envelope.payload["survivor_id"]))
     await cache.invalidate(redis, survivor)
     await session.execute(  # the survivor now carries the merged relation's history
