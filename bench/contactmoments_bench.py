@@ -296,7 +296,7 @@ async def compare(
             offset_deep += o[-max(1, len(o) // 10) :]
     if len(counts) != 1:
         raise RuntimeError(f"the two walks saw different numbers of moments: {counts}")
-    result = {
+    result: dict[str, Any] = {
         "moments_walked": counts.pop(),
         "pages_per_walk": len(keyset) // options.walks,
         "keyset": percentiles(keyset),

@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -252,13 +253,13 @@ class World:
 async def seed(stack: Stack) -> World:
     options = stack.options
     env = stack.env("gateway")
-    created = await asyncio.create_subprocess_exec(
+    create_admin = await asyncio.create_subprocess_exec(
         harness.executable("relata-gateway"),
         *("create-admin", "--username", "admin", "--password", ADMIN_PASSWORD),
         env=env,
         stdout=asyncio.subprocess.DEVNULL,
     )
-    if await created.wait() != 0:
+    if await create_admin.wait() != 0:
         raise RuntimeError("relata-gateway create-admin failed")
     internal = {"X-Internal-Token": stack.token, "X-Actor-Kind": "system"}
     async with (
@@ -282,7 +283,7 @@ async def seed(stack: Stack) -> World:
             response.raise_for_status()
             return str(response.json()["relation_id"])
 
-        ids = await in_parallel([lambda i=i: create(i) for i in range(options.relations)], 20)
+        ids = await in_parallel([partial(create, i) for i in range(options.relations)], 20)
 
         async def moment(relation_id: str) -> None:
             body = {
@@ -295,7 +296,7 @@ async def seed(stack: Stack) -> World:
             }
             (await moments.post("/contact-moments", json=body)).raise_for_status()
 
-        await in_parallel([lambda r=r: moment(r) for r in ids[::4]], 20)
+        await in_parallel([partial(moment, r) for r in ids[::4]], 20)
         say("creating users and waiting for the view's list to hold every relation")
         users = []
         for u in range(options.clients + 1):
@@ -346,9 +347,7 @@ async def seed(stack: Stack) -> World:
                 await asyncio.sleep(1.0)
             raise RuntimeError(f"{url} stayed unavailable")
 
-        await in_parallel(
-            [lambda r=r, i=i: edit(r, i) for i, r in enumerate(ids[: options.edits])], 10
-        )
+        await in_parallel([partial(edit, r, i) for i, r in enumerate(ids[: options.edits])], 10)
         deadline = time.monotonic() + 120
         while len((await gateway.get(f"/views/{view_id}/activity", headers=users[0])).json()) < 20:
             if time.monotonic() > deadline:

@@ -30,7 +30,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 import asyncpg
@@ -44,7 +44,7 @@ from relata_common.db import asyncpg_dsn, migrate
 from relata_common.events import Envelope, RelationChangedPayload, RelationState, RelationStatus
 from relata_common.tansu import TansuBroker, free_port
 from relata_search.app import MIGRATIONS
-from relata_search.documents import document_from_state
+from relata_search.documents import SearchDocument, document_from_state
 from relata_search.normalise import phone_keys
 
 TARGET_P95_MS = 30.0
@@ -52,6 +52,7 @@ TARGET_P99_MS = 60.0
 TARGET_FRESH_P95_MS = 500.0
 ALL_LIST = uuid.UUID("00000000-0000-0000-0000-00000000a11a")
 SMALL_LIST = uuid.UUID("00000000-0000-0000-0000-00000000b22b")
+RelationType = Literal["person", "organisation"]
 
 
 @dataclass(frozen=True)
@@ -261,7 +262,7 @@ class Names:
 NAMES = Names.generate()
 
 
-def relation_fields(i: int, rng: random.Random) -> tuple[str, dict[str, Any]]:
+def relation_fields(i: int, rng: random.Random) -> tuple[RelationType, dict[str, Any]]:
     """A person (90 %) or organisation, with Zipf-distributed names and cities."""
     postal = f"{1000 + i % 9000} {chr(65 + (i // 9000) % 26)}{chr(65 + (i // 234000) % 26)}"
     address = {
@@ -298,7 +299,7 @@ def relation_fields(i: int, rng: random.Random) -> tuple[str, dict[str, Any]]:
 
 
 def state_for(
-    i: int, relation_type: str, fields: dict[str, Any], version: int = 1
+    i: int, relation_type: RelationType, fields: dict[str, Any], version: int = 1
 ) -> RelationState:
     now = datetime.now(UTC)
     # model_construct: these are valid by construction and validation would dominate the time.
@@ -317,7 +318,7 @@ def state_for(
     )
 
 
-async def load_rows(dsn: str, n: int) -> list[dict[str, Any]]:
+async def load_rows(dsn: str, n: int) -> list[SearchDocument]:
     """Read model rows (through document_from_state), memberships and the plain ILIKE table."""
     rng = random.Random(42)
     docs, plain, members, samples = [], [], [], []
@@ -377,7 +378,7 @@ COMMON_PREFIX = "common 2-3 letter prefix"
 COMMON_WORDS = 20  # the commonest surnames, first names and cities give the common prefixes
 
 
-def typeahead_queries(samples: list[dict[str, Any]], rng: random.Random) -> list[TypedQuery]:
+def typeahead_queries(samples: list[SearchDocument], rng: random.Random) -> list[TypedQuery]:
     """What staff type: partial names, infixes, a typo, no accents, identifiers.
 
     The samples follow the names' distribution, so common names are typed more often; on top,

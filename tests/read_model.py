@@ -55,7 +55,8 @@ class ReadModel:
 
     async def count(self) -> int:
         async with self.sessions() as session:
-            return int(await session.scalar(select(func.count()).select_from(seen)))
+            counted = await session.execute(select(func.count()).select_from(seen))
+            return int(counted.scalar_one())
 
 
 @pytest.fixture

@@ -138,6 +138,8 @@ def run_migrations_in_env(target_metadata: MetaData) -> None:
     from alembic import context
 
     url = context.config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("the Alembic configuration names no sqlalchemy.url")
 
     def run(connection: Connection) -> None:
         context.configure(connection=connection, target_metadata=target_metadata)
@@ -177,7 +179,7 @@ async def analyze_stale_tables(sessions: async_sessionmaker[AsyncSession]) -> li
     ANALYZE also makes PostgreSQL re-plan the prepared statements that use the table.
     """
     async with sessions() as session:
-        names = list((await session.execute(_STALE_TABLES)).scalars())
+        names: list[str] = list((await session.execute(_STALE_TABLES)).scalars())
     for name in names:
         async with sessions.begin() as session:
             quoted = name.replace('"', '""')

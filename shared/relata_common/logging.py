@@ -8,6 +8,7 @@ import uuid
 from contextvars import ContextVar
 
 import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
@@ -21,7 +22,7 @@ def current_correlation_id() -> str:
     return value
 
 
-def _add_correlation_id(_: object, __: str, event_dict: dict) -> dict:
+def _add_correlation_id(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     correlation_id = correlation_id_var.get()
     if correlation_id is not None:
         event_dict.setdefault("correlation_id", correlation_id)
@@ -33,7 +34,7 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
     renderer = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,

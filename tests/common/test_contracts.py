@@ -15,6 +15,7 @@ from relata_common.events import (
     TOPIC_EVENTS,
     Actor,
     ActorKind,
+    DonationReceivedPayload,
     Envelope,
     parse_payload,
 )
@@ -37,7 +38,9 @@ def test_envelope_round_trips_through_json():
     )
     again = Envelope.from_json(envelope.to_json())
     assert again == envelope
-    assert str(parse_payload(again).amount) == "25.00"
+    payload = parse_payload(again)
+    assert isinstance(payload, DonationReceivedPayload)
+    assert str(payload.amount) == "25.00"
 
 
 def test_payloads_are_validated():

@@ -4,7 +4,7 @@ fresh database and the session's broker."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -128,7 +128,7 @@ async def publish(kafka_bootstrap: str) -> AsyncIterator[Callable[[Envelope], Aw
 def relation_state(
     relation_id: uuid.UUID,
     version: int,
-    emails: list[str] = (),  # type: ignore[assignment]
+    emails: Sequence[str] = (),
     *,
     status: str = "active",
     merged_into: uuid.UUID | None = None,
@@ -153,7 +153,7 @@ def relation_state(
 def relation_changed(
     relation_id: uuid.UUID,
     version: int,
-    emails: list[str] = (),  # type: ignore[assignment]
+    emails: Sequence[str] = (),
     *,
     event_type: str = "relation.created",
     relation_type: str = "person",

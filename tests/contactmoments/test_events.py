@@ -212,6 +212,7 @@ async def test_erasure_removes_links_moments_and_addresses(
         "SELECT subject, notes, email, message_id FROM contact_moments WHERE id = $1",
         uuid.UUID(mail_moment["contact_moment_id"]),
     )
+    assert row is not None
     assert dict(row) == {"subject": "", "notes": "", "email": None, "message_id": None}
     history = (await cm_api.get(f"/contact-moments/{alone['contact_moment_id']}/history")).json()
     assert history[0]["reason"] == "relation.erased"

@@ -103,7 +103,7 @@ async def test_timeline_filters_by_kinds_and_period(cm_api: httpx.AsyncClient):
 
 async def test_timeline_refuses_bad_queries_by_name(cm_api: httpx.AsyncClient):
     url = f"/relations/{uuid.uuid4()}/contact-moments"
-    cases = {
+    cases: dict[tuple[str | int, ...], dict[str, str | int]] = {
         ("query", "cursor"): {"cursor": "not-a-cursor"},
         ("query", "kind", 0): {"kind": "telepathy"},
         ("query", "limit"): {"limit": 0},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from tests.relations.fixtures import create, organisation, person
@@ -148,7 +150,7 @@ async def test_internal_token_is_required(relations_api: httpx.AsyncClient):
 
 
 async def test_custom_fields_are_typed_and_validated(relations_api: httpx.AsyncClient):
-    definitions = [
+    definitions: list[dict[str, Any]] = [
         {"key": "member_since", "label": "Member since", "type": "date", "applies_to": "person"},
         {
             "key": "membership",

@@ -52,7 +52,7 @@ def _by_subject(records, ids: set[str]) -> dict[str, list]:
 async def _outbox_size(settings: RelationsSettings) -> int:
     engine = create_engine(settings.database_url)
     async with engine.connect() as connection:
-        size = (await connection.execute(text("SELECT count(*) FROM outbox"))).scalar_one()
+        size: int = (await connection.execute(text("SELECT count(*) FROM outbox"))).scalar_one()
     await engine.dispose()
     return int(size)
 

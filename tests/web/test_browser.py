@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from relata_cli.seed import MEMBERSHIP, UTRECHT_LIST
 from tests.platform.test_up import (  # noqa: F401 - the platform fixture, reused
@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 UI_TIMEOUT_MS = 20_000
 LIVE_TIMEOUT_MS = 30_000
-VIEWPORT = {"width": 1366, "height": 800}  # a laptop screen
+VIEWPORT: ViewportSize = {"width": 1366, "height": 800}  # a laptop screen
 
 
 def chromium_path() -> str:
@@ -91,7 +91,8 @@ def _page(browser: Browser, locale: str) -> Page:
     page.set_default_timeout(UI_TIMEOUT_MS)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.errors = errors  # type: ignore[attr-defined]
+    # The page carries its own error list so the final check can name the page that failed.
+    page.errors = errors  # type: ignore[attr-defined]  # our own attribute on Playwright's Page
     return page
 
 
@@ -343,6 +344,6 @@ def test_daily_walkthrough_in_the_browser(
     assert other["relation_id"] in {row[0] for row in rows[1:]}
 
     for page in (anouk, daan_dashboard, daan_list, daan_card):
-        assert page.errors == [], page.errors  # type: ignore[attr-defined]
+        assert page.errors == [], page.errors  # type: ignore[attr-defined]  # set by _page
     client.close()
     print(f"walkthrough in the browser done after {time.monotonic() - started:.0f} s")

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from email import policy
 from email.header import decode_header, make_header
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import EmailMessage, Message, MIMEPart
 from email.parser import BytesParser
 from html.parser import HTMLParser
 
@@ -161,18 +161,18 @@ def _html_to_text(markup: str) -> str:
     return re.sub(r"\n\s*\n+", "\n\n", html.unescape("".join(parser.parts))).strip()
 
 
-def _text_of(part: EmailMessage) -> str:
+def _text_of(part: MIMEPart) -> str:
     try:
         content = part.get_content()
     except Exception:  # an unknown charset or a broken transfer encoding
-        payload = part.get_payload(decode=True) or b""
-        content = payload.decode("utf-8", errors="replace")
+        payload = part.get_payload(decode=True)  # bytes, or None for a multipart
+        content = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
     if not isinstance(content, str):
         return ""
     return _html_to_text(content) if part.get_content_subtype() == "html" else content.strip()
 
 
-def _filename(part: EmailMessage) -> str | None:
+def _filename(part: MIMEPart) -> str | None:
     try:
         name = part.get_filename()
     except Exception:
@@ -184,17 +184,20 @@ def _filename(part: EmailMessage) -> str | None:
     return name
 
 
-def _size(part: EmailMessage) -> int:
+def _size(part: MIMEPart) -> int:
     if part.get_content_type() == "message/rfc822":
-        inner = part.get_payload()
+        inner = part.get_payload()  # the forwarded message, as a list of one
+        forwarded = inner[0] if isinstance(inner, list) and inner else None
+        if not isinstance(forwarded, Message):
+            return 0
         try:
-            return len(inner[0].as_bytes()) if inner else 0
+            return len(forwarded.as_bytes())
         except Exception:
             return 0
     return len(part.get_payload(decode=True) or b"")
 
 
-def _attachments(part: EmailMessage, body: EmailMessage | None) -> list[Attachment]:
+def _attachments(part: MIMEPart, body: MIMEPart | None) -> list[Attachment]:
     """Named or attached parts, in order; a forwarded message counts as one, not its parts."""
     found: list[Attachment] = []
     for sub in part.iter_parts():

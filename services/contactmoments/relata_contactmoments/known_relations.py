@@ -83,8 +83,8 @@ async def relations_by_address(
         .order_by(relation_emails.c.address, relation_emails.c.relation_id)
     )
     found: dict[str, list[uuid.UUID]] = {}
-    for address, relation_id in rows:
-        found.setdefault(address, []).append(relation_id)
+    for row in rows:
+        found.setdefault(row.address, []).append(row.relation_id)
     return found
 
 

@@ -90,14 +90,14 @@ class MomentRecord:
         return ContactMoment(
             contact_moment_id=self.id,
             version=self.version,
-            kind=self.kind,  # type: ignore[arg-type]
-            direction=self.direction,  # type: ignore[arg-type]
+            kind=self.kind,
+            direction=self.direction,
             subject=self.subject,
             notes=self.notes,
             occurred_at=self.occurred_at,
             user_id=self.user_id,
             relation_ids=self.relation_ids,
-            source=self.source,  # type: ignore[arg-type]
+            source=self.source,
             email=EmailDetails.model_validate(self.email) if self.email else None,
             deleted=self.deleted,
             deleted_at=self.deleted_at,
@@ -109,8 +109,8 @@ class MomentRecord:
         return ContactMomentState(
             contact_moment_id=self.id,
             version=self.version,
-            kind=self.kind,  # type: ignore[arg-type]
-            direction=self.direction,  # type: ignore[arg-type]
+            kind=self.kind,
+            direction=self.direction,
             subject=self.subject,
             occurred_at=self.occurred_at,
             user_id=self.user_id,
@@ -239,29 +239,26 @@ async def log_moment(
     """
     await lock_relations(session, data.relation_ids)
     await check_linkable(session, data.relation_ids)
-    statement = (
-        pg_insert(contact_moments)
-        .values(
-            id=uuid.uuid4(),
-            version=1,
-            kind=data.kind,
-            direction=data.direction,
-            subject=data.subject,
-            notes=data.notes,
-            occurred_at=data.occurred_at,
-            user_id=_user_id(actor),
-            relation_ids=data.relation_ids,
-            source="manual" if message_id is None else "email",
-            message_id=message_id,
-            email=email,
-        )
-        .returning(contact_moments)
+    inserting = pg_insert(contact_moments).values(
+        id=uuid.uuid4(),
+        version=1,
+        kind=data.kind,
+        direction=data.direction,
+        subject=data.subject,
+        notes=data.notes,
+        occurred_at=data.occurred_at,
+        user_id=_user_id(actor),
+        relation_ids=data.relation_ids,
+        source="manual" if message_id is None else "email",
+        message_id=message_id,
+        email=email,
     )
     if message_id is not None:
         # Two add-ins posting the same mail at once: the unique index picks one.
-        statement = statement.on_conflict_do_nothing(
+        inserting = inserting.on_conflict_do_nothing(
             index_elements=["message_id"], index_where=text("message_id IS NOT NULL")
         )
+    statement = inserting.returning(contact_moments)
     row = (await session.execute(statement)).mappings().first()
     if row is None:
         existing = await find_by_message_id(session, message_id or "")

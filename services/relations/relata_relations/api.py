@@ -96,7 +96,7 @@ async def find_relations(
         statement = statement.where(table.c.external_id == external_id)
     if relation_number is not None:
         statement = statement.where(table.c.relation_number == relation_number)
-    ids = (await session.execute(statement)).scalars().all()
+    ids: list[uuid.UUID] = list((await session.execute(statement)).scalars())
     return [await relations.get_state(session, relation_id) for relation_id in ids]
 
 

@@ -72,7 +72,7 @@ async def _merged_into(session: AsyncSession, relation_id: uuid.UUID) -> list[uu
 
 
 async def _erase(session: AsyncSession, relation_id: uuid.UUID, actor: Actor) -> RelationState:
-    holders = set(
+    holders: set[uuid.UUID] = set(
         (
             await session.execute(
                 select(functions.c.subject_id).where(functions.c.object_id == relation_id)

@@ -172,11 +172,13 @@ def check_row(raw: RawRow, definitions: dict[str, CustomFieldDefinition]) -> Imp
         return InvalidRow(line=raw.line, errors=[{"loc": [], "msg": raw.error}])
     data = raw.data
     external_id = data.get("external_id")
+    ext = external_id if isinstance(external_id, str) else None
     errors: list[dict[str, Any]] = []
-    if not isinstance(external_id, str) or not external_id.strip():
+    if ext is None or not ext.strip():
         errors.append({"loc": ["external_id"], "msg": "required: imports match on external_id"})
-    relation_type = data.get("relation_type")
-    if relation_type not in ("person", "organisation"):
+    named_type = data.get("relation_type")
+    relation_type = named_type if named_type in ("person", "organisation") else None
+    if relation_type is None:
         errors.append({"loc": ["relation_type"], "msg": "must be person or organisation"})
     fields = data.get("fields", {})
     if not isinstance(fields, dict):
@@ -184,13 +186,12 @@ def check_row(raw: RawRow, definitions: dict[str, CustomFieldDefinition]) -> Imp
     unknown = set(data) - {"external_id", "relation_type", "fields"}
     errors += [{"loc": [key], "msg": "unknown key"} for key in sorted(unknown)]
     stored = None
-    if not errors:
+    if not errors and relation_type is not None:
         stored, problems = field_errors(fields, relation_type, definitions, ("fields",))
         errors += [dict(problem) for problem in problems]
-    ext = external_id if isinstance(external_id, str) else None
-    if errors:
+    if errors or ext is None or relation_type is None:
         return InvalidRow(line=raw.line, external_id=ext, errors=errors)
-    return ImportRow(raw.line, relation_type, external_id.strip(), fields, stored)
+    return ImportRow(raw.line, relation_type, ext.strip(), fields, stored)
 
 
 # --- writing -----------------------------------------------------------------------------------
@@ -314,18 +315,18 @@ async def _write(
             )
         ).all()
         event_ids = random_uuids(len(inserted))
-        for new, (number, created_at, updated_at) in zip(plan.inserts, inserted, strict=True):
+        for new, row in zip(plan.inserts, inserted, strict=True):
             record = RelationRecord(
                 new["id"],
                 new["relation_type"],
-                number,
+                row.relation_number,
                 new["external_id"],
                 "active",
                 None,
                 1,
                 new["fields"],
-                created_at,
-                updated_at,
+                row.created_at,
+                row.updated_at,
             )
             created = diff_fields({}, new["fields"])
             changes.append(

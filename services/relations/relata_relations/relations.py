@@ -104,7 +104,7 @@ async def functions_of_many(
 def state_of(record: RelationRecord, held: list[FunctionState]) -> RelationState:
     return RelationState(
         relation_id=record.id,
-        relation_type=record.relation_type,  # type: ignore[arg-type]
+        relation_type=record.relation_type,
         relation_number=record.relation_number,
         external_id=record.external_id,
         status=RelationStatus(record.status),

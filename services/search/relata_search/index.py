@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import base64
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import orjson
 import tantivy
@@ -115,12 +116,13 @@ class SearchIndex:
         doc.add_text("relation_id", document["relation_id"])
         for list_id in lists:
             doc.add_text("lists", str(list_id))
-        terms = index_terms(document)
+        # Every field of IndexTerms holds a list of terms; the loops look fields up by name.
+        terms = cast(Mapping[str, list[str]], index_terms(document))
         for field, values in terms.items():
             for value in dict.fromkeys(values):
                 doc.add_text(field, value)
         for field, start_field in START_FIELDS.items():
-            for start in word_starts(terms[field]):  # type: ignore[literal-required]
+            for start in word_starts(terms[field]):
                 doc.add_text(start_field, start)
         doc.add_bytes("document", orjson.dumps([document, match_sources(document)]))
         self.writer.add_document(doc)
@@ -174,6 +176,8 @@ class SearchIndex:
     @staticmethod
     def _hit(searcher: tantivy.Searcher, address: tantivy.DocAddress, score: float) -> Hit:
         stored = searcher.doc(address).get_first("document")
+        if stored is None:
+            raise LookupError("an indexed relation without its stored document")
         return Hit(score, *orjson.loads(stored))
 
     def _visible(self, views: Sequence[str]) -> tantivy.Query:

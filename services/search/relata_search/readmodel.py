@@ -86,7 +86,7 @@ async def apply_relation_events(session: AsyncSession, envelopes: list[Envelope]
     if newest:
         rows = [{**row, "relation_id": str(row["relation_id"])} for row in newest.values()]
         written = await session.execute(_UPSERT, {"rows": orjson.dumps(rows).decode()})
-        left = [relation_id for relation_id, status in written if status != "active"]
+        left = [row.relation_id for row in written if row.status != "active"]
     for relation_id, version in erased:
         await session.execute(_ERASE, {"relation_id": relation_id, "version": version})
         left.append(relation_id)
