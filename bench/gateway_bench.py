@@ -485,10 +485,10 @@ async def run(stack: Stack) -> dict[str, Any]:
         (i, f"/relations/{rng.choice(world.relation_ids)}") for i in range(options.card_requests)
     ]
     relations_api = stack.url("relations-api")
-    direct = await load(stack, relations_api, direct_requests, lambda w: internal)
+    direct = await load(stack, relations_api, direct_requests, lambda _: internal)
     say(f"  closed loop: {direct}")
     paced_direct = await load(
-        stack, relations_api, direct_requests, lambda w: internal, options.rate
+        stack, relations_api, direct_requests, lambda _: internal, options.rate
     )
     say(f"  at {options.rate}/s: {paced_direct}")
 

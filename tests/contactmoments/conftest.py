@@ -64,6 +64,7 @@ async def cm_relay(
     cm_settings: ContactMomentsSettings, cm_api: httpx.AsyncClient
 ) -> AsyncIterator[None]:
     """The outbox relay process of the service, in-process."""
+    del cm_api  # requested so that the service has started and migrated the database
     async with LifespanManager(create_relay(cm_settings)):
         yield
 
@@ -73,6 +74,7 @@ async def cm_worker(
     cm_settings: ContactMomentsSettings, cm_api: httpx.AsyncClient
 ) -> AsyncIterator[None]:
     """The event worker process (consumes crm.relations), in-process."""
+    del cm_api  # requested so that the service has started and migrated the database
     await start_group_at_end(
         cm_settings.kafka_bootstrap, cm_settings.consumer_group, CONSUMED_TOPICS
     )
@@ -85,6 +87,7 @@ async def cm_db(
     cm_settings: ContactMomentsSettings, cm_api: httpx.AsyncClient
 ) -> AsyncIterator[asyncpg.Connection]:
     """A direct connection to the (migrated) test database."""
+    del cm_api  # requested so that the service has started and migrated the database
     connection = await asyncpg.connect(asyncpg_dsn(cm_settings.database_url))
     yield connection
     await connection.close()
@@ -95,6 +98,7 @@ async def feed(
     cm_settings: ContactMomentsSettings, cm_api: httpx.AsyncClient
 ) -> AsyncIterator[Feed]:
     """Apply relation events straight through the worker's applier, without the broker."""
+    del cm_api  # requested so that the service has started and migrated the database
     engine = create_engine(cm_settings.database_url, pool_size=2)
     sessions = create_sessionmaker(engine)
 

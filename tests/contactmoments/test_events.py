@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 import httpx
+import pytest
 
 from relata_common.events import CONTACTMOMENTS_TOPIC, ContactMomentPayload, Envelope
 from tests.contactmoments.conftest import (
@@ -35,8 +36,9 @@ async def _published(bootstrap: str, moment_ids: set[str], count: int) -> list[E
     return envelopes(mine(records))
 
 
+@pytest.mark.usefixtures("cm_relay")
 async def test_logged_changed_and_deleted_are_published_in_order(
-    cm_api: httpx.AsyncClient, cm_relay: None, kafka_bootstrap: str, cm_db: asyncpg.Connection
+    cm_api: httpx.AsyncClient, kafka_bootstrap: str, cm_db: asyncpg.Connection
 ):
     person, organisation = uuid.uuid4(), uuid.uuid4()
     logged = await log(cm_api, moment([person]))
@@ -73,8 +75,9 @@ async def test_logged_changed_and_deleted_are_published_in_order(
     await eventually(outbox_empty)
 
 
+@pytest.mark.usefixtures("cm_worker")
 async def test_relation_created_makes_its_address_known_for_ingestion(
-    cm_api: httpx.AsyncClient, cm_worker: None, publish: Publish
+    cm_api: httpx.AsyncClient, publish: Publish
 ):
     relation = uuid.uuid4()
     address = f"created-{relation.hex[:8]}@example.org"
@@ -115,10 +118,9 @@ async def test_relation_created_makes_its_address_known_for_ingestion(
     assert gone.status_code == 422 and address in gone.json()["unknown_addresses"]
 
 
+@pytest.mark.usefixtures("cm_worker", "cm_relay")
 async def test_merge_repoints_moments_to_the_survivor(
     cm_api: httpx.AsyncClient,
-    cm_worker: None,
-    cm_relay: None,
     publish: Publish,
     kafka_bootstrap: str,
 ):
@@ -164,10 +166,9 @@ async def test_merge_repoints_moments_to_the_survivor(
     assert refused.status_code == 422 and str(survivor) in refused.json()["detail"][0]["msg"]
 
 
+@pytest.mark.usefixtures("cm_worker", "cm_relay")
 async def test_erasure_removes_links_moments_and_addresses(
     cm_api: httpx.AsyncClient,
-    cm_worker: None,
-    cm_relay: None,
     publish: Publish,
     kafka_bootstrap: str,
     cm_db: asyncpg.Connection,
@@ -252,8 +253,9 @@ async def test_erasure_removes_links_moments_and_addresses(
     )
 
 
+@pytest.mark.usefixtures("cm_worker")
 async def test_a_malformed_relation_event_is_dead_lettered_and_the_worker_goes_on(
-    cm_api: httpx.AsyncClient, cm_worker: None, publish: Publish, kafka_bootstrap: str
+    cm_api: httpx.AsyncClient, publish: Publish, kafka_bootstrap: str
 ):
     broken = Envelope(
         type="relation.merged",

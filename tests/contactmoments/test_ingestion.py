@@ -13,6 +13,8 @@ from tests.contactmoments.conftest import MAIL, Feed, post_mail, relation_change
 
 JUERGEN, ACME, MARIE, MARIE_TOO = (uuid.uuid4() for _ in range(4))
 
+pytestmark = pytest.mark.usefixtures("relations")
+
 
 @pytest.fixture
 async def relations(feed: Feed) -> None:
@@ -26,9 +28,7 @@ async def relations(feed: Feed) -> None:
     await feed(relation_changed(MARIE_TOO, 3, ["Marie@Example.org", "curie@example.org"]))
 
 
-async def test_multipart_mail_with_attachments_and_encoded_headers(
-    cm_api: httpx.AsyncClient, relations: None
-):
+async def test_multipart_mail_with_attachments_and_encoded_headers(cm_api: httpx.AsyncClient):
     response = await post_mail(cm_api, "multipart_attachments.eml")
     assert response.status_code == 201, response.text
     assert response.headers["ETag"] == '"1"'
@@ -60,9 +60,7 @@ async def test_multipart_mail_with_attachments_and_encoded_headers(
     ]
 
 
-async def test_the_same_message_id_gives_the_same_moment(
-    cm_api: httpx.AsyncClient, relations: None
-):
+async def test_the_same_message_id_gives_the_same_moment(cm_api: httpx.AsyncClient):
     first = await post_mail(cm_api, "multipart_attachments.eml")
     assert first.status_code == 201
     again = await post_mail(cm_api, "multipart_attachments.eml")
@@ -78,16 +76,14 @@ async def test_the_same_message_id_gives_the_same_moment(
     )
 
 
-async def test_concurrent_posts_of_one_message_make_one_moment(
-    cm_api: httpx.AsyncClient, relations: None
-):
+async def test_concurrent_posts_of_one_message_make_one_moment(cm_api: httpx.AsyncClient):
     raw = (MAIL / "plain_outgoing.eml").read_bytes()
     responses = await asyncio.gather(*(post_mail(cm_api, raw) for _ in range(8)))
     assert sorted(r.status_code for r in responses) == [200] * 7 + [201]
     assert len({r.json()["contact_moment"]["contact_moment_id"] for r in responses}) == 1
 
 
-async def test_direction_follows_the_sender(cm_api: httpx.AsyncClient, relations: None):
+async def test_direction_follows_the_sender(cm_api: httpx.AsyncClient):
     outgoing = await post_mail(cm_api, "plain_outgoing.eml")
     assert outgoing.status_code == 201, outgoing.text
     moment = outgoing.json()["contact_moment"]
@@ -103,9 +99,7 @@ async def test_direction_follows_the_sender(cm_api: httpx.AsyncClient, relations
     assert moment["notes"] == "Hello,\nIs there & will there be parking?"  # text of the HTML
 
 
-async def test_legacy_charsets_missing_date_and_forwarded_messages(
-    cm_api: httpx.AsyncClient, relations: None
-):
+async def test_legacy_charsets_missing_date_and_forwarded_messages(cm_api: httpx.AsyncClient):
     latin1 = await post_mail(cm_api, "latin1_no_date.eml")
     assert latin1.status_code == 201, latin1.text
     moment = latin1.json()["contact_moment"]
@@ -125,7 +119,7 @@ async def test_legacy_charsets_missing_date_and_forwarded_messages(
 
 
 async def test_a_mail_without_known_relations_is_refused_listing_the_addresses(
-    cm_api: httpx.AsyncClient, relations: None
+    cm_api: httpx.AsyncClient,
 ):
     response = await post_mail(cm_api, "only_unknown_addresses.eml")
     assert response.status_code == 422
@@ -152,7 +146,7 @@ async def test_a_mail_without_known_relations_is_refused_listing_the_addresses(
     ],
 )
 async def test_malformed_mail_is_refused_naming_the_problem(
-    cm_api: httpx.AsyncClient, relations: None, name: str, problems: dict
+    cm_api: httpx.AsyncClient, name: str, problems: dict
 ):
     response = await post_mail(cm_api, name)
     assert response.status_code == 422, response.text
@@ -162,7 +156,7 @@ async def test_malformed_mail_is_refused_naming_the_problem(
         assert words in found[loc]
 
 
-async def test_what_is_not_a_mail_upload_is_refused(cm_api: httpx.AsyncClient, relations: None):
+async def test_what_is_not_a_mail_upload_is_refused(cm_api: httpx.AsyncClient):
     empty = await post_mail(cm_api, b"")
     assert empty.status_code == 422 and "empty" in empty.json()["detail"][0]["msg"]
     binary = await post_mail(cm_api, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00")
@@ -172,7 +166,7 @@ async def test_what_is_not_a_mail_upload_is_refused(cm_api: httpx.AsyncClient, r
     assert "message/rfc822" in json_body.json()["detail"]
 
 
-async def test_oversized_mail_is_refused_with_413(cm_api: httpx.AsyncClient, relations: None):
+async def test_oversized_mail_is_refused_with_413(cm_api: httpx.AsyncClient):
     header = (MAIL / "plain_outgoing.eml").read_bytes()
     huge = header + b"x" * (10 * 1024 * 1024)
     declared = await post_mail(cm_api, huge)

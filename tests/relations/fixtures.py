@@ -49,6 +49,7 @@ async def relations_relay(
     relations_settings: RelationsSettings, relations_api: httpx.AsyncClient
 ) -> AsyncIterator[None]:
     """The outbox relay process of the relations service, in-process."""
+    del relations_api  # requested so that the service has started and migrated the database
     async with LifespanManager(create_relay(relations_settings)):
         yield
 
@@ -72,6 +73,7 @@ async def relations_db(
     postgres_server: str, database_name: str, relations_api: httpx.AsyncClient
 ) -> AsyncIterator[object]:
     """A direct asyncpg connection to the (migrated) relations test database."""
+    del relations_api  # requested so that the service has started and migrated the database
     import asyncpg
 
     from relata_common.db import asyncpg_dsn

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy import text
+from typing_extensions import override
 
 from relata_common.db import asyncpg_dsn, create_engine
 from relata_common.events import RELATIONS_TOPIC
@@ -57,8 +58,9 @@ async def _outbox_size(settings: RelationsSettings) -> int:
     return int(size)
 
 
+@pytest.mark.usefixtures("relations_relay")
 async def test_each_change_is_published_once_in_order(
-    relations_api: httpx.AsyncClient, relations_relay: None, relations_settings, kafka_bootstrap
+    relations_api: httpx.AsyncClient, relations_settings, kafka_bootstrap
 ):
     ids = set(await _make_history(relations_api, relations=20, updates=5))
     expected = len(ids) * 6
@@ -82,6 +84,7 @@ async def test_each_change_is_published_once_in_order(
 class CrashBeforeMarkingSent(OutboxRelay):
     """A relay that dies after the broker acknowledged a batch, before deleting it."""
 
+    @override
     async def mark_sent(self, connection, rows) -> None:
         raise RuntimeError("killed between publish and mark-sent")
 

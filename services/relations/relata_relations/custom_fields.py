@@ -57,7 +57,7 @@ class CustomFieldDefinition(BaseModel):
             case "text":
                 return self._text(value)
             case "number":
-                return self._within_range(_decimal(value), value)
+                return self._within_range(_decimal(value))
             case "date":
                 return _date(value).isoformat()
             case "boolean":
@@ -79,7 +79,7 @@ class CustomFieldDefinition(BaseModel):
             raise ValueError(f"does not match the pattern {self.pattern}")
         return value
 
-    def _within_range(self, number: Decimal, original: Any) -> int | float:
+    def _within_range(self, number: Decimal) -> int | float:
         if self.min_value is not None and number < self.min_value:
             raise ValueError(f"less than the minimum {self.min_value}")
         if self.max_value is not None and number > self.max_value:
@@ -94,7 +94,7 @@ class CustomFieldDefinition(BaseModel):
         if currency != self.currency:
             raise ValueError(f"currency must be {self.currency}")
         number = _decimal(amount)
-        self._within_range(number, amount)
+        self._within_range(number)
         return {"amount": str(number.quantize(Decimal("0.01"))), "currency": currency}
 
 

@@ -89,7 +89,7 @@ async def merge_relations(
     if any(m["side"] != "object" for m in moved):
         changes["functions"] = {"old": None, "new": [m["id"] for m in moved]}
     survivor_after = await save_fields(session, survivor, fields, changes, actor)
-    merged_after = await _retire(session, merged, survivor.id, actor)
+    merged_after = await _retire(session, merged, survivor.id)
     await _touch_counterparties(session, moved, actor)
 
     merge_id = uuid.uuid4()
@@ -143,7 +143,7 @@ async def merge_relations(
 
 
 async def _retire(
-    session: AsyncSession, merged: RelationRecord, survivor_id: uuid.UUID, actor: Actor
+    session: AsyncSession, merged: RelationRecord, survivor_id: uuid.UUID
 ) -> RelationState:
     row = (
         (
