@@ -34,8 +34,8 @@ import httpx
 from fastapi import APIRouter, Depends, FastAPI, Query
 from harness import HOST, RESULTS_MD, percentiles, ratio, run_workers, say
 
+from relata_cli.tansu import free_port
 from relata_common.db import asyncpg_dsn
-from relata_common.tansu import free_port
 from relata_common.web import SessionDep, internal_token_guard
 from relata_contactmoments.app import create_api
 from relata_contactmoments.moments import MomentRecord

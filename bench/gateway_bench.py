@@ -34,7 +34,7 @@ import httpx
 from harness import HOST, RESULTS_DIR, keepalive_client, latency_summary, ratio, say, verdict
 from redis.asyncio import Redis
 
-from relata_common.tansu import TansuBroker, free_port
+from relata_cli.tansu import TansuBroker, free_port
 
 TARGET_CARD_P95_MS = 25.0
 TARGET_CARDS_PER_S = 500.0

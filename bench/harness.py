@@ -28,8 +28,8 @@ from typing import Any, TypeVar
 import httpx
 import orjson
 
+from relata_cli.tansu import TansuBroker
 from relata_common.db import drop_database, ensure_database
-from relata_common.tansu import TansuBroker
 
 HOST = "127.0.0.1"
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432"

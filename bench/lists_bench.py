@@ -54,6 +54,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from relata_cli.tansu import TansuBroker, free_port
 from relata_common.db import (
     asyncpg_dsn,
     create_engine,
@@ -68,7 +69,6 @@ from relata_common.events import (
     RelationEventType,
 )
 from relata_common.kafka import ensure_topics
-from relata_common.tansu import TansuBroker, free_port
 from relata_lists import clock
 from relata_lists.app import CONSUMED_TOPICS, MIGRATIONS, PUBLISHED_TOPICS
 from relata_lists.compiler import leaves

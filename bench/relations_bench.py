@@ -33,9 +33,9 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from harness import HOST, RESULTS_DIR, latency_summary, ratio, run_workers, say
 
+from relata_cli.tansu import TansuBroker, free_port
 from relata_common.db import asyncpg_dsn
 from relata_common.events import RELATIONS_TOPIC
-from relata_common.tansu import TansuBroker, free_port
 
 TARGET_CREATE_P95_MS = 15.0
 TARGET_IMPORT_PUBLISHED_PER_S = 5_000.0

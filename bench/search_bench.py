@@ -40,9 +40,9 @@ import uvloop
 from aiokafka import AIOKafkaProducer
 from harness import HOST, RESULTS_DIR, RESULTS_MD, say
 
+from relata_cli.tansu import TansuBroker, free_port
 from relata_common.db import asyncpg_dsn, migrate
 from relata_common.events import Envelope, RelationChangedPayload, RelationState, RelationStatus
-from relata_common.tansu import TansuBroker, free_port
 from relata_search.app import MIGRATIONS
 from relata_search.documents import SearchDocument, document_from_state
 from relata_search.normalise import phone_keys

@@ -35,8 +35,8 @@ import httpx
 import orjson
 from harness import HOST, RESULTS_MD, say
 
+from relata_cli.tansu import free_port
 from relata_common.db import asyncpg_dsn
-from relata_common.tansu import free_port
 
 TARGET_FREEZE_S = 5.0
 CITY = "Utrecht"

@@ -16,8 +16,8 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
+from relata_cli.tansu import TansuBroker
 from relata_common.db import asyncpg_dsn, drop_database, ensure_database
-from relata_common.tansu import TansuBroker
 
 pytest_plugins = ["tests.read_model", "tests.relations.fixtures"]
 

@@ -41,9 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: the shar
 
 import harness
 
-from relata_cli.private import INTERNAL_TOKEN, PrivatePlatform
-from relata_cli.reconcile import Reconciliation, reconcile
-from relata_cli.workload import (
+from relata_testing.private import INTERNAL_TOKEN, PrivatePlatform
+from relata_testing.reconcile import Reconciliation, reconcile
+from relata_testing.workload import (
     Outcomes,
     Poison,
     World,

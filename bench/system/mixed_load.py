@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: the shar
 import harness
 
 from relata_cli import status
-from relata_cli.private import PrivatePlatform
-from relata_cli.workload import (
+from relata_testing.private import PrivatePlatform
+from relata_testing.workload import (
     Outcomes,
     World,
     WriteLoad,

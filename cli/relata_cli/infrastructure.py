@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from relata_common.tansu import TansuBroker
+from relata_cli.tansu import TansuBroker
 
 LOCAL_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"

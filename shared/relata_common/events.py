@@ -28,17 +28,6 @@ AUTOMATION_TOPIC = "crm.automation"
 DONATIONS_TOPIC = "platform.donations"
 REGISTRATIONS_TOPIC = "platform.registrations"
 
-ALL_TOPICS = (
-    RELATIONS_TOPIC,
-    CONTACTMOMENTS_TOPIC,
-    LISTS_TOPIC,
-    LIST_MEMBERSHIP_TOPIC,
-    SELECTIONS_TOPIC,
-    AUTOMATION_TOPIC,
-    DONATIONS_TOPIC,
-    REGISTRATIONS_TOPIC,
-)
-
 
 def dead_letter_topic(topic: str) -> str:
     return f"{topic}.dlq"

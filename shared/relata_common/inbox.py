@@ -27,10 +27,6 @@ class Inbox:
     def __init__(self, table: Table) -> None:
         self.table = table
 
-    async def claim(self, session: AsyncSession, consumer: str, event_id: uuid.UUID) -> bool:
-        """Record the event as processed; False when it already was (a duplicate)."""
-        return bool(await self.claim_many(session, consumer, [event_id]))
-
     async def claim_many(
         self, session: AsyncSession, consumer: str, event_ids: list[uuid.UUID]
     ) -> set[uuid.UUID]:

@@ -239,7 +239,3 @@ class OutboxRelay:
         await connection.execute(
             "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r.id for r in rows]
         )
-
-
-async def outbox_backlog(session: AsyncSession) -> int:
-    return int((await session.execute(text("SELECT count(*) FROM outbox"))).scalar_one())

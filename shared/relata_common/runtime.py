@@ -78,13 +78,11 @@ def background_app(
                 raise
             except Exception as error:
                 log.error("background task failed; restarting", task=title, error=repr(error))
-                app.state.last_error = repr(error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.last_error = None
         task = asyncio.create_task(supervise(app), name=title)
         app.state.task = task
         try:

@@ -8,8 +8,8 @@ import httpx
 from fastapi import APIRouter
 from sqlalchemy import text
 
+from relata_cli.tansu import free_port
 from relata_common.db import create_engine
-from relata_common.tansu import free_port
 from relata_common.web import create_app
 
 router = APIRouter()

@@ -11,12 +11,12 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from typing_extensions import override
 
+from relata_cli.tansu import TansuBroker, free_port
 from relata_common.db import asyncpg_dsn, create_engine
 from relata_common.events import RELATIONS_TOPIC
 from relata_common.kafka import EventConsumer, create_broker, create_producer, ensure_topics
 from relata_common.outbox import OutboxRelay
 from relata_common.settings import CommonSettings
-from relata_common.tansu import TansuBroker, free_port
 from relata_relations.app import create_api, create_relay
 from relata_relations.settings import RelationsSettings
 from tests.helpers import OutageProxy, envelopes, eventually, read_topic, running

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from relata_cli.private import PrivatePlatform
-from relata_cli.workload import World, build_world, wait_until_in_view
+from relata_testing.private import PrivatePlatform
+from relata_testing.workload import World, build_world, wait_until_in_view
 from tests.conftest import Infrastructure
 
 __all__ = ["World"]

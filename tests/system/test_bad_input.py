@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from relata_cli.workload import World
+from relata_testing.workload import World
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -10,8 +10,8 @@ import asyncio
 
 import pytest
 
-from relata_cli.reconcile import reconcile
-from relata_cli.workload import Outcomes, World, WriteLoad, inject_poison
+from relata_testing.reconcile import reconcile
+from relata_testing.workload import Outcomes, World, WriteLoad, inject_poison
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 

@@ -26,8 +26,8 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
-from relata_cli.workload import World
 from relata_gateway.app import create_api
+from relata_testing.workload import World
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

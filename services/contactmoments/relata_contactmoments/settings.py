@@ -10,7 +10,6 @@ class ContactMomentsSettings(CommonSettings):
     database_name: str = "relata_contactmoments"
     consumer_group: str = "contactmoments"
     max_email_bytes: int = 10 * 1024 * 1024
-    timeline_max_limit: int = 200
 
 
 @lru_cache

@@ -22,7 +22,6 @@ class GatewaySettings(CommonSettings):
     """Seconds a card waits for one service before it leaves that part out."""
     card_cache_seconds: int = 300
     recent_items: int = 20
-    max_page: int = 200
     activity_retention_days: int = 90
     """Days the "recently edited" feed keeps a change (the relation's history keeps it all)."""
     activity_prune_seconds: float = 3600.0

@@ -111,15 +111,6 @@ def node_tag(value: Any) -> str | None:
     return getattr(value, "kind", None)
 
 
-Criterion = (
-    FieldCriterion
-    | FunctionCriterion
-    | ContactCriterion
-    | DonationCriterion
-    | RegistrationCriterion
-    | ListCriterion
-)
-
 Node = Annotated[
     Annotated[AllOf, Tag("all")]
     | Annotated[AnyOf, Tag("any")]
@@ -136,12 +127,6 @@ Node = Annotated[
 AllOf.model_rebuild()
 AnyOf.model_rebuild()
 NotOf.model_rebuild()
-
-
-class FilterDoc(BaseModel):
-    """Wrapper to validate a filter tree on its own."""
-
-    filter: Node
 
 
 def walk(node: Any, loc: Loc = ()) -> list[tuple[Loc, Any]]:

@@ -25,7 +25,6 @@ from sqlalchemy import (
     Boolean,
     Integer,
     Uuid,
-    and_,
     any_,
     bindparam,
     column,
@@ -652,16 +651,3 @@ def _outcomes(i: int, criteria: list[Any], compiler: Compiler) -> Any:
     return select(literal(i, Integer), r.c.relation_id, r.c.status, results).where(
         r.c.relation_id == any_(bindparam(f"explain{i}", type_=ARRAY(Uuid)))
     )
-
-
-async def count_members(session: AsyncSession, list_id: uuid.UUID) -> int:
-    return int(
-        await session.scalar(
-            select(func.count()).select_from(memberships).where(memberships.c.list_id == list_id)
-        )
-        or 0
-    )
-
-
-def matches_relation(compiler: Compiler, node: Any, relation_id: uuid.UUID) -> Any:
-    return and_(rm_relations.c.relation_id == relation_id, compiler.matching(node))

@@ -43,7 +43,6 @@ async def supervise(name: str, run: Callable[[], Awaitable[None]], app: FastAPI)
             raise
         except Exception as error:
             log.error("background task failed; restarting", task=name, error=repr(error))
-            app.state.last_error = repr(error)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
@@ -64,7 +63,7 @@ def search_lifespan(settings: SearchSettings) -> Callable:
             poll_seconds=settings.follow_poll_seconds,
         )
         app.state.settings, app.state.engine, app.state.sessions = settings, engine, sessions
-        app.state.index, app.state.follower, app.state.last_error = index, follower, None
+        app.state.index, app.state.follower = index, follower
         app.state.search_threads = ThreadPoolExecutor(
             settings.search_threads, thread_name_prefix="search"
         )

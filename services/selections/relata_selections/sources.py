@@ -3,7 +3,6 @@ filter into the ids of the relations that match now."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
@@ -87,7 +86,3 @@ class ListsSource:
 def _after_filter(loc: list[Any]) -> list[Any]:
     """The lists service names paths from ``body.filter``; keep what follows."""
     return list(loc[2:]) if loc[:2] == ["body", "filter"] else list(loc)
-
-
-def parse_ids(values: list[str]) -> list[uuid.UUID]:
-    return [uuid.UUID(v) for v in values]

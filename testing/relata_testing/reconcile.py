@@ -28,9 +28,9 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer
 
-from relata_cli.private import PrivatePlatform
-from relata_cli.workload import INTERNAL, SUBJECT_PREFIX, Outcomes, Poison
 from relata_common.events import dead_letter_topic
+from relata_testing.private import PrivatePlatform
+from relata_testing.workload import INTERNAL, SUBJECT_PREFIX, Outcomes, Poison
 
 EXAMPLES = 5
 

@@ -24,7 +24,6 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from relata_cli.private import INTERNAL_TOKEN, PrivatePlatform
 from relata_common.events import (
     DONATIONS_TOPIC,
     RELATIONS_TOPIC,
@@ -34,6 +33,7 @@ from relata_common.events import (
     Envelope,
 )
 from relata_common.kafka import ensure_topics
+from relata_testing.private import INTERNAL_TOKEN, PrivatePlatform
 
 ADMIN = ("admin", "admin-password-123")
 STAFF = ("staff", "staff-password-123")

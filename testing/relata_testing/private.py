@@ -25,8 +25,8 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from relata_cli.processes import PROCESSES, ProcessSpec
+from relata_cli.tansu import TansuBroker, free_ports
 from relata_common.db import asyncpg_dsn, drop_database
-from relata_common.tansu import TansuBroker, free_ports
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"

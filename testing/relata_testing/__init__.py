@@ -1,0 +1,1 @@
+"""Relata's test and benchmark harness; only the tests and bench/ use it."""
