@@ -20,7 +20,6 @@ from relata_common.errors import (
     Gone,
     InvalidInput,
     NotFound,
-    PreconditionFailed,
 )
 from relata_common.events import (
     CONTACTMOMENTS_TOPIC,
@@ -32,6 +31,7 @@ from relata_common.events import (
     Envelope,
 )
 from relata_common.outbox import OutgoingEvent
+from relata_common.versions import check_version
 from relata_contactmoments.known_relations import check_linkable, lock_relations
 from relata_contactmoments.models import (
     contact_moment_changes,
@@ -293,14 +293,6 @@ async def find_by_message_id(session: AsyncSession, message_id: str) -> MomentRe
     return MomentRecord.from_row(row) if row is not None else None
 
 
-def check_version(record: MomentRecord, expected_version: int) -> None:
-    if record.version != expected_version:
-        raise PreconditionFailed(
-            f"contact moment {record.id} is at version {record.version}, not {expected_version}",
-            current_version=record.version,
-        )
-
-
 async def _save(
     session: AsyncSession,
     before: MomentRecord,
@@ -353,7 +345,7 @@ async def change_moment(
 ) -> MomentRecord:
     """Change a moment, refusing a stale version (optimistic concurrency)."""
     record = await get_live_record(session, moment_id, for_update=True)
-    check_version(record, expected_version)
+    check_version(f"contact moment {record.id}", record.version, expected_version)
     values = patch.model_dump(exclude_unset=True)
     if any(v is None for v in values.values()):
         raise InvalidInput(
@@ -381,8 +373,7 @@ async def delete_moment(
     record = await get_record(session, moment_id, for_update=True)
     if record.deleted:
         return record
-    if expected_version is not None:
-        check_version(record, expected_version)
+    check_version(f"contact moment {record.id}", record.version, expected_version)
     return await _save(
         session,
         record,

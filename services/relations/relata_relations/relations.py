@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relata_common.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from relata_common.errors import Conflict, InvalidInput, NotFound
 from relata_common.events import (
     RELATIONS_TOPIC,
     Actor,
@@ -22,6 +22,7 @@ from relata_common.events import (
     RelationStatus,
 )
 from relata_common.outbox import OutgoingEvent
+from relata_common.versions import check_version
 from relata_relations.models import functions, outbox, relation_changes, relations
 from relata_relations.validation import apply_patch, diff_fields, load_definitions, validated_fields
 
@@ -203,14 +204,6 @@ async def create_relation(
     return state
 
 
-def check_version(record: RelationRecord, expected_version: int) -> None:
-    if record.version != expected_version:
-        raise PreconditionFailed(
-            f"relation {record.id} is at version {record.version}, not {expected_version}",
-            current_version=record.version,
-        )
-
-
 async def update_relation(
     session: AsyncSession,
     *,
@@ -221,7 +214,7 @@ async def update_relation(
 ) -> RelationState:
     """Apply a partial update of fields, refusing a stale version (optimistic concurrency)."""
     record = await get_active_record(session, relation_id, for_update=True)
-    check_version(record, expected_version)
+    check_version(f"relation {record.id}", record.version, expected_version)
     definitions = await load_definitions(session)
     stored = validated_fields(apply_patch(record.fields, patch), record.relation_type, definitions)
     changes = diff_fields(record.fields, stored)
@@ -284,7 +277,7 @@ async def set_archived(
     """Archive a relation (it leaves every list and the search index, keeps its data and
     history) or bring it back. Asking for the state it is in changes nothing."""
     record = await get_active_record(session, relation_id, for_update=True)
-    check_version(record, expected_version)
+    check_version(f"relation {record.id}", record.version, expected_version)
     wanted = RelationStatus.ARCHIVED if archived else RelationStatus.ACTIVE
     if record.status == wanted:
         return state_of(record, await functions_of(session, relation_id))
