@@ -28,9 +28,9 @@ from relata_common.events import (
     ContactMomentEventType,
     ContactMomentPayload,
     ContactMomentState,
-    Envelope,
 )
 from relata_common.outbox import OutgoingEvent
+from relata_common.publishing import Publisher
 from relata_common.versions import check_version
 from relata_contactmoments.known_relations import check_linkable, lock_relations
 from relata_contactmoments.models import (
@@ -40,8 +40,9 @@ from relata_contactmoments.models import (
     outbox,
 )
 from relata_contactmoments.schemas import ContactMoment, EmailDetails, MomentInput, MomentPatch
+from relata_contactmoments.settings import ContactMomentsSettings
 
-PRODUCER = "contactmoments"
+PUBLISHER = Publisher.of(ContactMomentsSettings)
 # The fields whose changes the history records, in the order it shows them.
 TRACKED = ("kind", "direction", "subject", "notes", "occurred_at", "relation_ids", "deleted")
 
@@ -159,15 +160,9 @@ def _event(
     payload = ContactMomentPayload(
         state=record.state(), previous_relation_ids=previous_relation_ids
     )
-    envelope = Envelope(
-        type=event_type.value,
-        producer=PRODUCER,
-        subject_id=str(record.id),
-        subject_version=record.version,
-        actor=actor,
-        payload=payload.model_dump(mode="json"),
+    return PUBLISHER.event(
+        CONTACTMOMENTS_TOPIC, event_type, record.id, payload, version=record.version, actor=actor
     )
-    return OutgoingEvent(CONTACTMOMENTS_TOPIC, envelope)
 
 
 def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from relata_common.errors import Conflict, FieldError, InvalidInput, NotFound
 from relata_common.events import (
     LISTS_TOPIC,
-    Envelope,
     ListDefinitionPayload,
     ListEventType,
 )
@@ -23,7 +22,7 @@ from relata_lists.catalogue import FieldSpec
 from relata_lists.compiler import Compiler, aspects, is_relative
 from relata_lists.filters import Node, check_filter, node_tag, referenced_lists
 from relata_lists.membership import (
-    PRODUCER,
+    PUBLISHER,
     Change,
     ListDef,
     evaluate_fully,
@@ -170,14 +169,7 @@ def _definition_event(
         filter=body["filter"],
         deleted=deleted,
     )
-    envelope = Envelope(
-        type=kind.value,
-        producer=PRODUCER,
-        subject_id=str(list_id),
-        subject_version=version,
-        payload=payload.model_dump(mode="json"),
-    )
-    return OutgoingEvent(LISTS_TOPIC, envelope)
+    return PUBLISHER.event(LISTS_TOPIC, kind, list_id, payload, version=version)
 
 
 async def save_list(

@@ -15,18 +15,19 @@ from relata_common.errors import Conflict, InvalidInput, NotFound
 from relata_common.events import (
     RELATIONS_TOPIC,
     Actor,
-    Envelope,
     FunctionState,
     RelationEventType,
     RelationState,
     RelationStatus,
 )
 from relata_common.outbox import OutgoingEvent
+from relata_common.publishing import Publisher
 from relata_common.versions import check_version
 from relata_relations.models import functions, outbox, relation_changes, relations
+from relata_relations.settings import RelationsSettings
 from relata_relations.validation import apply_patch, diff_fields, load_definitions, validated_fields
 
-PRODUCER = "relations"
+PUBLISHER = Publisher.of(RelationsSettings)
 
 
 @dataclass
@@ -141,18 +142,18 @@ def change_event(
         "actor_id": actor.id,
         "changes": changes,
     }
-    envelope = Envelope(
-        event_id=event_id or uuid.uuid4(),
-        type=kind.value,
-        producer=PRODUCER,
-        subject_id=str(state.relation_id),
-        subject_version=state.version,
+    if payload is None:
+        payload = {"state": state.model_dump(mode="json"), "changed_fields": list(changes)}
+    event = PUBLISHER.event(
+        RELATIONS_TOPIC,
+        kind,
+        state.relation_id,
+        payload,
+        version=state.version,
         actor=actor,
-        payload=payload
-        if payload is not None
-        else {"state": state.model_dump(mode="json"), "changed_fields": list(changes)},
+        event_id=event_id,
     )
-    return history, OutgoingEvent(RELATIONS_TOPIC, envelope)
+    return history, event
 
 
 async def record_changes(
