@@ -131,7 +131,11 @@ class _Delivery:
 
 
 class EventConsumer:
-    """Applies events from Kafka topics into a service database, each exactly once."""
+    """Applies events from Kafka topics into a service database, each exactly once.
+
+    Services build theirs with :func:`service_consumer`, which names the group for the
+    deployment; ``group`` defaults to ``name``.
+    """
 
     def __init__(
         self,
