@@ -295,7 +295,8 @@ def reindex(
     )
     if not wait:
         return
-    suffix = f"-g{generation}"
+    # The generation's group, with the deployment's suffix (relata_common.kafka.consumer_group).
+    suffix = f"-g{generation}{env.get('CRM_CONSUMER_GROUP_SUFFIX', '')}"
     while time.monotonic() - started < timeout:
         time.sleep(2)
         lags = [lag for lag in asyncio.run(state.consumer_lags(env)) if lag.group.endswith(suffix)]

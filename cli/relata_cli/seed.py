@@ -30,12 +30,11 @@ from relata_common.events import (
     DONATIONS_TOPIC,
     REGISTRATIONS_TOPIC,
     RELATIONS_TOPIC,
-    Actor,
-    ActorKind,
     DonationReceivedPayload,
     Envelope,
     RegistrationPayload,
 )
+from relata_common.publishing import Publisher
 
 DEFAULT_RELATIONS = 2_000
 IMPORT_CHUNK = 1_000
@@ -517,13 +516,11 @@ def platform_events(
 def _envelope(
     kind: str, module: str, payload: DonationReceivedPayload | RegistrationPayload, fact: uuid.UUID
 ) -> Envelope:
-    return Envelope(
+    return Publisher.for_module(module).envelope(
+        kind,
+        payload.relation_id,
+        payload,
         event_id=uuid.uuid5(demo_data.DEMO_NAMESPACE, f"event:{fact}"),  # republishing is harmless
-        type=kind,
-        producer=module,
-        subject_id=str(payload.relation_id),
-        actor=Actor(kind=ActorKind.MODULE, id=module),
-        payload=payload.model_dump(mode="json"),
     )
 
 

@@ -131,7 +131,11 @@ class _Delivery:
 
 
 class EventConsumer:
-    """Applies events from Kafka topics into a service database, each exactly once."""
+    """Applies events from Kafka topics into a service database, each exactly once.
+
+    Services build theirs with :func:`service_consumer`, which names the group for the
+    deployment; ``group`` defaults to ``name``.
+    """
 
     def __init__(
         self,
@@ -305,3 +309,44 @@ class EventConsumer:
             dead_letter_topic(record.topic), record.value, key=record.key, headers=headers
         )
         DEAD_LETTERED.labels(self.name, record.topic).inc()
+
+
+def consumer_group(settings: CommonSettings, name: str) -> str:
+    """The Kafka consumer group of the consumer ``name`` in this deployment: the name with the
+    deployment's ``consumer_group_suffix``, so deployments (or tests) sharing a cluster never
+    share a group."""
+    return name + settings.consumer_group_suffix
+
+
+def service_consumer(
+    settings: CommonSettings,
+    *,
+    name: str,
+    topics: Sequence[str],
+    sessions: async_sessionmaker[AsyncSession],
+    inbox: Inbox,
+    producer: AIOKafkaProducer,
+    apply: Applier | None = None,
+    apply_batch: BatchApplier | None = None,
+    fetch_max_wait_ms: int = 100,
+    batch_timeout_ms: int = 200,
+) -> EventConsumer:
+    """A service's event consumer, the one way services build one.
+
+    ``name`` keys the inbox (which events were applied) and the metrics; the consumer group is
+    :func:`consumer_group` of it. Retries and batch size come from the settings.
+    """
+    return EventConsumer(
+        name=name,
+        group=consumer_group(settings, name),
+        topics=topics,
+        sessions=sessions,
+        inbox=inbox,
+        apply=apply,
+        apply_batch=apply_batch,
+        producer=producer,
+        retry_attempts=settings.consumer_retry_attempts,
+        max_records=settings.consumer_max_records,
+        fetch_max_wait_ms=fetch_max_wait_ms,
+        batch_timeout_ms=batch_timeout_ms,
+    )

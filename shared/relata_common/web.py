@@ -8,7 +8,7 @@ import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Annotated
+from typing import Annotated, Protocol, TypeVar
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
@@ -21,16 +21,10 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from relata_common.db import transaction
-from relata_common.errors import (
-    DomainError,
-    Forbidden,
-    InvalidInput,
-    PreconditionFailed,
-    PreconditionRequired,
-    Unauthorized,
-)
+from relata_common.errors import DomainError, Forbidden, InvalidInput, Unauthorized
 from relata_common.events import Actor, ActorKind
 from relata_common.logging import correlation_id_var, get_logger
+from relata_common.versions import etag, parse_if_match
 
 log = get_logger(__name__)
 
@@ -293,20 +287,34 @@ ActorDep = Annotated[Actor, Depends(_actor)]
 """Who makes the change, as stated by the caller (the gateway, or another module)."""
 
 
-def etag(version: int) -> str:
-    return f'"{version}"'
+class Versioned(Protocol):
+    version: int
+
+
+V = TypeVar("V", bound=Versioned)
+
+
+def with_etag(response: Response, resource: V) -> V:
+    """The resource, its version set as the response's ETag."""
+    response.headers["ETag"] = etag(resource.version)
+    return resource
 
 
 def required_version(
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> int:
     """The version named by If-Match; writes without one are refused (428)."""
-    if if_match is None:
-        raise PreconditionRequired("this write needs an If-Match header with the ETag you read")
-    value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise PreconditionFailed(f"If-Match {if_match!r} names no version of this resource")
-    return int(value)
+    return parse_if_match(if_match)
 
 
 IfMatchDep = Annotated[int, Depends(required_version)]
+
+
+def optional_version(
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+) -> int | None:
+    """The version named by If-Match, for a write that is also allowed without one."""
+    return None if if_match is None else parse_if_match(if_match)
+
+
+OptionalIfMatchDep = Annotated[int | None, Depends(optional_version)]

@@ -27,12 +27,11 @@ from aiokafka import AIOKafkaProducer
 from relata_common.events import (
     DONATIONS_TOPIC,
     RELATIONS_TOPIC,
-    Actor,
-    ActorKind,
     DonationReceivedPayload,
     Envelope,
 )
 from relata_common.kafka import ensure_topics
+from relata_common.publishing import Publisher
 from relata_testing.private import INTERNAL_TOKEN, PrivatePlatform
 
 ADMIN = ("admin", "admin-password-123")
@@ -367,13 +366,8 @@ def donation(donation_id: uuid.UUID, relation_id: uuid.UUID) -> Envelope:
         received_on=date.today(),
         campaign="load",
     )
-    return Envelope(
-        event_id=uuid.uuid5(donation_id, "event"),
-        type="donation.received",
-        producer="donations",
-        subject_id=str(relation_id),
-        actor=Actor(kind=ActorKind.MODULE, id="donations"),
-        payload=payload.model_dump(mode="json"),
+    return Publisher.for_module("donations").envelope(
+        "donation.received", relation_id, payload, event_id=uuid.uuid5(donation_id, "event")
     )
 
 

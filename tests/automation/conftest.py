@@ -16,6 +16,7 @@ from relata_automation.app import create_api, create_relay, create_worker
 from relata_automation.consumers import CONSUMED_TOPICS
 from relata_automation.settings import AutomationSettings
 from relata_common.db import create_engine, create_sessionmaker, drop_database, ensure_database
+from relata_common.kafka import consumer_group
 from relata_contactmoments.app import create_api as create_cm_api
 from relata_contactmoments.settings import ContactMomentsSettings
 from tests.helpers import eventually, start_group_at_end
@@ -86,7 +87,7 @@ async def automation_worker(
     relations_relay: None,
 ) -> AsyncIterator[None]:
     """The automation worker (consumer and executor) and relay, with the relations relay."""
-    group = automation_settings.consumer_group + automation_settings.consumer_group_suffix
+    group = consumer_group(automation_settings, automation_settings.consumer_group)
     await start_group_at_end(automation_settings.kafka_bootstrap, group, CONSUMED_TOPICS)
     async with (
         LifespanManager(create_worker(automation_settings, automation_transports)),

@@ -17,7 +17,7 @@ from asgi_lifespan import LifespanManager
 
 from relata_common.db import asyncpg_dsn, create_engine, create_sessionmaker, transaction
 from relata_common.events import RELATIONS_TOPIC, Envelope
-from relata_common.kafka import ensure_topics
+from relata_common.kafka import consumer_group, ensure_topics
 from relata_contactmoments.app import create_api, create_relay, create_worker
 from relata_contactmoments.consumers import CONSUMED_TOPICS, apply_relation_event
 from relata_contactmoments.settings import ContactMomentsSettings
@@ -40,7 +40,7 @@ def cm_settings(
         kafka_bootstrap=kafka_bootstrap,
         internal_token=INTERNAL_TOKEN,
         # Tests share one broker: a group per test, started where the topics end now.
-        consumer_group=f"contactmoments-{database_name}",
+        consumer_group_suffix=f"-{database_name}",
     )
 
 
@@ -75,9 +75,8 @@ async def cm_worker(
 ) -> AsyncIterator[None]:
     """The event worker process (consumes crm.relations), in-process."""
     del cm_api  # requested so that the service has started and migrated the database
-    await start_group_at_end(
-        cm_settings.kafka_bootstrap, cm_settings.consumer_group, CONSUMED_TOPICS
-    )
+    group = consumer_group(cm_settings, cm_settings.consumer_group)
+    await start_group_at_end(cm_settings.kafka_bootstrap, group, CONSUMED_TOPICS)
     async with LifespanManager(create_worker(cm_settings)):
         yield
 

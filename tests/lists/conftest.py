@@ -13,6 +13,7 @@ from asgi_lifespan import LifespanManager
 
 from relata_common.db import drop_database, ensure_database
 from relata_common.events import Envelope
+from relata_common.kafka import consumer_group
 from relata_lists.app import create_api, create_relay, create_worker
 from relata_lists.consumers import CONSUMED_TOPICS
 from relata_lists.settings import ListsSettings
@@ -61,7 +62,7 @@ async def lists_api(
 
 
 async def start_lists_group_at_end(settings: ListsSettings) -> None:
-    group = f"lists{settings.consumer_group_suffix}"
+    group = consumer_group(settings, "lists")
     await start_group_at_end(settings.kafka_bootstrap, group, CONSUMED_TOPICS)
 
 

@@ -13,6 +13,7 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relata_common.db import create_engine, create_sessionmaker, drop_database, ensure_database
+from relata_common.kafka import consumer_group
 from relata_selections.app import create_api, create_relay, create_worker
 from relata_selections.consumers import CONSUMED_TOPICS
 from relata_selections.settings import SelectionsSettings
@@ -49,7 +50,7 @@ def selections_settings(
         lists_url="http://lists",
         relations_url="http://relations",
         # Tests share one broker: a group per test, started where the topics end now.
-        consumer_group=f"selections-{selections_database}",
+        consumer_group_suffix=f"-{selections_database}",
         event_id_cap=2,
     )
 
@@ -84,9 +85,8 @@ async def selections_worker(
     lists_api: httpx.AsyncClient,  # noqa: F811 - the imported fixture
 ) -> AsyncIterator[None]:
     """The selections worker (crm.relations consumer and daily schedule), in-process."""
-    await start_group_at_end(
-        selections_settings.kafka_bootstrap, selections_settings.consumer_group, CONSUMED_TOPICS
-    )
+    group = consumer_group(selections_settings, selections_settings.consumer_group)
+    await start_group_at_end(selections_settings.kafka_bootstrap, group, CONSUMED_TOPICS)
     async with LifespanManager(create_worker(selections_settings, lists_api._transport)):
         yield
 

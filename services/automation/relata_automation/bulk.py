@@ -24,6 +24,7 @@ from relata_automation.clients import Services
 from relata_common.db import transaction
 from relata_common.errors import Conflict, NotFound
 from relata_common.events import Actor, AutomationEventType, BulkEditPayload
+from relata_common.versions import is_stale
 
 # The relations service's standard fields (custom fields are custom.<key>). Values are
 # validated by the relations service on each PATCH; names are checked here, before any run.
@@ -417,7 +418,7 @@ async def _undo_one(services: Services, item: BulkItem, actor: Actor) -> str:
         answer = await services.patch_relation(
             item.relation_id, item.before or {}, version=item.version_after, actor=actor
         )
-    if answer.status == 412:
+    if is_stale(answer.status):
         return "conflict"
     return "restored" if answer.ok else "failed"
 

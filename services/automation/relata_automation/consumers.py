@@ -33,7 +33,7 @@ from relata_common.events import (
     RelationEventType,
     RelationMergedPayload,
 )
-from relata_common.kafka import EventConsumer
+from relata_common.kafka import EventConsumer, service_consumer
 from relata_common.logging import get_logger
 
 log = get_logger(__name__)
@@ -168,16 +168,14 @@ async def apply_other(session: AsyncSession, envelope: Envelope) -> None:
 
 
 def consumer(settings: AutomationSettings, app: FastAPI) -> EventConsumer:
-    return EventConsumer(
+    return service_consumer(
+        settings,
         name=settings.consumer_group,
-        group=settings.consumer_group + settings.consumer_group_suffix,
         topics=CONSUMED_TOPICS,
         sessions=app.state.sessions,
         inbox=inbox,
         apply_batch=batch_applier(settings),
         producer=app.state.producer,
-        retry_attempts=settings.consumer_retry_attempts,
-        max_records=settings.consumer_max_records,
     )
 
 

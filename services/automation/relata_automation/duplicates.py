@@ -26,10 +26,8 @@ from relata_common.events import (
     AutomationEventType,
     DuplicateFoundPayload,
     DuplicatePairState,
-    Envelope,
     RelationState,
 )
-from relata_common.outbox import OutgoingEvent
 
 UPDATABLE = ("open", "closed")
 """Statuses a new score may change; merged, merging and rejected pairs stay as they are."""
@@ -266,18 +264,15 @@ async def save_scores(
                 {**values, "p": pair_id, "f": pair[0], "s": pair[1], "found_by": found_by}
             )
         found.append(
-            OutgoingEvent(
+            publishing.PUBLISHER.event(
                 AUTOMATION_TOPIC,
-                Envelope(
-                    type=AutomationEventType.DUPLICATE_FOUND,
-                    producer=publishing.PRODUCER,
-                    subject_id=str(pair[0]),
-                    payload=DuplicateFoundPayload(
-                        pair=Pair(
-                            pair_id, pair[0], pair[1], result.stars, result.points, reasons, "open"
-                        ).state(),
-                        found_by=found_by,
-                    ).model_dump(mode="json"),
+                AutomationEventType.DUPLICATE_FOUND,
+                pair[0],
+                DuplicateFoundPayload(
+                    pair=Pair(
+                        pair_id, pair[0], pair[1], result.stars, result.points, reasons, "open"
+                    ).state(),
+                    found_by=found_by,
                 ),
             )
         )

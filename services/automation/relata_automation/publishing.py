@@ -6,9 +6,11 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_automation.models import outbox
-from relata_common.events import AUTOMATION_TOPIC, Actor, Envelope
+from relata_automation.settings import AutomationSettings
+from relata_common.events import AUTOMATION_TOPIC, Actor
+from relata_common.publishing import Publisher
 
-PRODUCER = "automation"
+PUBLISHER = Publisher.of(AutomationSettings)
 
 
 async def announce(
@@ -19,11 +21,5 @@ async def announce(
     payload: BaseModel,
     actor: Actor | None = None,
 ) -> None:
-    envelope = Envelope(
-        type=event_type,
-        producer=PRODUCER,
-        subject_id=str(subject_id),
-        actor=actor or Actor.system(),
-        payload=payload.model_dump(mode="json"),
-    )
+    envelope = PUBLISHER.envelope(event_type, subject_id, payload, actor=actor)
     await outbox.add(session, AUTOMATION_TOPIC, envelope)

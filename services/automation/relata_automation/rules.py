@@ -40,6 +40,7 @@ from relata_common.events import (
     RuleRanPayload,
 )
 from relata_common.logging import get_logger
+from relata_common.versions import is_stale
 
 log = get_logger(__name__)
 
@@ -460,7 +461,7 @@ async def _do(
             )
             if answer.ok:
                 return {"action": action.kind, "field": action.field, "old": before, "new": value}
-            if answer.status != 412:
+            if not is_stale(answer.status):
                 raise ActionFailed(f"{action.kind} {action.field}: {answer.error()}")
         raise ActionFailed(f"{action.kind} {action.field}: the relation keeps changing")
     if isinstance(action, AddFunction):

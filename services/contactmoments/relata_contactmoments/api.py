@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from relata_common.db import transaction
@@ -14,10 +14,10 @@ from relata_common.errors import UnsupportedMediaType
 from relata_common.web import (
     ActorDep,
     IfMatchDep,
+    OptionalIfMatchDep,
     ReadingSessionDep,
     SessionDep,
-    etag,
-    required_version,
+    with_etag,
 )
 from relata_contactmoments import history, ingestion, moments, timeline
 from relata_contactmoments.schemas import ContactMoment, Kind, MomentInput, MomentPatch
@@ -36,11 +36,6 @@ class IngestedEmail(BaseModel):
     )
 
 
-def _with_etag(response: Response, record: moments.MomentRecord) -> ContactMoment:
-    response.headers["ETag"] = etag(record.version)
-    return record.out()
-
-
 @moments_router.post("", status_code=status.HTTP_201_CREATED)
 async def log_moment(
     body: MomentInput, session: SessionDep, actor: ActorDep, response: Response
@@ -48,7 +43,7 @@ async def log_moment(
     """Log a contact moment with one or more relations; the actor is who logged it."""
     record, _ = await moments.log_moment(session, data=body, actor=actor)
     response.headers["Location"] = f"/contact-moments/{record.id}"
-    return _with_etag(response, record)
+    return with_etag(response, record.out())
 
 
 @moments_router.post(
@@ -82,7 +77,7 @@ async def ingest_email(request: Request, actor: ActorDep, response: Response) ->
     response.headers["Location"] = f"/contact-moments/{ingested.moment.id}"
     return IngestedEmail(
         created=ingested.created,
-        contact_moment=_with_etag(response, ingested.moment),
+        contact_moment=with_etag(response, ingested.moment.out()),
         unknown_addresses=ingested.unknown_addresses,
     )
 
@@ -104,7 +99,7 @@ async def get_moment(
     moment_id: uuid.UUID, session: ReadingSessionDep, response: Response
 ) -> ContactMoment:
     """One contact moment with its ETag (410 once deleted)."""
-    return _with_etag(response, await moments.get_live_record(session, moment_id))
+    return with_etag(response, (await moments.get_live_record(session, moment_id)).out())
 
 
 @moments_router.patch("/{moment_id}")
@@ -120,7 +115,7 @@ async def change_moment(
     record = await moments.change_moment(
         session, moment_id=moment_id, expected_version=version, patch=body, actor=actor
     )
-    return _with_etag(response, record)
+    return with_etag(response, record.out())
 
 
 @moments_router.delete("/{moment_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -128,10 +123,9 @@ async def delete_moment(
     moment_id: uuid.UUID,
     session: SessionDep,
     actor: ActorDep,
-    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+    version: OptionalIfMatchDep,
 ) -> None:
     """Delete a contact moment (its history stays); If-Match, when given, must be current."""
-    version = required_version(if_match) if if_match is not None else None
     await moments.delete_moment(session, moment_id=moment_id, expected_version=version, actor=actor)
 
 

@@ -21,7 +21,7 @@ from relata_common.events import (
     RelationEventType,
     RelationMergedPayload,
 )
-from relata_common.kafka import EventConsumer
+from relata_common.kafka import EventConsumer, service_consumer
 from relata_common.logging import get_logger
 from relata_contactmoments import known_relations
 from relata_contactmoments.models import inbox
@@ -87,13 +87,12 @@ def relations_consumer(
     sessions: async_sessionmaker[AsyncSession],
     producer: AIOKafkaProducer,
 ) -> EventConsumer:
-    return EventConsumer(
+    return service_consumer(
+        settings,
         name=settings.consumer_group,
         topics=CONSUMED_TOPICS,
         sessions=sessions,
         inbox=inbox,
         apply=apply_relation_event,
         producer=producer,
-        retry_attempts=settings.consumer_retry_attempts,
-        max_records=settings.consumer_max_records,
     )

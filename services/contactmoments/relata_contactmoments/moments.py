@@ -20,7 +20,6 @@ from relata_common.errors import (
     Gone,
     InvalidInput,
     NotFound,
-    PreconditionFailed,
 )
 from relata_common.events import (
     CONTACTMOMENTS_TOPIC,
@@ -29,9 +28,10 @@ from relata_common.events import (
     ContactMomentEventType,
     ContactMomentPayload,
     ContactMomentState,
-    Envelope,
 )
 from relata_common.outbox import OutgoingEvent
+from relata_common.publishing import Publisher
+from relata_common.versions import check_version
 from relata_contactmoments.known_relations import check_linkable, lock_relations
 from relata_contactmoments.models import (
     contact_moment_changes,
@@ -40,8 +40,9 @@ from relata_contactmoments.models import (
     outbox,
 )
 from relata_contactmoments.schemas import ContactMoment, EmailDetails, MomentInput, MomentPatch
+from relata_contactmoments.settings import ContactMomentsSettings
 
-PRODUCER = "contactmoments"
+PUBLISHER = Publisher.of(ContactMomentsSettings)
 # The fields whose changes the history records, in the order it shows them.
 TRACKED = ("kind", "direction", "subject", "notes", "occurred_at", "relation_ids", "deleted")
 
@@ -159,15 +160,9 @@ def _event(
     payload = ContactMomentPayload(
         state=record.state(), previous_relation_ids=previous_relation_ids
     )
-    envelope = Envelope(
-        type=event_type.value,
-        producer=PRODUCER,
-        subject_id=str(record.id),
-        subject_version=record.version,
-        actor=actor,
-        payload=payload.model_dump(mode="json"),
+    return PUBLISHER.event(
+        CONTACTMOMENTS_TOPIC, event_type, record.id, payload, version=record.version, actor=actor
     )
-    return OutgoingEvent(CONTACTMOMENTS_TOPIC, envelope)
 
 
 def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -290,14 +285,6 @@ async def find_by_message_id(session: AsyncSession, message_id: str) -> MomentRe
     return MomentRecord.from_row(row) if row is not None else None
 
 
-def check_version(record: MomentRecord, expected_version: int) -> None:
-    if record.version != expected_version:
-        raise PreconditionFailed(
-            f"contact moment {record.id} is at version {record.version}, not {expected_version}",
-            current_version=record.version,
-        )
-
-
 async def _save(
     session: AsyncSession,
     before: MomentRecord,
@@ -350,7 +337,7 @@ async def change_moment(
 ) -> MomentRecord:
     """Change a moment, refusing a stale version (optimistic concurrency)."""
     record = await get_live_record(session, moment_id, for_update=True)
-    check_version(record, expected_version)
+    check_version(f"contact moment {record.id}", record.version, expected_version)
     values = patch.model_dump(exclude_unset=True)
     if any(v is None for v in values.values()):
         raise InvalidInput(
@@ -378,8 +365,7 @@ async def delete_moment(
     record = await get_record(session, moment_id, for_update=True)
     if record.deleted:
         return record
-    if expected_version is not None:
-        check_version(record, expected_version)
+    check_version(f"contact moment {record.id}", record.version, expected_version)
     return await _save(
         session,
         record,

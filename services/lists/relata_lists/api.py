@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
-from relata_common.web import IfMatchDep, SessionDep, etag
+from relata_common.web import IfMatchDep, SessionDep, with_etag
 from relata_lists import browsing, clock, definitions
 from relata_lists.catalogue import STANDARD_FIELDS, FieldSpec
 from relata_lists.compiler import Compiler
@@ -133,9 +133,8 @@ async def create_list(
     saved, _ = await definitions.save_list(
         session, data=body, custom=await _custom(request), **_limits(request)
     )
-    response.headers["ETag"] = etag(saved.version)
     response.headers["Location"] = f"/lists/{saved.list_id}"
-    return saved
+    return with_etag(response, saved)
 
 
 @lists_router.get("")
@@ -149,9 +148,7 @@ async def get_list(
     list_id: uuid.UUID, session: SessionDep, response: Response
 ) -> definitions.ListOut:
     """One relation list with its member count."""
-    found = await definitions.get_list(session, list_id)
-    response.headers["ETag"] = etag(found.version)
-    return found
+    return with_etag(response, await definitions.get_list(session, list_id))
 
 
 @lists_router.put("/{list_id}")
@@ -172,8 +169,7 @@ async def change_list(
         expected_version=version,
         **_limits(request),
     )
-    response.headers["ETag"] = etag(saved.version)
-    return saved
+    return with_etag(response, saved)
 
 
 @lists_router.delete("/{list_id}", status_code=status.HTTP_204_NO_CONTENT)

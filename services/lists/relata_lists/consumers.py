@@ -19,7 +19,7 @@ from relata_common.events import (
     RELATIONS_TOPIC,
     Envelope,
 )
-from relata_common.kafka import EventConsumer
+from relata_common.kafka import EventConsumer, service_consumer
 from relata_common.logging import get_logger
 from relata_lists import clock
 from relata_lists.membership import NODE, ListDef, evaluate_fully, reevaluate
@@ -47,16 +47,14 @@ async def apply_batch(session: AsyncSession, envelopes: list[Envelope]) -> None:
 def lists_consumer(
     sessions: async_sessionmaker[AsyncSession], producer: AIOKafkaProducer, settings: ListsSettings
 ) -> EventConsumer:
-    return EventConsumer(
+    return service_consumer(
+        settings,
         name="lists",
-        group=f"lists{settings.consumer_group_suffix}",
         topics=CONSUMED_TOPICS,
         sessions=sessions,
         inbox=inbox,
         apply_batch=apply_batch,
         producer=producer,
-        retry_attempts=settings.consumer_retry_attempts,
-        max_records=settings.consumer_max_records,
     )
 
 

@@ -9,20 +9,20 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relata_common.errors import Conflict, FieldError, InvalidInput, NotFound, PreconditionFailed
+from relata_common.errors import Conflict, FieldError, InvalidInput, NotFound
 from relata_common.events import (
     LISTS_TOPIC,
-    Envelope,
     ListDefinitionPayload,
     ListEventType,
 )
 from relata_common.outbox import OutgoingEvent
+from relata_common.versions import check_version
 from relata_lists import clock
 from relata_lists.catalogue import FieldSpec
 from relata_lists.compiler import Compiler, aspects, is_relative
 from relata_lists.filters import Node, check_filter, node_tag, referenced_lists
 from relata_lists.membership import (
-    PRODUCER,
+    PUBLISHER,
     Change,
     ListDef,
     evaluate_fully,
@@ -169,14 +169,7 @@ def _definition_event(
         filter=body["filter"],
         deleted=deleted,
     )
-    envelope = Envelope(
-        type=kind.value,
-        producer=PRODUCER,
-        subject_id=str(list_id),
-        subject_version=version,
-        payload=payload.model_dump(mode="json"),
-    )
-    return OutgoingEvent(LISTS_TOPIC, envelope)
+    return PUBLISHER.event(LISTS_TOPIC, kind, list_id, payload, version=version)
 
 
 async def save_list(
@@ -205,11 +198,7 @@ async def save_list(
         )
         if current is None:
             raise NotFound(f"relation list {list_id} does not exist")
-        if expected_version is not None and current["version"] != expected_version:
-            raise PreconditionFailed(
-                f"list {list_id} is at version {current['version']}",
-                current_version=current["version"],
-            )
+        check_version(f"list {list_id}", current["version"], expected_version)
     known = await known_list_ids(session)
     node = parse_filter(
         data.filter, custom=custom, known_lists=known, max_depth=max_depth, max_nodes=max_nodes

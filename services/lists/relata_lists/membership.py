@@ -43,10 +43,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.events import (
     LIST_MEMBERSHIP_TOPIC,
-    Envelope,
     MembershipEventType,
 )
-from relata_common.outbox import OutgoingEvent
+from relata_common.publishing import Publisher
 from relata_lists.catalogue import FieldSpec
 from relata_lists.compiler import (
     VALUE_OPS,
@@ -69,8 +68,9 @@ from relata_lists.models import (
     rm_relations,
 )
 from relata_lists.readmodel import Cause, Touch, Touches, Values
+from relata_lists.settings import ListsSettings
 
-PRODUCER = "lists"
+PUBLISHER = Publisher.of(ListsSettings)
 NODE = TypeAdapter(Node)
 
 
@@ -573,17 +573,16 @@ async def record_changes(
             }
         )
         kind = MembershipEventType.ENTERED if change.entered else MembershipEventType.LEFT
-        envelope = Envelope.model_construct(
-            type=kind.value,
-            producer=PRODUCER,
-            subject_id=str(change.relation_id),
-            payload={
-                "list_id": str(change.list_id),
-                "relation_id": str(change.relation_id),
-                "cause": cause,
-            },
+        payload = {
+            "list_id": str(change.list_id),
+            "relation_id": str(change.relation_id),
+            "cause": cause,
+        }
+        events.append(
+            PUBLISHER.event(
+                LIST_MEMBERSHIP_TOPIC, kind, change.relation_id, payload, validate=False
+            )
         )
-        events.append(OutgoingEvent(LIST_MEMBERSHIP_TOPIC, envelope))
     for start in range(0, len(history), 5000):
         await session.execute(membership_history.insert(), history[start : start + 5000])
     await outbox.add_many(session, events)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from relata_common.db import transaction
 from relata_common.errors import Conflict, InvalidInput, NotFound, UnsupportedMediaType
 from relata_common.events import Actor, RelationState
-from relata_common.web import ActorDep, IfMatchDep, ReadingSessionDep, SessionDep, etag
+from relata_common.web import ActorDep, IfMatchDep, ReadingSessionDep, SessionDep, with_etag
 from relata_relations import erasure, functions, history, importing, merges, relations
 from relata_relations.custom_fields import CustomFieldDefinition
 from relata_relations.fields import RelationFields, RelationType
@@ -52,11 +52,6 @@ class RelationLookup(BaseModel):
     ids: list[uuid.UUID] = Field(max_length=1000)
 
 
-def _with_etag(response: Response, state: RelationState) -> RelationState:
-    response.headers["ETag"] = etag(state.version)
-    return state
-
-
 @relations_router.post("", status_code=status.HTTP_201_CREATED)
 async def create_relation(
     body: RelationCreate, session: SessionDep, actor: ActorDep, response: Response
@@ -70,7 +65,7 @@ async def create_relation(
         actor=actor,
     )
     response.headers["Location"] = f"/relations/{state.relation_id}"
-    return _with_etag(response, state)
+    return with_etag(response, state)
 
 
 @relations_router.get("/{relation_id}")
@@ -78,7 +73,7 @@ async def get_relation(
     relation_id: uuid.UUID, session: ReadingSessionDep, response: Response
 ) -> RelationState:
     """One relation with its ETag; a merged one says which relation it was merged into."""
-    return _with_etag(response, await relations.get_state(session, relation_id))
+    return with_etag(response, await relations.get_state(session, relation_id))
 
 
 @relations_router.get("")
@@ -127,7 +122,7 @@ async def update_relation(
     state = await relations.update_relation(
         session, relation_id=relation_id, expected_version=version, patch=patch.fields, actor=actor
     )
-    return _with_etag(response, state)
+    return with_etag(response, state)
 
 
 @relations_router.post("/{relation_id}/archive")
@@ -166,7 +161,7 @@ async def _set_archived(
     state = await relations.set_archived(
         session, relation_id=relation_id, expected_version=version, archived=archived, actor=actor
     )
-    return _with_etag(response, state)
+    return with_etag(response, state)
 
 
 @relations_router.get("/{relation_id}/history")

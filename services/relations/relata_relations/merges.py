@@ -14,8 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relata_common.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from relata_common.errors import Conflict, InvalidInput, NotFound
 from relata_common.events import Actor, RelationEventType, RelationState, RelationStatus
+from relata_common.versions import check_version
 from relata_relations.merging import Choice, decide
 from relata_relations.models import functions, merges, relations
 from relata_relations.relations import (
@@ -80,8 +81,7 @@ async def merge_relations(
         (survivor, request.survivor_version),
         (merged, request.merged_version),
     ):
-        if expected is not None and record.version != expected:
-            raise PreconditionFailed(f"relation {record.id} is at version {record.version}")
+        check_version(f"relation {record.id}", record.version, expected)
 
     fields, decisions = decide(survivor.fields, merged.fields, request.choices)
     moved = await _repoint_functions(session, source=merged.id, target=survivor.id)

@@ -11,21 +11,23 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relata_common.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from relata_common.errors import Conflict, InvalidInput, NotFound
 from relata_common.events import (
     RELATIONS_TOPIC,
     Actor,
-    Envelope,
     FunctionState,
     RelationEventType,
     RelationState,
     RelationStatus,
 )
 from relata_common.outbox import OutgoingEvent
+from relata_common.publishing import Publisher
+from relata_common.versions import check_version
 from relata_relations.models import functions, outbox, relation_changes, relations
+from relata_relations.settings import RelationsSettings
 from relata_relations.validation import apply_patch, diff_fields, load_definitions, validated_fields
 
-PRODUCER = "relations"
+PUBLISHER = Publisher.of(RelationsSettings)
 
 
 @dataclass
@@ -140,18 +142,18 @@ def change_event(
         "actor_id": actor.id,
         "changes": changes,
     }
-    envelope = Envelope(
-        event_id=event_id or uuid.uuid4(),
-        type=kind.value,
-        producer=PRODUCER,
-        subject_id=str(state.relation_id),
-        subject_version=state.version,
+    if payload is None:
+        payload = {"state": state.model_dump(mode="json"), "changed_fields": list(changes)}
+    event = PUBLISHER.event(
+        RELATIONS_TOPIC,
+        kind,
+        state.relation_id,
+        payload,
+        version=state.version,
         actor=actor,
-        payload=payload
-        if payload is not None
-        else {"state": state.model_dump(mode="json"), "changed_fields": list(changes)},
+        event_id=event_id,
     )
-    return history, OutgoingEvent(RELATIONS_TOPIC, envelope)
+    return history, event
 
 
 async def record_changes(
@@ -203,14 +205,6 @@ async def create_relation(
     return state
 
 
-def check_version(record: RelationRecord, expected_version: int) -> None:
-    if record.version != expected_version:
-        raise PreconditionFailed(
-            f"relation {record.id} is at version {record.version}, not {expected_version}",
-            current_version=record.version,
-        )
-
-
 async def update_relation(
     session: AsyncSession,
     *,
@@ -221,7 +215,7 @@ async def update_relation(
 ) -> RelationState:
     """Apply a partial update of fields, refusing a stale version (optimistic concurrency)."""
     record = await get_active_record(session, relation_id, for_update=True)
-    check_version(record, expected_version)
+    check_version(f"relation {record.id}", record.version, expected_version)
     definitions = await load_definitions(session)
     stored = validated_fields(apply_patch(record.fields, patch), record.relation_type, definitions)
     changes = diff_fields(record.fields, stored)
@@ -284,7 +278,7 @@ async def set_archived(
     """Archive a relation (it leaves every list and the search index, keeps its data and
     history) or bring it back. Asking for the state it is in changes nothing."""
     record = await get_active_record(session, relation_id, for_update=True)
-    check_version(record, expected_version)
+    check_version(f"relation {record.id}", record.version, expected_version)
     wanted = RelationStatus.ARCHIVED if archived else RelationStatus.ACTIVE
     if record.status == wanted:
         return state_of(record, await functions_of(session, relation_id))

@@ -14,7 +14,12 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relata_common.events import Envelope
-from relata_common.kafka import EventConsumer, create_broker, ensure_topics
+from relata_common.kafka import (
+    EventConsumer,
+    create_broker,
+    ensure_topics,
+    service_consumer,
+)
 from relata_common.logging import get_logger
 from relata_search.membership import apply_membership_events
 from relata_search.models import inbox
@@ -38,7 +43,29 @@ async def apply_events(session: AsyncSession, envelopes: list[Envelope]) -> None
 
 
 def group_name(settings: SearchSettings, generation: int) -> str:
+    """The consumer's name in a generation (its inbox name; the group adds the suffix)."""
     return f"{settings.consumer_group}-g{generation}"
+
+
+def generation_consumer(
+    settings: SearchSettings,
+    generation: int,
+    sessions: async_sessionmaker[AsyncSession],
+    producer: AIOKafkaProducer,
+) -> EventConsumer:
+    """The consumer of one generation: a new generation re-applies everything, so its inbox
+    name (and group) is new too."""
+    return service_consumer(
+        settings,
+        name=group_name(settings, generation),
+        topics=(settings.relations_topic, settings.membership_topic),
+        sessions=sessions,
+        inbox=inbox,
+        apply_batch=apply_events,
+        producer=producer,
+        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+        batch_timeout_ms=settings.consumer_batch_timeout_ms,
+    )
 
 
 class ConsumerSupervisor:
@@ -78,22 +105,13 @@ class ConsumerSupervisor:
                 await self._stop()
                 assert self.generation is not None
                 broker = create_broker(settings)
-                EventConsumer(
-                    # A new generation re-applies everything: its inbox name is new too.
-                    name=group_name(settings, self.generation),
-                    topics=topics,
-                    sessions=self.sessions,
-                    inbox=inbox,
-                    apply_batch=apply_events,
-                    producer=self.producer,
-                    retry_attempts=settings.consumer_retry_attempts,
-                    max_records=settings.consumer_max_records,
-                    fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
-                    batch_timeout_ms=settings.consumer_batch_timeout_ms,
-                ).register(broker)
+                consumer = generation_consumer(
+                    settings, self.generation, self.sessions, self.producer
+                )
+                consumer.register(broker)
                 await broker.start()
                 self.broker = broker
-                log.info("consuming", group=group_name(settings, self.generation))
+                log.info("consuming", group=consumer.group)
         finally:
             await self._stop()
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from relata_common.db import transaction
 from relata_common.events import Actor, SelectionSource
-from relata_common.web import ActorDep, IfMatchDep, SessionDep, etag
+from relata_common.web import ActorDep, IfMatchDep, SessionDep, with_etag
 from relata_selections import export, refresh, selections
 from relata_selections.directory import LOOKUP_MAX, RelationsDirectory
 from relata_selections.refresh import RefreshOut
@@ -79,11 +79,6 @@ def _cap(request: Request) -> int:
     return request.app.state.settings.event_id_cap
 
 
-def _with_etag(response: Response, selection: SelectionOut) -> SelectionOut:
-    response.headers["ETag"] = etag(selection.version)
-    return selection
-
-
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_selection(
     body: SelectionCreate, request: Request, actor: ActorDep, response: Response
@@ -107,7 +102,7 @@ async def create_selection(
             actor=actor,
         )
     response.headers["Location"] = f"/selections/{created.selection_id}"
-    return _with_etag(response, created)
+    return with_etag(response, created)
 
 
 @router.get("")
@@ -121,7 +116,7 @@ async def get_selection(
     selection_id: uuid.UUID, session: SessionDep, response: Response
 ) -> SelectionOut:
     """One selection with its member count and ETag."""
-    return _with_etag(response, await selections.get_selection(session, selection_id))
+    return with_etag(response, await selections.get_selection(session, selection_id))
 
 
 @router.patch("/{selection_id}")
@@ -138,7 +133,7 @@ async def change_selection(
     changed = await selections.change_selection(
         session, selection_id=selection_id, patch=body, expected_version=version, actor=actor
     )
-    return _with_etag(response, changed)
+    return with_etag(response, changed)
 
 
 @router.delete("/{selection_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -181,7 +176,7 @@ async def add_members(
             actor=actor,
             cap=_cap(request),
         )
-    return _with_etag(response, changed)
+    return with_etag(response, changed)
 
 
 @router.post("/{selection_id}/members/removal")
@@ -203,7 +198,7 @@ async def remove_members(
         actor=actor,
         cap=_cap(request),
     )
-    return _with_etag(response, changed)
+    return with_etag(response, changed)
 
 
 @router.get("/{selection_id}/exclusions")
@@ -235,7 +230,7 @@ async def refresh_selection(
     done = await _refresh(request, selection_id, "hand", actor)
     async with transaction(request.app.state.sessions) as session:
         current = await selections.get_selection(session, selection_id)
-    response.headers["ETag"] = etag(current.version)
+    with_etag(response, current)
     return done
 
 

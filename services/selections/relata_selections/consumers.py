@@ -19,7 +19,7 @@ from relata_common.events import (
     RelationEventType,
     RelationMergedPayload,
 )
-from relata_common.kafka import EventConsumer
+from relata_common.kafka import EventConsumer, service_consumer
 from relata_common.logging import get_logger
 from relata_selections import relation_events
 from relata_selections.models import inbox
@@ -62,15 +62,14 @@ def relations_consumer(
     sessions: async_sessionmaker[AsyncSession],
     producer: AIOKafkaProducer,
 ) -> EventConsumer:
-    return EventConsumer(
+    return service_consumer(
+        settings,
         name=settings.consumer_group,
         topics=CONSUMED_TOPICS,
         sessions=sessions,
         inbox=inbox,
         apply=relation_applier(settings.event_id_cap),
         producer=producer,
-        retry_attempts=settings.consumer_retry_attempts,
-        max_records=settings.consumer_max_records,
     )
 
 

@@ -11,14 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from relata_common.events import (
     SELECTIONS_TOPIC,
     Actor,
-    Envelope,
     MemberChanges,
     SelectionSource,
     SelectionState,
 )
+from relata_common.publishing import Publisher
 from relata_selections.models import outbox
+from relata_selections.settings import SelectionsSettings
 
-PRODUCER = "selections"
+PUBLISHER = Publisher.of(SelectionsSettings)
 
 
 def state_of(row: Mapping[str, Any]) -> SelectionState:
@@ -61,12 +62,5 @@ async def announce(
     payload: BaseModel,
     actor: Actor,
 ) -> None:
-    envelope = Envelope(
-        type=event_type,
-        producer=PRODUCER,
-        subject_id=subject_id,
-        subject_version=version,
-        actor=actor,
-        payload=payload.model_dump(mode="json"),
-    )
+    envelope = PUBLISHER.envelope(event_type, subject_id, payload, version=version, actor=actor)
     await outbox.add(session, SELECTIONS_TOPIC, envelope)

@@ -17,7 +17,7 @@ from sqlalchemy import Uuid, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relata_common.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from relata_common.errors import Conflict, InvalidInput, NotFound
 from relata_common.events import (
     Actor,
     SelectionChangedPayload,
@@ -26,6 +26,7 @@ from relata_common.events import (
     SelectionEventType,
     SelectionSource,
 )
+from relata_common.versions import check_version
 from relata_selections import publishing
 from relata_selections.freezing import RelationIds, freeze_members
 from relata_selections.models import selection_exclusions, selection_members, selections
@@ -87,11 +88,7 @@ async def all_selections(session: AsyncSession) -> list[SelectionOut]:
 
 
 def _check_version(row: Mapping[str, Any], expected: int) -> None:
-    if row["version"] != expected:
-        raise PreconditionFailed(
-            f"selection {row['selection_id']} is at version {row['version']}, not {expected}",
-            current_version=row["version"],
-        )
+    check_version(f"selection {row['selection_id']}", row["version"], expected)
 
 
 async def create_selection(
