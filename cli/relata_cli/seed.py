@@ -499,15 +499,18 @@ def platform_events(
                 )
             )
         for registration in person.registrations:
-            payload = RegistrationPayload(
+            registration_payload = RegistrationPayload(
                 registration_id=registration.registration_id,
                 relation_id=relation_id,
                 event_code=registration.event_code,
                 event_date=registration.event_date,
-                status=registration.status,  # type: ignore[arg-type]
+                status=registration.status,
             )
             envelope = _envelope(
-                "registration.created", "events", payload, registration.registration_id
+                "registration.created",
+                "events",
+                registration_payload,
+                registration.registration_id,
             )
             events.append((REGISTRATIONS_TOPIC, envelope))
     return events

@@ -232,7 +232,7 @@ def wait_until_in_view(world: World, timeout: float = 120.0) -> None:
 class Outcomes:
     """Every write the load attempted, by what the platform answered."""
 
-    edits: dict[str, int] = field(default_factory=dict)
+    edits: dict[int, int] = field(default_factory=dict)
     """Status (or 0 for no answer) → how many edits got it."""
     moments_acked: set[str] = field(default_factory=set)
     """Subjects of contact moments answered 201: each must exist exactly once."""

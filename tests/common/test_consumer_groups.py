@@ -72,7 +72,7 @@ async def test_every_consumer_group_carries_the_suffix(service: str):
     """
     broker = KafkaBroker("127.0.0.1:9")  # never started: registration only
     await SERVICES[service](broker, _worker_app())
-    groups = [subscriber.group_id for subscriber in broker.subscribers]
+    groups = [getattr(subscriber, "group_id", None) for subscriber in broker.subscribers]
     assert groups, f"{service} registered no consumer"
     for group in groups:
         assert group is not None and group.endswith(SUFFIX), f"{service} joins group {group!r}"

@@ -32,7 +32,7 @@ log = get_logger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-async def supervise(name: str, run: Callable[[], Awaitable[None]], app: FastAPI) -> None:
+async def supervise(name: str, run: Callable[[], Awaitable[None]]) -> None:
     """Restart a long-running part after a failure (database or broker not up yet, say)."""
     delay = 0.5
     while True:
@@ -67,14 +67,14 @@ def search_lifespan(settings: SearchSettings) -> Callable:
         app.state.search_threads = ThreadPoolExecutor(
             settings.search_threads, thread_name_prefix="search"
         )
-        tasks = [asyncio.create_task(supervise("follower", follower.run, app))]
+        tasks = [asyncio.create_task(supervise("follower", follower.run))]
         producer = None
         if settings.run_consumers:
             producer = create_producer(settings)  # for dead letters
             await producer.start()
             supervisor = ConsumerSupervisor(settings, sessions, producer)
             follower.on_generation_change = supervisor.switch_to
-            tasks.append(asyncio.create_task(supervise("consumer", supervisor.run, app)))
+            tasks.append(asyncio.create_task(supervise("consumer", supervisor.run)))
         app.state.tasks = tasks
         try:
             yield
