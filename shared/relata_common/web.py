@@ -36,6 +36,8 @@ log = get_logger(__name__)
 
 CORRELATION_HEADER = "X-Correlation-ID"
 INTERNAL_TOKEN_HEADER = "X-Internal-Token"
+RETRY_AFTER = "1"
+"""Seconds a client waits before retrying a 503."""
 
 REQUEST_SECONDS = Histogram(
     "relata_http_request_seconds",
@@ -152,7 +154,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, error: DomainError) -> JSONResponse:
         body = {"detail": error.message, "type": error.error_type, **error.details}
-        return JSONResponse(status_code=error.status_code, content=body)
+        # A 503 is worth retrying (another service or the database is down for a moment).
+        headers = {"Retry-After": RETRY_AFTER} if error.status_code == 503 else None
+        return JSONResponse(status_code=error.status_code, content=body, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def request_validation(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -166,7 +170,7 @@ def install_error_handlers(app: FastAPI) -> None:
             raise error  # a bug: let it be the 500 it is, with its traceback in the log
         log.warning("database unavailable", path=request.url.path, error=str(error))
         body = {"detail": "the database is unavailable: retry shortly", "type": "unavailable"}
-        return JSONResponse(status_code=503, content=body, headers={"Retry-After": "1"})
+        return JSONResponse(status_code=503, content=body, headers={"Retry-After": RETRY_AFTER})
 
     # asyncpg raises a refused or reset connection as it is, unwrapped by SQLAlchemy.
     app.add_exception_handler(DBAPIError, unavailable)
@@ -232,6 +236,7 @@ def operations_router(checks: Sequence[tuple[str, ReadinessCheck]]) -> APIRouter
         return JSONResponse(
             status_code=200 if ok else 503,
             content={"status": "ready" if ok else "not ready", "checks": results},
+            headers=None if ok else {"Retry-After": RETRY_AFTER},
         )
 
     @router.get("/metrics", include_in_schema=False)

@@ -12,6 +12,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from relata_common.client import InternalClient
 from relata_common.db import create_engine, create_sessionmaker, drop_database, ensure_database
 from relata_selections.app import create_api, create_relay, create_worker
 from relata_selections.consumers import CONSUMED_TOPICS
@@ -63,8 +64,7 @@ async def selections_api(
     """The selections API in-process, calling the in-process lists and relations APIs."""
     app = create_api(
         selections_settings,
-        lists_transport=lists_api._transport,
-        relations_transport=relations_api._transport,
+        {"lists": lists_api._transport, "relations": relations_api._transport},
     )
     async with (
         LifespanManager(app) as manager,
@@ -87,7 +87,7 @@ async def selections_worker(
     await start_group_at_end(
         selections_settings.kafka_bootstrap, selections_settings.consumer_group, CONSUMED_TOPICS
     )
-    async with LifespanManager(create_worker(selections_settings, lists_api._transport)):
+    async with LifespanManager(create_worker(selections_settings, {"lists": lists_api._transport})):
         yield
 
 
@@ -114,8 +114,13 @@ async def lists_source(
     lists_api: httpx.AsyncClient,  # noqa: F811 - the imported fixture
 ) -> AsyncIterator[ListsSource]:
     """What the worker's daily schedule uses to reach the lists service."""
-    async with httpx.AsyncClient(transport=lists_api._transport) as client:
-        yield ListsSource(client, "http://lists", INTERNAL_TOKEN)
+    async with InternalClient(
+        {"lists": "http://lists"},
+        INTERNAL_TOKEN,
+        timeout=60.0,
+        transports={"lists": lists_api._transport},
+    ) as client:
+        yield ListsSource(client)
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sqlalchemy import select
 
-from relata_common.errors import InvalidInput
+from relata_common.errors import Forbidden, InvalidInput, Unauthorized
 from relata_common.web import IfMatchDep, SessionDep, etag
 from relata_gateway import activity, cache, dashboard, directory, pages, views
 from relata_gateway.cards import Card, CardContext, compose, require_visible
@@ -18,8 +18,6 @@ from relata_gateway.forms import filter_fields_outside, patch_fields_outside
 from relata_gateway.models import api_keys, users
 from relata_gateway.security import (
     AdminDep,
-    Forbidden,
-    Unauthorized,
     User,
     UserDep,
     hash_password,
@@ -263,13 +261,6 @@ class CardEdit(BaseModel):
     )
 
 
-def _actor_headers(user: User, version: int | None = None) -> dict[str, str]:
-    headers = {"X-Actor-Kind": "user", "X-Actor-Id": str(user.id)}
-    if version is not None:
-        headers["If-Match"] = etag(version)
-    return headers
-
-
 @views_router.patch("/{view_id}/relations/{relation_id}", response_model=Card)
 async def edit_relation(
     view_id: uuid.UUID,
@@ -293,7 +284,8 @@ async def edit_relation(
         "PATCH",
         f"/relations/{relation_id}",
         json={"fields": body.fields},
-        headers=_actor_headers(user, version),
+        actor=user.actor,
+        if_match=version,
     )
     await cache.invalidate(request.app.state.redis, relation_id, "relation")
     return await relation_card(view_id, relation_id, user, request)

@@ -28,17 +28,6 @@ from relata_gateway.web import install as install_web
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def service_urls(settings: GatewaySettings) -> dict[str, str]:
-    return {
-        "relations": settings.relations_url,
-        "contactmoments": settings.contactmoments_url,
-        "lists": settings.lists_url,
-        "search": settings.search_url,
-        "selections": settings.selections_url,
-        "automation": settings.automation_url,
-    }
-
-
 def create_api(
     settings: GatewaySettings | None = None,
     transports: dict[str, httpx.AsyncBaseTransport] | None = None,
@@ -50,12 +39,7 @@ def create_api(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with database(app):
-            app.state.services = build_services(
-                service_urls(settings),
-                settings.internal_token.get_secret_value(),
-                settings.call_timeout,
-                transports,
-            )
+            app.state.services = build_services(settings, transports)
             app.state.redis = Redis.from_url(settings.redis_url)
             app.state.directory = Directory(app.state.sessions, app.state.redis)
             app.state.newest_activity = NewestActivity(app.state.reading_sessions, app.state.redis)

@@ -15,10 +15,11 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relata_common.errors import Forbidden
 from relata_common.web import SessionDep
 from relata_gateway import live, views
 from relata_gateway.cards import require_visible
-from relata_gateway.security import Forbidden, User, UserDep
+from relata_gateway.security import User, UserDep
 from relata_gateway.workspace import card_context, display_names
 
 PRESENCE_SECONDS = 30

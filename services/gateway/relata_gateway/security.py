@@ -17,7 +17,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
 from relata_common.db import transaction
-from relata_common.errors import DomainError
+from relata_common.errors import Forbidden, Unauthorized
+from relata_common.events import Actor, ActorKind
 from relata_gateway.models import api_keys, users
 
 Role = Literal["admin", "staff"]
@@ -25,16 +26,6 @@ _hasher = PasswordHasher()
 _bearer = HTTPBearer(auto_error=False)
 ALGORITHM = "HS256"
 API_KEY_PREFIX = "rk_"
-
-
-class Unauthorized(DomainError):
-    status_code = 401
-    error_type = "unauthorized"
-
-
-class Forbidden(DomainError):
-    status_code = 403
-    error_type = "forbidden"
 
 
 @dataclass(frozen=True)
@@ -46,6 +37,11 @@ class User:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def actor(self) -> Actor:
+        """The user as the services record who made a change."""
+        return Actor(kind=ActorKind.USER, id=str(self.id))
 
 
 def hash_password(password: str) -> str:

@@ -20,14 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relata_common.errors import InvalidInput, NotFound
+from relata_common.client import Upstream
+from relata_common.errors import Forbidden, InvalidInput, NotFound, ServiceUnavailable
 from relata_common.web import SessionDep
 from relata_gateway import pages, views
 from relata_gateway.cards import CardContext, visible_ids
-from relata_gateway.clients import ServiceUnavailable, Upstream
 from relata_gateway.models import view_selections
-from relata_gateway.security import Forbidden, UserDep
-from relata_gateway.workspace import actor_headers, card_context
+from relata_gateway.security import UserDep
+from relata_gateway.workspace import card_context
 
 router = APIRouter(prefix="/views/{view_id}/selections", tags=["selections"])
 Limit = Annotated[int, Query(ge=1, le=200)]
@@ -204,7 +204,7 @@ async def create_selection(
                 "name": f"{view.name}: {body.name}",
                 "source": {"kind": "list", "list_id": str(body.list_id)},
             },
-            headers=actor_headers(user),
+            actor=user.actor,
             timeout=60.0,
         )
     ).json()
@@ -333,7 +333,7 @@ async def refresh_selection(
     _editable(view)
     await _row(session, view, selection_id)
     done = await request.app.state.services.selections.call(
-        "POST", f"/selections/{selection_id}/refresh", headers=actor_headers(user), timeout=60.0
+        "POST", f"/selections/{selection_id}/refresh", actor=user.actor, timeout=60.0
     )
     return await _changes(request, view, selection_id, done.json())
 

@@ -15,13 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relata_common.errors import Forbidden, Unauthorized
 from relata_common.web import SessionDep
 from relata_gateway import activity, cache, pages, views
 from relata_gateway.api import AccessToken
 from relata_gateway.cards import CardContext, relation_state, require_visible, visible_ids
 from relata_gateway.forms import ALWAYS_SHOWN, filter_fields_outside
 from relata_gateway.models import users
-from relata_gateway.security import Forbidden, Unauthorized, User, UserDep, issue_token
+from relata_gateway.security import UserDep, issue_token
 
 router = APIRouter(tags=["web application"])
 Limit = Annotated[int, Query(ge=1, le=200)]
@@ -56,10 +57,6 @@ async def display_names(session: AsyncSession, user_ids: list[str]) -> dict[str,
         select(users.c.id, users.c.display_name).where(users.c.id.in_(ids))
     )
     return {str(row.id): row.display_name for row in rows}
-
-
-def actor_headers(user: User) -> dict[str, str]:
-    return {"X-Actor-Kind": "user", "X-Actor-Id": str(user.id)}
 
 
 # --- who am I ----------------------------------------------------------------------------------
@@ -397,7 +394,7 @@ async def log_contact_moment(
         "POST",
         "/contact-moments",
         json={**body.model_dump(mode="json"), "relation_ids": [str(relation_id)]},
-        headers=actor_headers(user),
+        actor=user.actor,
     )
     await cache.invalidate(ctx.redis, relation_id, "contact_moments")
     return {**created.json(), "email": None}
