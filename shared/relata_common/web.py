@@ -4,6 +4,7 @@ correlation ids."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 import time
 import uuid
@@ -30,9 +31,11 @@ from relata_common.errors import (
     Unauthorized,
 )
 from relata_common.events import Actor, ActorKind
-from relata_common.logging import correlation_id_var, get_logger
+from relata_common.logging import REQUESTS_LOGGER, correlation_id_var, get_logger
 
 log = get_logger(__name__)
+_requests = logging.getLogger(REQUESTS_LOGGER)
+_requests_log = get_logger(REQUESTS_LOGGER)
 
 CORRELATION_HEADER = "X-Correlation-ID"
 INTERNAL_TOKEN_HEADER = "X-Internal-Token"
@@ -78,9 +81,18 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             route = scope.get("route")
+            elapsed = time.perf_counter() - started
             REQUEST_SECONDS.labels(
                 scope["method"], getattr(route, "path", "unmatched"), str(status)
-            ).observe(time.perf_counter() - started)
+            ).observe(elapsed)
+            if _requests.isEnabledFor(logging.INFO):  # checked first: the line is not free
+                _requests_log.info(
+                    "request handled",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    ms=round(elapsed * 1000, 1),
+                )
             correlation_id_var.reset(token)
 
 

@@ -56,16 +56,21 @@ def selections_settings(
 
 
 @pytest.fixture
-async def selections_api(
-    selections_settings: SelectionsSettings,
+def selections_transports(
     relations_api: httpx.AsyncClient,
     lists_api: httpx.AsyncClient,  # noqa: F811 - the imported fixture
+) -> dict[str, httpx.AsyncBaseTransport]:
+    """How the selections service reaches the lists and relations services (in-process)."""
+    return {"lists": lists_api._transport, "relations": relations_api._transport}
+
+
+@pytest.fixture
+async def selections_api(
+    selections_settings: SelectionsSettings,
+    selections_transports: dict[str, httpx.AsyncBaseTransport],
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The selections API in-process, calling the in-process lists and relations APIs."""
-    app = create_api(
-        selections_settings,
-        {"lists": lists_api._transport, "relations": relations_api._transport},
-    )
+    app = create_api(selections_settings, selections_transports)
     async with (
         LifespanManager(app) as manager,
         httpx.AsyncClient(

@@ -18,12 +18,11 @@ from relata_common.web import (
     operations_router,
 )
 from relata_gateway.activity import NewestActivity, retention
-from relata_gateway.api import ROUTERS
 from relata_gateway.clients import build_services
 from relata_gateway.consumers import CONSUMED_TOPICS, register
 from relata_gateway.directory import Directory
+from relata_gateway.routes import install as install_routes
 from relata_gateway.settings import GatewaySettings, get_settings
-from relata_gateway.web import install as install_web
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -60,9 +59,7 @@ def create_api(
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
-    for router in ROUTERS:
-        app.include_router(router)
-    install_web(app)
+    install_routes(app)
 
     async def redis_check() -> None:
         await app.state.redis.ping()
