@@ -162,7 +162,7 @@ class InternalClient:
         timeout: float,
         timeouts: Mapping[str, float] | None = None,
         transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
-        max_connections: int = 200,
+        connections_per_service: int = 200,
     ) -> None:
         self.urls = {name: url.rstrip("/") for name, url in urls.items()}
         self.timeouts = dict(timeouts or {})
@@ -177,7 +177,11 @@ class InternalClient:
             headers={INTERNAL_TOKEN_HEADER: token},
             mounts=mounts,
             timeout=timeout,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=50),
+            # The pool's limits count every host together: as many as one pool per service had.
+            limits=httpx.Limits(
+                max_connections=connections_per_service * len(self.urls),
+                max_keepalive_connections=50 * len(self.urls),
+            ),
         )
 
     @classmethod

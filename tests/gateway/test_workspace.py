@@ -260,7 +260,7 @@ async def test_live_events_are_published_and_filtered_per_view(
     # The stream itself: a greeting, then the view's events as server-sent events. It listens
     # on a channel of this test's own, where no worker publishes other tests' changes.
     own_channel = f"{channel}:{uuid.uuid4()}"
-    stream = live._stream(redis_client, own_channel, allowed, time.monotonic() + 20)
+    stream = live.stream(redis_client, own_channel, allowed, time.monotonic() + 20)
     try:
         assert (await asyncio.wait_for(anext(stream), 10)).startswith(b"event: ready")
         await live.publish(redis_client, own_channel, relation(org_id, ["organisation_name"]))

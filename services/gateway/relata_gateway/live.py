@@ -11,7 +11,9 @@ shows, and membership changes of the view's own lists.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -28,6 +30,7 @@ from relata_gateway.cards import CardContext, visible_ids
 from relata_gateway.security import User
 
 CHANNEL = "live"
+KEEPALIVE_SECONDS = 15.0
 log = get_logger(__name__)
 _publishing: set[asyncio.Task[Any]] = set()  # strong references until each publish is done
 
@@ -144,3 +147,32 @@ class ViewFilter:
 
     async def _visible(self, relation_id: str) -> bool:
         return bool(await visible_ids(self.ctx, self.view, [uuid.UUID(relation_id)]))
+
+
+def _sse(kind: str, data: dict[str, Any]) -> bytes:
+    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+async def stream(
+    redis: Redis, name: str, allowed: ViewFilter, until: float
+) -> AsyncIterator[bytes]:
+    """Server-sent events of what ``allowed`` passes, from the channel ``name``, until
+    ``until`` (a monotonic time), with a keep-alive comment when nothing passes for a while."""
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(name)
+    try:
+        yield _sse("ready", {})
+        last_sent = time.monotonic()
+        while time.monotonic() < until:
+            raw = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            if raw is not None and raw.get("type") == "message":
+                shown = await allowed.shown(orjson.loads(raw["data"]))
+                if shown is not None:
+                    yield _sse(shown["type"], shown)
+                    last_sent = time.monotonic()
+            if time.monotonic() - last_sent >= KEEPALIVE_SECONDS:
+                yield b": keepalive\n\n"
+                last_sent = time.monotonic()
+    finally:
+        await pubsub.unsubscribe(name)
+        await pubsub.aclose()

@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from redis.asyncio import Redis
 
 from relata_common.db import transaction
 from relata_gateway import live as live_updates
@@ -19,11 +15,6 @@ from relata_gateway import views
 from relata_gateway.deps import UserDep, card_context
 
 router = APIRouter(tags=["live"])
-KEEPALIVE_SECONDS = 15.0
-
-
-def _sse(kind: str, data: dict[str, Any]) -> bytes:
-    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
 @router.get(
@@ -50,30 +41,7 @@ async def live(view_id: uuid.UUID, user: UserDep, request: Request) -> Streaming
     allowed = live_updates.ViewFilter(card_context(request), user, view, lists)
     until = time.monotonic() + state.settings.access_token_minutes * 60
     return StreamingResponse(
-        _stream(state.redis, live_updates.channel(state.settings), allowed, until),
+        live_updates.stream(state.redis, live_updates.channel(state.settings), allowed, until),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
-
-
-async def _stream(
-    redis: Redis, name: str, allowed: live_updates.ViewFilter, until: float
-) -> AsyncIterator[bytes]:
-    pubsub = redis.pubsub()
-    await pubsub.subscribe(name)
-    try:
-        yield _sse("ready", {})
-        last_sent = time.monotonic()
-        while time.monotonic() < until:
-            raw = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-            if raw is not None and raw.get("type") == "message":
-                shown = await allowed.shown(orjson.loads(raw["data"]))
-                if shown is not None:
-                    yield _sse(shown["type"], shown)
-                    last_sent = time.monotonic()
-            if time.monotonic() - last_sent >= KEEPALIVE_SECONDS:
-                yield b": keepalive\n\n"
-                last_sent = time.monotonic()
-    finally:
-        await pubsub.unsubscribe(name)
-        await pubsub.aclose()
