@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +23,7 @@ from relata_gateway.settings import GatewaySettings
 __all__ = [
     "AdminDep",
     "CardContextDep",
+    "Limit",
     "ReadingSessionDep",
     "RedisDep",
     "ServicesDep",
@@ -37,6 +38,9 @@ __all__ = [
 ]
 
 _bearer = HTTPBearer(auto_error=False)
+
+Limit = Annotated[int, Query(ge=1, le=200)]
+"""A page size a client asks for."""
 
 
 # --- who calls ---------------------------------------------------------------------------------

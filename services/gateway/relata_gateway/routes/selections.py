@@ -24,11 +24,10 @@ from relata_common.client import Upstream
 from relata_common.errors import InvalidInput, NotFound, ServiceUnavailable
 from relata_gateway import pages, views
 from relata_gateway.cards import CardContext, visible_ids
-from relata_gateway.deps import SessionDep, UserDep, card_context, editable
+from relata_gateway.deps import Limit, SessionDep, UserDep, card_context, editable
 from relata_gateway.models import view_selections
 
 router = APIRouter(prefix="/views/{view_id}/selections", tags=["selections"])
-Limit = Annotated[int, Query(ge=1, le=200)]
 CHANGES_SHOWN = 200
 VISIBILITY_CHUNK = 100
 

@@ -12,12 +12,11 @@ from pydantic import BaseModel, Field, TypeAdapter
 from relata_common.errors import InvalidInput
 from relata_gateway import activity, dashboard, directory, pages, views
 from relata_gateway.cards import CardContext
-from relata_gateway.deps import SnapshotDep, UserDep, card_context, editable, views_changing
+from relata_gateway.deps import Limit, SnapshotDep, UserDep, card_context, editable, views_changing
 from relata_gateway.forms import filter_fields_outside
 from relata_gateway.security import User
 
 router = APIRouter(prefix="/views", tags=["views"])
-Limit = Annotated[int, Query(ge=1, le=200)]
 
 
 @router.get("")

@@ -18,14 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from relata_common.errors import Unauthorized
 from relata_gateway import activity, cache, pages, views
 from relata_gateway.cards import relation_state, require_visible, visible_ids
-from relata_gateway.deps import SessionDep, UserDep, card_context, editable, needs_section
+from relata_gateway.deps import Limit, SessionDep, UserDep, card_context, editable, needs_section
 from relata_gateway.forms import ALWAYS_SHOWN, filter_fields_outside
 from relata_gateway.models import users
 from relata_gateway.routes.auth import AccessToken
 from relata_gateway.security import issue_token
 
 router = APIRouter(tags=["web application"])
-Limit = Annotated[int, Query(ge=1, le=200)]
 CRITERIA_NEEDS = {
     "function": "functions",
     "contact": "contact_moments",
