@@ -12,6 +12,10 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
+REQUESTS_LOGGER = "relata.requests"
+"""One line per HTTP request handled (method, path, status, milliseconds), with the request's
+correlation id; off unless ``configure_logging(requests=True)`` (``CRM_LOG_REQUESTS``)."""
+
 
 def current_correlation_id() -> str:
     """The correlation id of the work in progress, or a new one when none is set."""
@@ -29,8 +33,11 @@ def _add_correlation_id(_: WrappedLogger, __: str, event_dict: EventDict) -> Eve
     return event_dict
 
 
-def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -> None:
-    """Route stdlib and structlog output through one JSON (or console) renderer."""
+def configure_logging(
+    service: str, *, level: str = "INFO", json: bool = True, requests: bool = False
+) -> None:
+    """Route stdlib and structlog output through one JSON (or console) renderer; with
+    ``requests``, log a line per HTTP request handled."""
     renderer = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
@@ -64,6 +71,8 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
     # FastStream logs every message at INFO; that is noise at event rates.
     logging.getLogger("faststream").setLevel(max(logging.WARNING, root.level))
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+    # A line per request costs a little on every call: only when asked for.
+    logging.getLogger(REQUESTS_LOGGER).setLevel(logging.INFO if requests else logging.WARNING)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -203,7 +203,12 @@ async def keep_statistics(app: FastAPI, every: float = STATISTICS_CHECK_SECONDS)
 
 def serve(app: FastAPI, *, host: str, port: int, settings: CommonSettings) -> None:
     """Run an app under uvicorn with the project's logging."""
-    configure_logging(settings.service_name, level=settings.log_level, json=settings.log_json)
+    configure_logging(
+        settings.service_name,
+        level=settings.log_level,
+        json=settings.log_json,
+        requests=settings.log_requests,
+    )
     # Everything imported so far lives as long as the process. Frozen, it is left out of the
     # collector's full passes, which otherwise walk it again and again under load (a bulk
     # import spent about 40 % of its CPU in them).

@@ -29,6 +29,9 @@ class CommonSettings(BaseSettings):
     internal_token: SecretStr = SecretStr("relata-dev-internal-token")
     log_level: str = "INFO"
     log_json: bool = True
+    log_requests: bool = False
+    """Log a line per HTTP request handled, with its correlation id (so one request can be
+    followed through every service it touched)."""
     consumer_max_records: int = 500
     consumer_group_suffix: str = ""
     """Appended to every consumer group name: lets separate deployments (or tests) sharing one

@@ -4,6 +4,7 @@ correlation ids."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 import time
 import uuid
@@ -23,13 +24,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from relata_common.db import transaction
 from relata_common.errors import DomainError, Forbidden, InvalidInput, Unauthorized
 from relata_common.events import Actor, ActorKind
-from relata_common.logging import correlation_id_var, get_logger
+from relata_common.logging import REQUESTS_LOGGER, correlation_id_var, get_logger
 from relata_common.versions import etag, parse_if_match
 
 log = get_logger(__name__)
+_requests = logging.getLogger(REQUESTS_LOGGER)
+_requests_log = get_logger(REQUESTS_LOGGER)
 
 CORRELATION_HEADER = "X-Correlation-ID"
 INTERNAL_TOKEN_HEADER = "X-Internal-Token"
+RETRY_AFTER = "1"
+"""Seconds a client waits before retrying a 503."""
 
 REQUEST_SECONDS = Histogram(
     "relata_http_request_seconds",
@@ -70,9 +75,18 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             route = scope.get("route")
+            elapsed = time.perf_counter() - started
             REQUEST_SECONDS.labels(
                 scope["method"], getattr(route, "path", "unmatched"), str(status)
-            ).observe(time.perf_counter() - started)
+            ).observe(elapsed)
+            if _requests.isEnabledFor(logging.INFO):  # checked first: the line is not free
+                _requests_log.info(
+                    "request handled",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    ms=round(elapsed * 1000, 1),
+                )
             correlation_id_var.reset(token)
 
 
@@ -146,7 +160,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, error: DomainError) -> JSONResponse:
         body = {"detail": error.message, "type": error.error_type, **error.details}
-        return JSONResponse(status_code=error.status_code, content=body)
+        # A 503 is worth retrying (another service or the database is down for a moment).
+        headers = {"Retry-After": RETRY_AFTER} if error.status_code == 503 else None
+        return JSONResponse(status_code=error.status_code, content=body, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def request_validation(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -160,7 +176,7 @@ def install_error_handlers(app: FastAPI) -> None:
             raise error  # a bug: let it be the 500 it is, with its traceback in the log
         log.warning("database unavailable", path=request.url.path, error=str(error))
         body = {"detail": "the database is unavailable: retry shortly", "type": "unavailable"}
-        return JSONResponse(status_code=503, content=body, headers={"Retry-After": "1"})
+        return JSONResponse(status_code=503, content=body, headers={"Retry-After": RETRY_AFTER})
 
     # asyncpg raises a refused or reset connection as it is, unwrapped by SQLAlchemy.
     app.add_exception_handler(DBAPIError, unavailable)
@@ -226,6 +242,7 @@ def operations_router(checks: Sequence[tuple[str, ReadinessCheck]]) -> APIRouter
         return JSONResponse(
             status_code=200 if ok else 503,
             content={"status": "ready" if ok else "not ready", "checks": results},
+            headers=None if ok else {"Retry-After": RETRY_AFTER},
         )
 
     @router.get("/metrics", include_in_schema=False)

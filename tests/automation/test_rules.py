@@ -22,6 +22,7 @@ from tests.selections.conftest import (  # noqa: F401 - the services' fixtures, 
     selections_api,
     selections_database,
     selections_settings,
+    selections_transports,
 )
 
 

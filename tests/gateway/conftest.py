@@ -68,13 +68,16 @@ async def search_database(postgres_server: str) -> AsyncIterator[str]:
 
 
 class Switchable(httpx.AsyncBaseTransport):
-    """A service transport a test can take down (every call then fails to connect)."""
+    """A service transport a test can take down (every call then fails to connect); it keeps
+    the method and path of every call, for tests that count them."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
         self.down = False
+        self.calls: list[tuple[str, str]] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append((request.method, request.url.path))
         if self.down:
             raise httpx.ConnectError("service down (test)", request=request)
         return await self.inner.handle_async_request(request)

@@ -23,7 +23,7 @@ from relata_gateway.settings import GatewaySettings
 from relata_gateway.views import View
 from tests.gateway.conftest import Admin, Switchable
 from tests.helpers import CATCHING_UP, eventually
-from tests.relations.fixtures import INTERNAL_TOKEN, create, person
+from tests.relations.fixtures import create, person
 
 PERSONS = {"kind": "field", "field": "relation_type", "op": "equals", "value": "person"}
 TABS = [
@@ -216,22 +216,7 @@ async def test_live_events_are_published_and_filtered_per_view(
         await pubsub.aclose()
 
     # What a stream in the view passes on (as Bert, who may see the view).
-    services = build_services(
-        {
-            name: f"http://{name}"
-            for name in (
-                "relations",
-                "contactmoments",
-                "lists",
-                "search",
-                "selections",
-                "automation",
-            )
-        },
-        INTERNAL_TOKEN,
-        2.0,
-        dict(transports),
-    )
+    services = build_services(gateway_settings, dict(transports))
     ctx = CardContext(services, redis_client, 60, 2.0)
     base_list = view["lists"][0]["list_id"]
     as_view = View(
@@ -275,7 +260,7 @@ async def test_live_events_are_published_and_filtered_per_view(
     # The stream itself: a greeting, then the view's events as server-sent events. It listens
     # on a channel of this test's own, where no worker publishes other tests' changes.
     own_channel = f"{channel}:{uuid.uuid4()}"
-    stream = live._stream(redis_client, own_channel, allowed, time.monotonic() + 20)
+    stream = live.stream(redis_client, own_channel, allowed, time.monotonic() + 20)
     try:
         assert (await asyncio.wait_for(anext(stream), 10)).startswith(b"event: ready")
         await live.publish(redis_client, own_channel, relation(org_id, ["organisation_name"]))

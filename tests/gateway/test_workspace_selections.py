@@ -17,6 +17,7 @@ from tests.selections.conftest import (  # noqa: F401 - fixtures used through py
     selections_api,
     selections_database,
     selections_settings,
+    selections_transports,
     town,
 )
 

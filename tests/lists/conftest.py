@@ -48,8 +48,8 @@ async def lists_api(
     lists_settings: ListsSettings, relations_api: httpx.AsyncClient
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The lists API in-process; custom field definitions come from the relations API."""
-    app = create_api(lists_settings, relations_transport=relations_api._transport)
     lists_settings.relations_url = "http://relations"
+    app = create_api(lists_settings, {"relations": relations_api._transport})
     async with (
         LifespanManager(app) as manager,
         httpx.AsyncClient(

@@ -12,6 +12,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from relata_common.client import InternalClient
 from relata_common.db import create_engine, create_sessionmaker, drop_database, ensure_database
 from relata_common.kafka import consumer_group
 from relata_selections.app import create_api, create_relay, create_worker
@@ -56,17 +57,21 @@ def selections_settings(
 
 
 @pytest.fixture
-async def selections_api(
-    selections_settings: SelectionsSettings,
+def selections_transports(
     relations_api: httpx.AsyncClient,
     lists_api: httpx.AsyncClient,  # noqa: F811 - the imported fixture
+) -> dict[str, httpx.AsyncBaseTransport]:
+    """How the selections service reaches the lists and relations services (in-process)."""
+    return {"lists": lists_api._transport, "relations": relations_api._transport}
+
+
+@pytest.fixture
+async def selections_api(
+    selections_settings: SelectionsSettings,
+    selections_transports: dict[str, httpx.AsyncBaseTransport],
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The selections API in-process, calling the in-process lists and relations APIs."""
-    app = create_api(
-        selections_settings,
-        lists_transport=lists_api._transport,
-        relations_transport=relations_api._transport,
-    )
+    app = create_api(selections_settings, selections_transports)
     async with (
         LifespanManager(app) as manager,
         httpx.AsyncClient(
@@ -87,7 +92,7 @@ async def selections_worker(
     """The selections worker (crm.relations consumer and daily schedule), in-process."""
     group = consumer_group(selections_settings, selections_settings.consumer_group)
     await start_group_at_end(selections_settings.kafka_bootstrap, group, CONSUMED_TOPICS)
-    async with LifespanManager(create_worker(selections_settings, lists_api._transport)):
+    async with LifespanManager(create_worker(selections_settings, {"lists": lists_api._transport})):
         yield
 
 
@@ -114,8 +119,13 @@ async def lists_source(
     lists_api: httpx.AsyncClient,  # noqa: F811 - the imported fixture
 ) -> AsyncIterator[ListsSource]:
     """What the worker's daily schedule uses to reach the lists service."""
-    async with httpx.AsyncClient(transport=lists_api._transport) as client:
-        yield ListsSource(client, "http://lists", INTERNAL_TOKEN)
+    async with InternalClient(
+        {"lists": "http://lists"},
+        INTERNAL_TOKEN,
+        timeout=60.0,
+        transports={"lists": lists_api._transport},
+    ) as client:
+        yield ListsSource(client)
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from relata_automation.api import ROUTERS
 from relata_automation.clients import open_services
-from relata_automation.consumers import CONSUMED_TOPICS, executor, register, service_urls
+from relata_automation.consumers import CONSUMED_TOPICS, executor, register
 from relata_automation.settings import AutomationSettings, get_settings
 from relata_common.events import AUTOMATION_TOPIC
 from relata_common.runtime import api_lifespan, database_check, relay_app, worker_app
@@ -35,12 +35,7 @@ def create_api(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
             database(app),
-            open_services(
-                service_urls(settings),
-                token,
-                timeout=settings.service_timeout,
-                transports=transports,
-            ) as services,
+            open_services(settings, transports) as services,
         ):
             app.state.services = services
             app.state.batches = {}

@@ -6,49 +6,26 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import orjson
 
+from relata_automation.settings import AutomationSettings
+from relata_common.client import Answer, InternalClient
 from relata_common.errors import ServiceUnavailable
 from relata_common.events import Actor
-from relata_common.logging import get_logger
-from relata_common.web import INTERNAL_TOKEN_HEADER
-
-log = get_logger(__name__)
 
 SERVICES = ("relations", "lists", "selections", "contactmoments")
-LOOKUP_MAX = 1000
 
-
-@dataclass
-class Answer:
-    """A service's answer: status, JSON body and ETag version (if any)."""
-
-    status: int
-    body: Any
-    version: int | None
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-    def error(self) -> str:
-        detail = self.body.get("detail") if isinstance(self.body, dict) else self.body
-        return f"{self.status}: {detail}"
+__all__ = ["Answer", "Services", "open_services"]
 
 
 class Services:
-    """One shared HTTP client per service, with the internal token and the actor's headers."""
+    """The services automation works through, over the process's one internal client. A
+    refusal (4xx) is an answer here: the caller decides what it means for its job."""
 
-    def __init__(
-        self, clients: Mapping[str, httpx.AsyncClient], urls: Mapping[str, str], token: str
-    ) -> None:
-        self.clients = clients
-        self.urls = {name: url.rstrip("/") for name, url in urls.items()}
-        self.token = token
+    def __init__(self, client: InternalClient) -> None:
+        self.client = client
 
     async def call(
         self,
@@ -61,33 +38,16 @@ class Services:
         if_match: int | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> Answer:
-        headers = {INTERNAL_TOKEN_HEADER: self.token}
-        if actor is not None:
-            headers["X-Actor-Kind"] = actor.kind.value
-            if actor.id:
-                headers["X-Actor-Id"] = actor.id
-        if if_match is not None:
-            headers["If-Match"] = f'"{if_match}"'
-        content = None
-        if json is not None:
-            content = orjson.dumps(json)
-            headers["Content-Type"] = "application/json"
-        try:
-            response = await self.clients[service].request(
-                method,
-                f"{self.urls[service]}{path}",
-                content=content,
-                headers=headers,
-                params=params,
-            )
-        except httpx.HTTPError as error:
-            log.warning("service unreachable", service=service, error=repr(error))
-            raise ServiceUnavailable(f"the {service} service does not answer") from None
-        if response.status_code >= 500:
-            raise ServiceUnavailable(f"the {service} service answered {response.status_code}")
-        body = orjson.loads(response.content) if response.content else None
-        tag = response.headers.get("ETag", "").strip('"')
-        return Answer(response.status_code, body, int(tag) if tag.isdigit() else None)
+        return await self.client.call(
+            service,
+            method,
+            path,
+            json=json,
+            actor=actor,
+            if_match=if_match,
+            params=params,
+            refusals="return",
+        )
 
     # --- relations ----------------------------------------------------------------------------
 
@@ -95,15 +55,9 @@ class Services:
         return await self.call("relations", "GET", f"/relations/{relation_id}")
 
     async def lookup(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
-        """Relation states by id, 1000 a call; unknown ids are left out."""
-        found: dict[uuid.UUID, dict[str, Any]] = {}
-        for start in range(0, len(ids), LOOKUP_MAX):
-            chunk = [str(i) for i in ids[start : start + LOOKUP_MAX]]
-            answer = await self.call("relations", "POST", "/relations/lookup", json={"ids": chunk})
-            if not answer.ok:
-                raise ServiceUnavailable(f"relations lookup failed: {answer.error()}")
-            found |= {uuid.UUID(state["relation_id"]): state for state in answer.body}
-        return found
+        """Relation states by id; unknown ids are left out."""
+        states = await self.client.lookup_relations(ids)
+        return {uuid.UUID(state["relation_id"]): state for state in states}
 
     async def patch_relation(
         self, relation_id: uuid.UUID, fields: dict[str, Any], *, version: int, actor: Actor
@@ -165,19 +119,12 @@ class Services:
 
 @contextlib.asynccontextmanager
 async def open_services(
-    urls: Mapping[str, str],
-    token: str,
-    *,
-    timeout: float,
+    settings: AutomationSettings,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
 ) -> AsyncIterator[Services]:
-    """Clients for every service (in tests, ``transports`` reach in-process services)."""
-    transports = transports or {}
-    async with contextlib.AsyncExitStack() as stack:
-        clients = {
-            name: await stack.enter_async_context(
-                httpx.AsyncClient(transport=transports.get(name), timeout=timeout)
-            )
-            for name in SERVICES
-        }
-        yield Services(clients, urls, token)
+    """The services, for as long as the process needs them (in tests, ``transports`` reach
+    in-process services)."""
+    async with InternalClient.from_settings(
+        settings, SERVICES, timeout=settings.service_timeout, transports=transports
+    ) as client:
+        yield Services(client)

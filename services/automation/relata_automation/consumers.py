@@ -197,11 +197,7 @@ def executor(
     claimed with SKIP LOCKED so several workers share the work."""
 
     async def run(app: FastAPI) -> None:
-        urls = service_urls(settings)
-        token = settings.internal_token.get_secret_value()
-        async with open_services(
-            urls, token, timeout=settings.service_timeout, transports=transports
-        ) as services:
+        async with open_services(settings, transports) as services:
             while True:
                 async with transaction(app.state.sessions) as session:
                     enabled = await merge_rules.all_rules(session)
@@ -211,12 +207,3 @@ def executor(
                     await asyncio.sleep(settings.executor_interval)
 
     return run
-
-
-def service_urls(settings: AutomationSettings) -> dict[str, str]:
-    return {
-        "relations": settings.relations_url,
-        "lists": settings.lists_url,
-        "selections": settings.selections_url,
-        "contactmoments": settings.contactmoments_url,
-    }

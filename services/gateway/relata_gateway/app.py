@@ -18,25 +18,13 @@ from relata_common.web import (
     operations_router,
 )
 from relata_gateway.activity import NewestActivity, retention
-from relata_gateway.api import ROUTERS
 from relata_gateway.clients import build_services
 from relata_gateway.consumers import CONSUMED_TOPICS, register
 from relata_gateway.directory import Directory
+from relata_gateway.routes import install as install_routes
 from relata_gateway.settings import GatewaySettings, get_settings
-from relata_gateway.web import install as install_web
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def service_urls(settings: GatewaySettings) -> dict[str, str]:
-    return {
-        "relations": settings.relations_url,
-        "contactmoments": settings.contactmoments_url,
-        "lists": settings.lists_url,
-        "search": settings.search_url,
-        "selections": settings.selections_url,
-        "automation": settings.automation_url,
-    }
 
 
 def create_api(
@@ -50,12 +38,7 @@ def create_api(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with database(app):
-            app.state.services = build_services(
-                service_urls(settings),
-                settings.internal_token.get_secret_value(),
-                settings.call_timeout,
-                transports,
-            )
+            app.state.services = build_services(settings, transports)
             app.state.redis = Redis.from_url(settings.redis_url)
             app.state.directory = Directory(app.state.sessions, app.state.redis)
             app.state.newest_activity = NewestActivity(app.state.reading_sessions, app.state.redis)
@@ -76,9 +59,7 @@ def create_api(
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
-    for router in ROUTERS:
-        app.include_router(router)
-    install_web(app)
+    install_routes(app)
 
     async def redis_check() -> None:
         await app.state.redis.ping()

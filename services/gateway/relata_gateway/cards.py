@@ -13,9 +13,10 @@ from typing import Any
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from relata_common.errors import NotFound
+from relata_common.client import Upstream
+from relata_common.errors import NotFound, ServiceUnavailable
 from relata_gateway import cache
-from relata_gateway.clients import Services, ServiceUnavailable, Upstream
+from relata_gateway.clients import Services
 from relata_gateway.forms import display_name, visible_tabs
 from relata_gateway.views import ListRef, View
 
@@ -95,8 +96,8 @@ async def relation_states(ctx: CardContext, relation_ids: list[uuid.UUID]) -> di
     """Many relations' states at once (cached parts; the missing ones in one lookup call)."""
 
     async def load(ids: list[str]) -> dict[str, Any]:
-        response = await ctx.services.relations.call("POST", "/relations/lookup", json={"ids": ids})
-        return {state["relation_id"]: state for state in response.json()}
+        states = await ctx.services.client.lookup_relations(ids)
+        return {state["relation_id"]: state for state in states}
 
     return await cache.cached_many(ctx.redis, "relation", relation_ids, ctx.ttl, load)
 

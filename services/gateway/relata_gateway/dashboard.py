@@ -12,8 +12,8 @@ import orjson
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
+from relata_common.errors import ServiceUnavailable
 from relata_gateway.cards import CardContext, lists_of_many, relation_states
-from relata_gateway.clients import ServiceUnavailable
 from relata_gateway.directory import Snapshot
 from relata_gateway.forms import display_name
 from relata_gateway.security import User

@@ -17,25 +17,21 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relata_common.db import transaction
 from relata_common.events import Envelope
 from relata_common.logging import get_logger
 from relata_common.settings import CommonSettings
 from relata_gateway import views
 from relata_gateway.cards import CardContext, visible_ids
-from relata_gateway.security import User, UserDep
+from relata_gateway.security import User
 
 CHANNEL = "live"
-log = get_logger(__name__)
 KEEPALIVE_SECONDS = 15.0
-router = APIRouter(tags=["live"])
+log = get_logger(__name__)
 _publishing: set[asyncio.Task[Any]] = set()  # strong references until each publish is done
 
 
@@ -157,42 +153,11 @@ def _sse(kind: str, data: dict[str, Any]) -> bytes:
     return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
-@router.get(
-    "/views/{view_id}/live",
-    response_class=StreamingResponse,
-    responses={
-        200: {
-            "content": {"text/event-stream": {}},
-            "description": "server-sent events: `relation` (a relation the view shows changed; "
-            "fields its form shows), `membership` (a relation entered or left one of the "
-            "view's lists), `contact_moments` (moments of shown relations changed), "
-            "`presence` (someone started or stopped editing a shown relation); a comment "
-            "line every 15 s keeps the connection open",
-        }
-    },
-)
-async def live(view_id: uuid.UUID, user: UserDep, request: Request) -> StreamingResponse:
-    """A stream of what changes in this view, until the access token would expire (then
-    reconnect with a new one)."""
-    state = request.app.state
-    async with transaction(state.sessions) as session:  # no session held while streaming
-        view = await views.access(session, user, view_id)
-        lists = {str(ref.list_id) for ref in await views.view_lists_of(session, view.id)}
-    ctx = CardContext(
-        state.services, state.redis, state.settings.card_cache_seconds, state.settings.call_timeout
-    )
-    allowed = ViewFilter(ctx, user, view, lists)
-    until = time.monotonic() + state.settings.access_token_minutes * 60
-    return StreamingResponse(
-        _stream(state.redis, channel(state.settings), allowed, until),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
-
-
-async def _stream(
+async def stream(
     redis: Redis, name: str, allowed: ViewFilter, until: float
 ) -> AsyncIterator[bytes]:
+    """Server-sent events of what ``allowed`` passes, from the channel ``name``, until
+    ``until`` (a monotonic time), with a keep-alive comment when nothing passes for a while."""
     pubsub = redis.pubsub()
     await pubsub.subscribe(name)
     try:

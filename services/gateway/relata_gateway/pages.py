@@ -14,9 +14,8 @@ import orjson
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from relata_common.errors import InvalidInput
+from relata_common.errors import InvalidInput, ServiceUnavailable
 from relata_gateway.cards import CardContext, relation_states, visible_ids
-from relata_gateway.clients import ServiceUnavailable
 from relata_gateway.forms import SEARCH_FIELD_SOURCES, display_name
 from relata_gateway.security import User
 from relata_gateway.views import View

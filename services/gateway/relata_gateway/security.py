@@ -7,34 +7,23 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Literal
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import Depends, Header, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relata_common.db import transaction
-from relata_common.errors import DomainError
+from relata_common.errors import Unauthorized
+from relata_common.events import Actor, ActorKind
 from relata_gateway.models import api_keys, users
 
 Role = Literal["admin", "staff"]
 _hasher = PasswordHasher()
-_bearer = HTTPBearer(auto_error=False)
 ALGORITHM = "HS256"
 API_KEY_PREFIX = "rk_"
-
-
-class Unauthorized(DomainError):
-    status_code = 401
-    error_type = "unauthorized"
-
-
-class Forbidden(DomainError):
-    status_code = 403
-    error_type = "forbidden"
 
 
 @dataclass(frozen=True)
@@ -46,6 +35,11 @@ class User:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def actor(self) -> Actor:
+        """The user as the services record who made a change."""
+        return Actor(kind=ActorKind.USER, id=str(self.id))
 
 
 def hash_password(password: str) -> str:
@@ -92,8 +86,9 @@ def api_key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-async def _user_by_api_key(request: Request, key: str) -> User:
-    async with transaction(request.app.state.sessions) as session:
+async def user_by_api_key(sessions: async_sessionmaker[AsyncSession], key: str) -> User:
+    """The active user an unrevoked API key acts as; 401 for any other key."""
+    async with transaction(sessions) as session:
         row = (
             await session.execute(
                 select(users.c.id, users.c.username, users.c.role)
@@ -108,29 +103,3 @@ async def _user_by_api_key(request: Request, key: str) -> User:
     if row is None:
         raise Unauthorized("the API key is not valid")
     return User(id=row.id, username=row.username, role=row.role)
-
-
-async def current_user(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
-    api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
-) -> User:
-    """The caller, from a bearer access token or an API key; 401 without either."""
-    if credentials is not None:
-        secret = request.app.state.settings.jwt_secret.get_secret_value()
-        return user_from_token(credentials.credentials, secret)
-    if api_key is not None:
-        return await _user_by_api_key(request, api_key)
-    raise Unauthorized("log in (bearer token) or send an API key")
-
-
-UserDep = Annotated[User, Depends(current_user)]
-
-
-def admin_only(user: UserDep) -> User:
-    if not user.is_admin:
-        raise Forbidden("only a functional administrator may do this")
-    return user
-
-
-AdminDep = Annotated[User, Depends(admin_only)]

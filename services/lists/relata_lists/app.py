@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
 
+from relata_common.client import InternalClient
 from relata_common.events import LIST_MEMBERSHIP_TOPIC, LISTS_TOPIC
 from relata_common.runtime import api_lifespan, database_check, relay_app, worker_app
 from relata_common.web import create_app
@@ -19,21 +20,26 @@ from relata_lists.settings import ListsSettings, get_settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 PUBLISHED_TOPICS = (LISTS_TOPIC, LIST_MEMBERSHIP_TOPIC)
+CUSTOM_FIELDS_TIMEOUT = 2.0
 
 
 def create_api(
     settings: ListsSettings | None = None,
-    relations_transport: httpx.AsyncBaseTransport | None = None,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
 ) -> FastAPI:
+    """The API; ``transports`` reach the relations service (in-process in tests)."""
     settings = settings or get_settings()
     database = api_lifespan(settings, MIGRATIONS)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with database(app), httpx.AsyncClient(transport=relations_transport) as client:
-            app.state.custom_fields = CustomFieldSource(
-                client, settings.relations_url, settings.internal_token.get_secret_value()
-            )
+        # Custom field definitions for the catalogue: a short wait, the catalogue goes on
+        # without them when the relations service does not answer.
+        client = InternalClient.from_settings(
+            settings, ("relations",), timeout=CUSTOM_FIELDS_TIMEOUT, transports=transports
+        )
+        async with database(app), client:
+            app.state.custom_fields = CustomFieldSource(client)
             yield
 
     checks: list = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import httpx
@@ -13,7 +13,12 @@ from relata_common.events import SELECTIONS_TOPIC
 from relata_common.runtime import api_lifespan, database_check, relay_app, worker_app
 from relata_common.web import create_app
 from relata_selections.api import ROUTERS
-from relata_selections.consumers import CONSUMED_TOPICS, daily_schedule, register
+from relata_selections.consumers import (
+    CONSUMED_TOPICS,
+    daily_schedule,
+    internal_client,
+    register,
+)
 from relata_selections.directory import RelationsDirectory
 from relata_selections.settings import SelectionsSettings, get_settings
 from relata_selections.sources import ListsSource
@@ -22,29 +27,22 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 PUBLISHED_TOPICS = (SELECTIONS_TOPIC,)
 
 
+Transports = Mapping[str, httpx.AsyncBaseTransport]
+
+
 def create_api(
-    settings: SelectionsSettings | None = None,
-    lists_transport: httpx.AsyncBaseTransport | None = None,
-    relations_transport: httpx.AsyncBaseTransport | None = None,
+    settings: SelectionsSettings | None = None, transports: Transports | None = None
 ) -> FastAPI:
-    """The API; the transports reach the lists and relations services (in-process in tests)."""
+    """The API; ``transports`` reach the lists and relations services (in-process in tests)."""
     settings = settings or get_settings()
     database = api_lifespan(settings, MIGRATIONS)
     token = settings.internal_token.get_secret_value()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with (
-            database(app),
-            httpx.AsyncClient(transport=lists_transport) as lists_client,
-            httpx.AsyncClient(transport=relations_transport) as relations_client,
-        ):
-            app.state.lists = ListsSource(
-                lists_client, settings.lists_url, token, timeout=settings.lists_timeout
-            )
-            app.state.relations = RelationsDirectory(
-                relations_client, settings.relations_url, token, timeout=settings.relations_timeout
-            )
+        async with database(app), internal_client(settings, transports) as client:
+            app.state.lists = ListsSource(client)
+            app.state.relations = RelationsDirectory(client)
             yield
 
     checks: list = []
@@ -63,8 +61,7 @@ def create_api(
 
 
 def create_worker(
-    settings: SelectionsSettings | None = None,
-    lists_transport: httpx.AsyncBaseTransport | None = None,
+    settings: SelectionsSettings | None = None, transports: Transports | None = None
 ) -> FastAPI:
     settings = settings or get_settings()
     return worker_app(
@@ -72,7 +69,7 @@ def create_worker(
         MIGRATIONS,
         CONSUMED_TOPICS + PUBLISHED_TOPICS,
         register(settings),
-        tasks=[daily_schedule(settings, lists_transport)],
+        tasks=[daily_schedule(settings, transports)],
     )
 
 

@@ -4,7 +4,7 @@ refreshes the selections that ask for it once a day."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from relata_common.client import InternalClient
 from relata_common.events import (
     RELATIONS_TOPIC,
     Envelope,
@@ -82,19 +83,27 @@ def register(settings: SelectionsSettings) -> Callable[[KafkaBroker, FastAPI], A
     return build
 
 
+def internal_client(
+    settings: SelectionsSettings, transports: Mapping[str, httpx.AsyncBaseTransport] | None = None
+) -> InternalClient:
+    """The process's client to the lists and relations services (``lists_timeout`` and
+    ``relations_timeout`` seconds)."""
+    return InternalClient.from_settings(
+        settings,
+        ("lists", "relations"),
+        timeout=settings.relations_timeout,
+        transports=transports,
+    )
+
+
 def daily_schedule(
-    settings: SelectionsSettings, lists_transport: httpx.AsyncBaseTransport | None = None
+    settings: SelectionsSettings, transports: Mapping[str, httpx.AsyncBaseTransport] | None = None
 ) -> Callable[[FastAPI], Awaitable[None]]:
     """The worker task refreshing, once a day, every selection that asks for it."""
 
     async def run(app: FastAPI) -> None:
-        async with httpx.AsyncClient(transport=lists_transport) as client:
-            source = ListsSource(
-                client,
-                settings.lists_url,
-                settings.internal_token.get_secret_value(),
-                timeout=settings.lists_timeout,
-            )
+        async with internal_client(settings, transports) as client:
+            source = ListsSource(client)
             while True:
                 while await refresh_due_selection(
                     app.state.sessions, source, today=today(), cap=settings.event_id_cap

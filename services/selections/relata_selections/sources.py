@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-import orjson
-
+from relata_common.client import Answer, InternalClient
 from relata_common.errors import DomainError, FieldError, InvalidInput, NotFound, ServiceUnavailable
 from relata_common.events import SelectionSource
 from relata_common.logging import get_logger
-from relata_common.web import INTERNAL_TOKEN_HEADER
 
 log = get_logger(__name__)
 
@@ -33,42 +30,34 @@ def source_filter(source: SelectionSource) -> dict[str, Any]:
 
 
 class ListsSource:
-    """Calls ``POST /evaluate/ids`` of the lists service with one shared client."""
+    """Calls ``POST /evaluate/ids`` of the lists service through the process's client."""
 
-    def __init__(
-        self, client: httpx.AsyncClient, base_url: str, token: str, timeout: float = 60.0
-    ) -> None:
+    def __init__(self, client: InternalClient) -> None:
         self.client = client
-        self.base_url = base_url.rstrip("/")
-        self.token = token
-        self.timeout = timeout
 
     async def relation_ids(self, source: SelectionSource) -> list[str]:
         """Every relation in the source now, as id strings (asyncpg's COPY takes them as is)."""
-        try:
-            response = await self.client.post(
-                f"{self.base_url}/evaluate/ids",
-                content=orjson.dumps({"filter": source_filter(source)}),
-                headers={INTERNAL_TOKEN_HEADER: self.token, "Content-Type": "application/json"},
-                timeout=self.timeout,
-            )
-        except httpx.HTTPError as error:
-            log.warning("lists service unreachable", error=repr(error))
-            raise ServiceUnavailable("the lists service does not answer") from None
-        if response.status_code == 422:
-            raise self._refused(source, response)
-        if response.status_code != 200:
-            log.warning("lists service failed", status=response.status_code, body=response.text)
-            raise ServiceUnavailable(f"the lists service answered {response.status_code}")
-        return orjson.loads(response.content)["relation_ids"]
+        answer = await self.client.call(
+            "lists",
+            "POST",
+            "/evaluate/ids",
+            json={"filter": source_filter(source)},
+            refusals="return",
+        )
+        if answer.status == 422:
+            raise self._refused(source, answer)
+        if answer.status != 200:
+            log.warning("lists service refused", status=answer.status, body=answer.text)
+            raise ServiceUnavailable(f"the lists service answered {answer.status}")
+        return answer.body["relation_ids"]
 
-    def _refused(self, source: SelectionSource, response: httpx.Response) -> DomainError:
+    def _refused(self, source: SelectionSource, answer: Answer) -> DomainError:
         if source.kind == "list":
             return NotFound(
                 f"relation list {source.list_id} not found", list_id=str(source.list_id)
             )
         try:
-            errors = orjson.loads(response.content)["detail"]
+            errors = answer.body["detail"]
             return InvalidInput(
                 [
                     FieldError(
@@ -79,7 +68,7 @@ class ListsSource:
                     for e in errors
                 ]
             )
-        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             return InvalidInput.single(("body", "source", "filter"), "the filter is not valid")
 
 

@@ -15,16 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relata_common.web import SessionDep
+from relata_common.errors import Unauthorized
 from relata_gateway import activity, cache, pages, views
-from relata_gateway.api import AccessToken
-from relata_gateway.cards import CardContext, relation_state, require_visible, visible_ids
+from relata_gateway.cards import relation_state, require_visible, visible_ids
+from relata_gateway.deps import Limit, SessionDep, UserDep, card_context, editable, needs_section
 from relata_gateway.forms import ALWAYS_SHOWN, filter_fields_outside
 from relata_gateway.models import users
-from relata_gateway.security import Forbidden, Unauthorized, User, UserDep, issue_token
+from relata_gateway.routes.auth import AccessToken
+from relata_gateway.security import issue_token
 
 router = APIRouter(tags=["web application"])
-Limit = Annotated[int, Query(ge=1, le=200)]
 CRITERIA_NEEDS = {
     "function": "functions",
     "contact": "contact_moments",
@@ -33,13 +33,6 @@ CRITERIA_NEEDS = {
     "in_list": "lists",
 }
 """Which card section a criterion kind reads (the form must show it to filter on it)."""
-
-
-def card_context(request: Request) -> CardContext:
-    state = request.app.state
-    return CardContext(
-        state.services, state.redis, state.settings.card_cache_seconds, state.settings.call_timeout
-    )
 
 
 async def display_names(session: AsyncSession, user_ids: list[str]) -> dict[str, str]:
@@ -56,10 +49,6 @@ async def display_names(session: AsyncSession, user_ids: list[str]) -> dict[str,
         select(users.c.id, users.c.display_name).where(users.c.id.in_(ids))
     )
     return {str(row.id): row.display_name for row in rows}
-
-
-def actor_headers(user: User) -> dict[str, str]:
-    return {"X-Actor-Kind": "user", "X-Actor-Id": str(user.id)}
 
 
 # --- who am I ----------------------------------------------------------------------------------
@@ -206,11 +195,6 @@ class HistoryItem(BaseModel):
     changes: list[HistoryChange]
 
 
-def _needs_section(view: views.View, section: str) -> None:
-    if not view.form.shows(section):
-        raise Forbidden(f"this view's form does not show {section.replace('_', ' ')}")
-
-
 @router.get("/views/{view_id}/relations/{relation_id}/history")
 async def relation_history(
     view_id: uuid.UUID,
@@ -224,7 +208,7 @@ async def relation_history(
     """Who changed what, newest first, naming only fields the view's form shows (the form
     must show the history section)."""
     view = await views.access(session, user, view_id)
-    _needs_section(view, "history")
+    needs_section(view, "history")
     await require_visible(card_context(request), view, relation_id)
     params: dict[str, Any] = {"limit": limit}
     if before_version is not None:
@@ -276,7 +260,7 @@ async def relation_functions(
     """The relation's functions with role labels and the other relation's name, when the view
     shows that relation (else only the role)."""
     view = await views.access(session, user, view_id)
-    _needs_section(view, "functions")
+    needs_section(view, "functions")
     ctx = card_context(request)
     await require_visible(ctx, view, relation_id)
     state, roles = await asyncio.gather(
@@ -322,7 +306,7 @@ async def contact_moment_timeline(
     """The relation's contact moments, newest first, a page at a time; linked relations the
     view does not show are left out of each moment."""
     view = await views.access(session, user, view_id)
-    _needs_section(view, "contact_moments")
+    needs_section(view, "contact_moments")
     ctx = card_context(request)
     await require_visible(ctx, view, relation_id)
     params: dict[str, Any] = {"limit": limit}
@@ -388,16 +372,15 @@ async def log_contact_moment(
 ) -> dict[str, Any]:
     """Log a contact moment with this relation (edit rights in the view needed)."""
     view = await views.access(session, user, view_id)
-    if not view.can_edit:
-        raise Forbidden("this view is read-only for you")
-    _needs_section(view, "contact_moments")
+    editable(view)
+    needs_section(view, "contact_moments")
     ctx = card_context(request)
     await require_visible(ctx, view, relation_id)
     created = await request.app.state.services.contactmoments.call(
         "POST",
         "/contact-moments",
         json={**body.model_dump(mode="json"), "relation_ids": [str(relation_id)]},
-        headers=actor_headers(user),
+        actor=user.actor,
     )
     await cache.invalidate(ctx.redis, relation_id, "contact_moments")
     return {**created.json(), "email": None}

@@ -15,11 +15,11 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relata_common.web import SessionDep
 from relata_gateway import live, views
 from relata_gateway.cards import require_visible
-from relata_gateway.security import Forbidden, User, UserDep
-from relata_gateway.workspace import card_context, display_names
+from relata_gateway.deps import SessionDep, UserDep, card_context, editable
+from relata_gateway.routes.workspace import display_names
+from relata_gateway.security import User
 
 PRESENCE_SECONDS = 30
 router = APIRouter(tags=["presence"])
@@ -77,8 +77,7 @@ async def start_editing(
 ) -> None:
     """Say this user is editing the relation (repeat within 30 s to stay marked)."""
     view = await _view_and_check(request, session, user, view_id, relation_id)
-    if not view.can_edit:
-        raise Forbidden("this view is read-only for you")
+    editable(view)
     redis = request.app.state.redis
     lapses = time.time() + PRESENCE_SECONDS
     async with redis.pipeline(transaction=True) as pipe:

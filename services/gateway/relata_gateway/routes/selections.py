@@ -20,17 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relata_common.errors import InvalidInput, NotFound
-from relata_common.web import SessionDep
+from relata_common.client import Upstream
+from relata_common.errors import InvalidInput, NotFound, ServiceUnavailable
 from relata_gateway import pages, views
 from relata_gateway.cards import CardContext, visible_ids
-from relata_gateway.clients import ServiceUnavailable, Upstream
+from relata_gateway.deps import Limit, SessionDep, UserDep, card_context, editable
 from relata_gateway.models import view_selections
-from relata_gateway.security import Forbidden, UserDep
-from relata_gateway.workspace import actor_headers, card_context
 
 router = APIRouter(prefix="/views/{view_id}/selections", tags=["selections"])
-Limit = Annotated[int, Query(ge=1, le=200)]
 CHANGES_SHOWN = 200
 VISIBILITY_CHUNK = 100
 
@@ -132,11 +129,6 @@ async def _row(session: AsyncSession, view: views.View, selection_id: uuid.UUID)
     return row
 
 
-def _editable(view: views.View) -> None:
-    if not view.can_edit:
-        raise Forbidden("this view is read-only for you")
-
-
 async def _list_names(session: AsyncSession, view: views.View) -> dict[uuid.UUID, str]:
     return {ref.list_id: ref.name for ref in await views.view_lists_of(session, view.id)}
 
@@ -192,7 +184,7 @@ async def create_selection(
 ) -> ViewSelection:
     """Freeze the members of one of the view's lists as a selection (edit rights needed)."""
     view = await views.access(session, user, view_id)
-    _editable(view)
+    editable(view)
     names = await _list_names(session, view)
     if body.list_id not in names:
         raise InvalidInput.single(("body", "list_id"), "not a list of this view")
@@ -204,7 +196,7 @@ async def create_selection(
                 "name": f"{view.name}: {body.name}",
                 "source": {"kind": "list", "list_id": str(body.list_id)},
             },
-            headers=actor_headers(user),
+            actor=user.actor,
             timeout=60.0,
         )
     ).json()
@@ -330,10 +322,10 @@ async def refresh_selection(
 ) -> RefreshChanges:
     """Refresh from the list now: who was added and who was removed (edit rights needed)."""
     view = await views.access(session, user, view_id)
-    _editable(view)
+    editable(view)
     await _row(session, view, selection_id)
     done = await request.app.state.services.selections.call(
-        "POST", f"/selections/{selection_id}/refresh", headers=actor_headers(user), timeout=60.0
+        "POST", f"/selections/{selection_id}/refresh", actor=user.actor, timeout=60.0
     )
     return await _changes(request, view, selection_id, done.json())
 

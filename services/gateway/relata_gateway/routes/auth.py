@@ -1,0 +1,49 @@
+"""Logging in: a username and password for a short-lived access token."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from relata_common.errors import Unauthorized
+from relata_gateway.deps import SessionDep
+from relata_gateway.models import users
+from relata_gateway.security import User, issue_token, password_matches
+
+router = APIRouter(tags=["authentication"])
+
+
+class Login(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"username": "anouk", "password": "relata-demo"}]}
+    )
+
+    username: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class AccessToken(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+@router.post("/auth/token")
+async def log_in(body: Login, request: Request, session: SessionDep) -> AccessToken:
+    """Exchange a username and password for a short-lived access token."""
+    row = (
+        (
+            await session.execute(
+                select(users).where(users.c.username == body.username, users.c.active)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None or not password_matches(row["password_hash"], body.password):
+        raise Unauthorized("unknown username or wrong password")
+    settings = request.app.state.settings
+    user = User(row["id"], row["username"], row["role"])
+    token = issue_token(user, settings.jwt_secret.get_secret_value(), settings.access_token_minutes)
+    return AccessToken(access_token=token, expires_in=settings.access_token_minutes * 60)
