@@ -22,7 +22,7 @@ from relata_common.events import (
     Envelope,
     RelationEventType,
 )
-from relata_common.kafka import EventConsumer
+from relata_common.kafka import service_consumer
 from relata_gateway import activity as activity_feed
 from relata_gateway import cache, dashboard, live
 from relata_gateway.models import activity, inbox
@@ -118,16 +118,14 @@ def register(settings: GatewaySettings):
     async def build(broker: KafkaBroker, app: FastAPI) -> None:
         redis = Redis.from_url(settings.redis_url)
         app.state.redis = redis
-        EventConsumer(
+        service_consumer(
+            settings,
             name="gateway",
-            group=f"gateway{settings.consumer_group_suffix}",
             topics=CONSUMED_TOPICS,
             sessions=app.state.sessions,
             inbox=inbox,
             apply_batch=batch_applier(redis, live.channel(settings)),
             producer=app.state.producer,
-            retry_attempts=settings.consumer_retry_attempts,
-            max_records=settings.consumer_max_records,
         ).register(broker, description="Activity feed and card cache invalidation.")
 
     return build
