@@ -131,7 +131,10 @@ async def test_one_pool_reaches_each_service_at_its_own_address(client, seen):
             {"a": "http://same:1", "b": "http://same:1"},
             TOKEN,
             timeout=1.0,
-            transports={"a": httpx.ASGITransport(app=FastAPI()), "b": httpx.MockTransport(None)},
+            transports={
+                "a": httpx.ASGITransport(app=FastAPI()),
+                "b": httpx.ASGITransport(app=FastAPI()),
+            },
         )
 
 
@@ -150,7 +153,7 @@ async def test_refusals_are_passed_on_and_failures_are_unavailable(client):
 
 
 async def test_no_connection_or_no_answer_in_time_is_unavailable():
-    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def never_answer(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await asyncio.sleep(5)
         writer.close()
 
@@ -211,7 +214,7 @@ async def test_lookups_go_a_thousand_ids_a_call(client, seen):
     assert await client.lookup_relations([]) == []
 
 
-async def test_a_refused_lookup_is_a_failure_of_the_relations_service(seen):
+async def test_a_refused_lookup_is_a_failure_of_the_relations_service():
     app = FastAPI()
 
     @app.post("/relations/lookup")

@@ -176,6 +176,9 @@ async def gateway(
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The public gateway API (and its worker), wired to the in-process services."""
+    # Requested so that the gateway's Redis database is flushed and the relations relay and
+    # lists worker run: the gateway's cards and feed follow their events.
+    del redis_client, relations_relay, lists_worker
     monkeypatch.setenv("CRM_POSTGRES_URL", gateway_settings.postgres_url)
     monkeypatch.setenv("CRM_DATABASE_NAME", gateway_settings.database_name)
     from relata_gateway.settings import get_settings

@@ -39,13 +39,13 @@ def extra_services(automation_api: httpx.AsyncClient) -> dict[str, httpx.AsyncCl
     return {"automation": automation_api}
 
 
+@pytest.mark.usefixtures("automation_worker")
 async def test_card_shows_generated_properties_not_the_data_behind_them(
     gateway: httpx.AsyncClient,
     admin: Admin,
     relations_api: httpx.AsyncClient,
     lists_api: httpx.AsyncClient,
     automation_api: httpx.AsyncClient,  # noqa: F811
-    automation_worker: None,  # noqa: F811
     platform: Platform,
 ):
     view = await admin.view(

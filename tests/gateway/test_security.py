@@ -205,28 +205,27 @@ async def _seed(
     cases = []
     for v in range(4):
         city, kind = rng.choice(cities), rng.choice(["person", "organisation"])
-        base, members = rng.choice(
-            [
-                (
-                    {"kind": "field", "field": "city", "op": "equals", "value": city},
-                    {r.relation_id for r in relations if r.city == city},
-                ),
-                (
-                    {
-                        "all": [
-                            {
-                                "kind": "field",
-                                "field": "relation_type",
-                                "op": "equals",
-                                "value": kind,
-                            },
-                            {"kind": "field", "field": "city", "op": "in", "value": cities},
-                        ]
-                    },
-                    {r.relation_id for r in relations if r.relation_type == kind},
-                ),
-            ]
-        )
+        options: list[tuple[dict[str, Any], set[str]]] = [  # a filter and who it selects
+            (
+                {"kind": "field", "field": "city", "op": "equals", "value": city},
+                {r.relation_id for r in relations if r.city == city},
+            ),
+            (
+                {
+                    "all": [
+                        {
+                            "kind": "field",
+                            "field": "relation_type",
+                            "op": "equals",
+                            "value": kind,
+                        },
+                        {"kind": "field", "field": "city", "op": "in", "value": cities},
+                    ]
+                },
+                {r.relation_id for r in relations if r.relation_type == kind},
+            ),
+        ]
+        base, members = rng.choice(options)
         chosen = rng.sample(FORM_FIELDS, rng.randint(1, 8))
         split = rng.randint(1, len(chosen))
         tabs = [{"name": "One", "fields": chosen[:split]}]
@@ -287,7 +286,7 @@ async def _settle(
         for rel in relations:
             if not any(rel.relation_id in c.members for c in cases):
                 continue
-            name = rel.markers.get("last_name", rel.markers.get("organisation_name"))
+            name = rel.markers["last_name" if "last_name" in rel.markers else "organisation_name"]
             answer = await search_api.get("/search", params={"q": name[0], "views": bases})
             if rel.relation_id not in {r["relation_id"] for r in answer.json()["results"]}:
                 return False
@@ -306,6 +305,122 @@ async def _edit(relations_api: httpx.AsyncClient, rel: Rel, actor: dict, m: str)
     )
     assert response.status_code == 200, response.text
     rel.markers["custom.cf_alpha"].append(m)
+
+
+@dataclass
+class Probe:
+    """One user looking through one view they were granted, gathering what leaks."""
+
+    gateway: httpx.AsyncClient
+    scanner: Scanner
+    user: dict[str, str]
+    case: ViewCase
+    problems: list[str]
+
+    @property
+    def base(self) -> str:
+        return f"/views/{self.case.view_id}"
+
+    async def get(self, path: str, **params: Any) -> httpx.Response:
+        return await self.gateway.get(f"{self.base}{path}", params=params, headers=self.user)
+
+    def check(self, where: str, response: httpx.Response) -> None:
+        """The response succeeded and shows nothing outside the view and its form."""
+        assert response.status_code == 200, f"{where}: {response.status_code} {response.text}"
+        self.problems.extend(
+            f"{where}: {p}"
+            for p in self.scanner.leaks(response.text, self.case.members, self.case.form)
+        )
+
+
+async def _refused_outside_grant(
+    gateway: httpx.AsyncClient, user: dict[str, str], case: ViewCase, relations: list[Rel]
+) -> None:
+    """A view not granted to the user answers 404 on every route, as if it did not exist."""
+    base = f"/views/{case.view_id}"
+    some = next(iter(case.members), relations[0].relation_id)
+    for url in (f"{base}/relations/{some}", f"{base}/lists", f"{base}/activity"):
+        assert (await gateway.get(url, headers=user)).status_code == 404, url
+    assert (
+        await gateway.get(f"{base}/search", params={"q": "zq"}, headers=user)
+    ).status_code == 404
+
+
+async def _cards(probe: Probe, relations: list[Rel], mine: list[ViewCase]) -> None:
+    """Cards of members show only the form and granted views; others are 404 naming nothing."""
+    for rel in relations:
+        card = await probe.get(f"/relations/{rel.relation_id}")
+        if rel.relation_id in probe.case.members:
+            probe.check(f"card {rel.relation_id} in {probe.case.view_id}", card)
+            assert {v["view_id"] for v in card.json()["other_views"]} <= {c.view_id for c in mine}
+        else:
+            assert card.status_code == 404, card.text
+            # the 404 names only the id that was asked for
+            probe.problems.extend(probe.scanner.leaks(card.text, {rel.relation_id}, frozenset()))
+
+
+async def _searches(probe: Probe, sampled: list[Rel]) -> None:
+    """Searching for any marker finds nothing outside the view and its form."""
+    for rel in sampled:
+        for values in rel.markers.values():
+            for value in values:
+                hits = await probe.get("/search", q=value, limit=20)
+                probe.check(f"search {value!r} in {probe.case.view_id}", hits)
+
+
+async def _hidden_names(probe: Probe, relations: list[Rel]) -> None:
+    """A member is not found through a name its view's form hides."""
+    for rel in [r for r in relations if r.relation_id in probe.case.members][:6]:
+        query = _hidden_name_probe(rel, probe.case.form)
+        if query is None:
+            continue
+        hits = await probe.get("/search", q=query, limit=20)
+        probe.check(f"search {query!r} in {probe.case.view_id}", hits)
+        if rel.relation_id in hits.text:
+            probe.problems.append(f"{query!r} finds {rel.relation_id} through a hidden name")
+
+
+async def _list_pages(probe: Probe) -> None:
+    """The members of the view's lists, first and (through the opaque cursor) second page."""
+    for ref in probe.case.view["lists"]:
+        path = f"/lists/{ref['list_id']}/members"
+        page = await probe.get(path, limit=3)
+        probe.check(f"members of {ref['list_id']}", page)
+        if page.json().get("next"):
+            more = await probe.get(path, limit=3, cursor=page.json()["next"])
+            probe.check(f"members of {ref['list_id']}, page 2", more)
+
+
+async def _evaluation_and_feed(probe: Probe) -> None:
+    """Ad-hoc evaluation and the activity feed; the feed names only fields of the form."""
+    evaluated = await probe.gateway.post(
+        f"{probe.base}/evaluate",
+        json={"filter": {"kind": "field", "field": "relation_type", "op": "not_empty"}},
+        headers=probe.user,
+    )
+    probe.check(f"evaluate in {probe.case.view_id}", evaluated)
+    feed = await probe.get("/activity", limit=200)
+    probe.check(f"activity of {probe.case.view_id}", feed)
+    for item in feed.json():
+        assert set(item["changed_fields"]) <= probe.case.form, item
+
+
+async def _recent_items(
+    gateway: httpx.AsyncClient,
+    scanner: Scanner,
+    user: dict[str, str],
+    mine: list[ViewCase],
+    problems: list[str],
+) -> None:
+    """The dashboard's recent items stay within the views the user was granted."""
+    recent = await gateway.get("/dashboard/recent", headers=user)
+    assert recent.status_code == 200
+    by_view = {c.view_id: c for c in mine}
+    for item in recent.json():
+        case = by_view[item["view_id"]]
+        problems.extend(scanner.leaks(str(item), case.members, case.form))
+        if item["kind"] == "relation":
+            assert item["id"] in case.members, item
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -332,83 +447,19 @@ async def test_nothing_outside_views_and_forms_leaves_the_gateway(
     await _settle(relations, cases, lists_api, search_api)
     scanner = Scanner(relations)
     problems: list[str] = []
-
-    def check(where: str, response: httpx.Response, case: ViewCase) -> None:
-        assert response.status_code == 200, f"{where}: {response.status_code} {response.text}"
-        problems.extend(
-            f"{where}: {p}" for p in scanner.leaks(response.text, case.members, case.form)
-        )
-
     for user in users:
         mine = granted[user["X-User-Id"]]
         for case in cases:
-            base = f"/views/{case.view_id}"
             if case not in mine:
-                some = next(iter(case.members), relations[0].relation_id)
-                for url in (f"{base}/relations/{some}", f"{base}/lists", f"{base}/activity"):
-                    assert (await gateway.get(url, headers=user)).status_code == 404, url
-                assert (
-                    await gateway.get(f"{base}/search", params={"q": "zq"}, headers=user)
-                ).status_code == 404
+                await _refused_outside_grant(gateway, user, case, relations)
                 continue
-            for rel in relations:
-                card = await gateway.get(f"{base}/relations/{rel.relation_id}", headers=user)
-                if rel.relation_id in case.members:
-                    check(f"card {rel.relation_id} in {case.view_id}", card, case)
-                    assert {v["view_id"] for v in card.json()["other_views"]} <= {
-                        c.view_id for c in mine
-                    }
-                else:
-                    assert card.status_code == 404, card.text
-                    # the 404 names only the id that was asked for
-                    problems.extend(scanner.leaks(card.text, {rel.relation_id}, frozenset()))
-            for rel in rng.sample(relations, 6):
-                for values in rel.markers.values():
-                    for value in values:
-                        hits = await gateway.get(
-                            f"{base}/search", params={"q": value, "limit": 20}, headers=user
-                        )
-                        check(f"search {value!r} in {case.view_id}", hits, case)
-            for rel in [r for r in relations if r.relation_id in case.members][:6]:
-                probe = _hidden_name_probe(rel, case.form)
-                if probe is None:
-                    continue
-                hits = await gateway.get(
-                    f"{base}/search", params={"q": probe, "limit": 20}, headers=user
-                )
-                check(f"search {probe!r} in {case.view_id}", hits, case)
-                if rel.relation_id in hits.text:
-                    problems.append(f"{probe!r} finds {rel.relation_id} through a hidden name")
-            for ref in case.view["lists"]:
-                page = await gateway.get(
-                    f"{base}/lists/{ref['list_id']}/members", params={"limit": 3}, headers=user
-                )
-                check(f"members of {ref['list_id']}", page, case)
-                if page.json().get("next"):  # the next page, through the opaque cursor
-                    more = await gateway.get(
-                        f"{base}/lists/{ref['list_id']}/members",
-                        params={"limit": 3, "cursor": page.json()["next"]},
-                        headers=user,
-                    )
-                    check(f"members of {ref['list_id']}, page 2", more, case)
-            evaluated = await gateway.post(
-                f"{base}/evaluate",
-                json={"filter": {"kind": "field", "field": "relation_type", "op": "not_empty"}},
-                headers=user,
-            )
-            check(f"evaluate in {case.view_id}", evaluated, case)
-            feed = await gateway.get(f"{base}/activity", params={"limit": 200}, headers=user)
-            check(f"activity of {case.view_id}", feed, case)
-            for item in feed.json():
-                assert set(item["changed_fields"]) <= case.form, item
-        recent = await gateway.get("/dashboard/recent", headers=user)
-        assert recent.status_code == 200
-        by_view = {c.view_id: c for c in mine}
-        for item in recent.json():
-            case = by_view[item["view_id"]]
-            problems.extend(scanner.leaks(str(item), case.members, case.form))
-            if item["kind"] == "relation":
-                assert item["id"] in case.members, item
+            probe = Probe(gateway, scanner, user, case, problems)
+            await _cards(probe, relations, mine)
+            await _searches(probe, rng.sample(relations, 6))
+            await _hidden_names(probe, relations)
+            await _list_pages(probe)
+            await _evaluation_and_feed(probe)
+        await _recent_items(gateway, scanner, user, mine, problems)
     assert not problems, "\n".join(problems[:30])
 
 

@@ -90,6 +90,7 @@ async def selections_worker(
     lists_api: httpx.AsyncClient,  # noqa: F811 - the imported fixture
 ) -> AsyncIterator[None]:
     """The selections worker (crm.relations consumer and daily schedule), in-process."""
+    del selections_api  # requested so that the service has started and migrated the database
     group = consumer_group(selections_settings, selections_settings.consumer_group)
     await start_group_at_end(selections_settings.kafka_bootstrap, group, CONSUMED_TOPICS)
     async with LifespanManager(create_worker(selections_settings, {"lists": lists_api._transport})):
@@ -100,6 +101,7 @@ async def selections_worker(
 async def selections_relay(
     selections_settings: SelectionsSettings, selections_api: httpx.AsyncClient
 ) -> AsyncIterator[None]:
+    del selections_api  # requested so that the service has started and migrated the database
     async with LifespanManager(create_relay(selections_settings)):
         yield
 
@@ -109,6 +111,7 @@ async def selections_sessions(
     selections_settings: SelectionsSettings, selections_api: httpx.AsyncClient
 ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Sessions on the (migrated) selections database, for calling domain functions."""
+    del selections_api  # requested so that the service has started and migrated the database
     engine = create_engine(selections_settings.database_url, pool_size=2)
     yield create_sessionmaker(engine)
     await engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 
 from tests.relations.fixtures import create, person
 from tests.selections.conftest import (
@@ -19,11 +20,10 @@ AMSTERDAM = town("Amsterdam")
 UTRECHT = town("Utrecht")
 
 
+@pytest.mark.usefixtures("relations_relay", "lists_worker")
 async def test_create_from_list_filter_and_by_hand(
     relations_api: httpx.AsyncClient,
-    relations_relay: None,
     lists_api: httpx.AsyncClient,
-    lists_worker: None,
     selections_api: httpx.AsyncClient,
 ):
     utrecht = [
@@ -76,9 +76,8 @@ async def test_create_from_list_filter_and_by_hand(
     assert names == [AMSTERDAM, "Picked", "Utrecht mailing"]
 
 
+@pytest.mark.usefixtures("relations_api", "lists_api")
 async def test_refused_sources(
-    relations_api: httpx.AsyncClient,
-    lists_api: httpx.AsyncClient,
     selections_api: httpx.AsyncClient,
 ):
     unknown_list = await selections_api.post(

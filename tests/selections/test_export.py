@@ -7,6 +7,7 @@ import io
 
 import httpx
 import orjson
+import pytest
 
 from tests.relations.fixtures import create, organisation, person
 from tests.selections.conftest import city_filter, create_selection, town, wait_for_count
@@ -16,9 +17,9 @@ COMPANY = "Bakkerij \u2019t Stoepje\nB.V."  # a typographic apostrophe and a lin
 DELFT = town("Delft")
 
 
+@pytest.mark.usefixtures("lists_api")
 async def test_export_chosen_fields_with_quoting_and_non_ascii(
     relations_api: httpx.AsyncClient,
-    lists_api: httpx.AsyncClient,
     selections_api: httpx.AsyncClient,
 ):
     await relations_api.post(
@@ -92,11 +93,10 @@ async def test_export_chosen_fields_with_quoting_and_non_ascii(
     assert missing.status_code == 404
 
 
+@pytest.mark.usefixtures("relations_relay", "lists_worker")
 async def test_export_of_many_members_comes_in_member_order(
     relations_api: httpx.AsyncClient,
-    relations_relay: None,
     lists_api: httpx.AsyncClient,
-    lists_worker: None,
     selections_api: httpx.AsyncClient,
 ):
     rows = 2_300  # three lookups of 1000

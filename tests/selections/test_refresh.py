@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relata_selections.refresh import refresh_due_selection
@@ -52,11 +53,10 @@ async def changes(client: httpx.AsyncClient, selection_id: str, refresh_id: str,
             return sorted(found)
 
 
+@pytest.mark.usefixtures("relations_relay", "lists_worker")
 async def test_refresh_records_changes_and_respects_hand_exceptions(
     relations_api: httpx.AsyncClient,
-    relations_relay: None,
     lists_api: httpx.AsyncClient,
-    lists_worker: None,
     selections_api: httpx.AsyncClient,
 ):
     a, b, c = [
@@ -134,11 +134,10 @@ async def test_refresh_records_changes_and_respects_hand_exceptions(
     assert b["relation_id"] in await member_ids(selections_api, sid)
 
 
+@pytest.mark.usefixtures("relations_relay", "lists_worker")
 async def test_mailing_refreshes_first_so_unsubscribed_are_out(
     relations_api: httpx.AsyncClient,
-    relations_relay: None,
     lists_api: httpx.AsyncClient,
-    lists_worker: None,
     selections_api: httpx.AsyncClient,
 ):
     defined = await relations_api.post(
@@ -195,11 +194,10 @@ async def test_mailing_refreshes_first_so_unsubscribed_are_out(
     assert [m["relation_id"] for m in plain["members"]] == [readers[0]["relation_id"]]
 
 
+@pytest.mark.usefixtures("relations_relay", "lists_worker")
 async def test_daily_refresh(
     relations_api: httpx.AsyncClient,
-    relations_relay: None,
     lists_api: httpx.AsyncClient,
-    lists_worker: None,
     selections_api: httpx.AsyncClient,
     selections_sessions: async_sessionmaker[AsyncSession],
     lists_source: ListsSource,

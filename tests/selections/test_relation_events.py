@@ -4,6 +4,7 @@ change of a selection is announced on crm.selections."""
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from relata_common.events import SELECTION_EVENT_PAYLOADS, SELECTIONS_TOPIC
 from tests.helpers import envelopes, eventually, read_topic
@@ -21,15 +22,12 @@ GOUDA = town("Gouda")
 LEIDEN = town("Leiden")
 
 
+@pytest.mark.usefixtures("relations_relay", "lists_worker", "selections_worker", "selections_relay")
 async def test_merge_and_erasure_reach_every_selection(
     kafka_bootstrap: str,
     relations_api: httpx.AsyncClient,
-    relations_relay: None,
     lists_api: httpx.AsyncClient,
-    lists_worker: None,
     selections_api: httpx.AsyncClient,
-    selections_worker: None,
-    selections_relay: None,
 ):
     jan, jan_twin, piet = [
         await create(relations_api, person(name, addresses=[{"city": LEIDEN}]))
@@ -134,14 +132,12 @@ async def test_merge_and_erasure_reach_every_selection(
     assert merged_event.actor.kind == "user"
 
 
+@pytest.mark.usefixtures("relations_relay", "lists_worker", "selections_relay")
 async def test_events_on_crm_selections(
     kafka_bootstrap: str,
     relations_api: httpx.AsyncClient,
-    relations_relay: None,
     lists_api: httpx.AsyncClient,
-    lists_worker: None,
     selections_api: httpx.AsyncClient,
-    selections_relay: None,
 ):
     people = [
         await create(relations_api, person(name, addresses=[{"city": GOUDA}]))

@@ -123,7 +123,6 @@ async def get_selection(
 async def change_selection(
     selection_id: uuid.UUID,
     body: SelectionPatch,
-    request: Request,
     session: SessionDep,
     actor: ActorDep,
     version: IfMatchDep,
