@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import and_, delete, event, or_, select, tuple_
+from sqlalchemy import CursorResult, RowMapping, and_, delete, event, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relata_common.logging import get_logger
@@ -47,7 +47,8 @@ PAGE = 100
 # catching up (or replaying) inserts old changes after new ones.
 NEWEST_FIRST = (activity.c.at.desc(), activity.c.id.desc())
 
-Row = Mapping[str, Any]
+Row = RowMapping
+"""A row of the feed table as the database answers it."""
 
 
 class ActivityItem(BaseModel):
@@ -63,7 +64,8 @@ class ActivityItem(BaseModel):
 class _Window:
     rows: Sequence[Row]
     """Newest first."""
-    generation: bytes | None
+    generation: bytes | str | None
+    """The counter as Redis answered it (bytes: the client does not decode)."""
     loaded_at: float
     checked_at: float
 
@@ -241,6 +243,7 @@ async def prune(
     while True:
         async with sessions.begin() as session:
             result = await session.execute(delete(activity).where(activity.c.id.in_(oldest)))
+        assert isinstance(result, CursorResult)  # a DELETE's result, which counts its rows
         deleted += result.rowcount
         if result.rowcount < batch:
             return deleted

@@ -22,6 +22,10 @@ from redis.asyncio.client import Pipeline
 
 PARTS = ("relation", "contact_moments", "lists", "properties")
 
+Raw = bytes | str | None
+"""A value as Redis answers it. The gateway's clients do not decode answers, so it is bytes or
+None; the client's types also allow str (a client that decodes)."""
+
 # A negative generation marks an erased relation: nothing of it is ever stored again.
 _SET_IF_GENERATION = """
 local current = redis.call('GET', KEYS[2]) or '0'
@@ -41,15 +45,17 @@ def _generation_key(part: str, relation_id: uuid.UUID | str) -> str:
     return f"{key(part, relation_id)}:gen"
 
 
-def _generation(raw: bytes | None) -> str:
-    return raw.decode() if raw is not None else "0"
+def _generation(raw: Raw) -> str:
+    if raw is None:
+        return "0"
+    return raw.decode() if isinstance(raw, bytes) else raw
 
 
 async def store(
     redis: Redis, part: str, relation_id: uuid.UUID | str, generation: str, value: Any, ttl: int
 ) -> None:
     """Store a loaded part unless it was invalidated since ``generation`` was read."""
-    await redis.eval(  # type: ignore[misc]
+    await redis.eval(
         _SET_IF_GENERATION,
         2,
         key(part, relation_id),
@@ -66,12 +72,12 @@ class Prefetched:
     generation read with it."""
 
     relation_id: uuid.UUID
-    raw: dict[str, tuple[bytes | None, bytes | None]]
+    raw: dict[str, tuple[Raw, Raw]]
 
 
 async def prefetch(
     redis: Redis, relation_id: uuid.UUID, *other_keys: str
-) -> tuple[Prefetched, list[bytes | None]]:
+) -> tuple[Prefetched, list[Raw]]:
     """All of a relation's parts, and any ``other_keys``, in one round trip."""
     names = [
         name

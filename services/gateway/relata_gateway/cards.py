@@ -132,9 +132,11 @@ async def recent_contact_moments(
             "GET", f"/relations/{relation_id}/contact-moments", params={"limit": 5}
         )
         body = response.json()
-        return (
-            body.get("items", body.get("contact_moments", [])) if isinstance(body, dict) else body
-        )
+        if not isinstance(body, dict):
+            return body  # an older answer: the list itself
+        key = "items" if "items" in body else "contact_moments"
+        items: list[dict[str, Any]] = body.get(key, [])
+        return items
 
     return await cache.cached(ctx.redis, "contact_moments", relation_id, ctx.ttl, load, prefetched)
 

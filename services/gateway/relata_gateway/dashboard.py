@@ -47,7 +47,7 @@ redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[4]) - 1)
 async def remember(redis: Redis, user: User, item: RecentItem, keep: int) -> None:
     """Put an item at the top of the user's recent items (once), keeping the newest few."""
     entry = orjson.dumps(item.model_dump(mode="json"))
-    await redis.eval(_REMEMBER, 1, _recent_key(user), item.kind, str(item.id), entry, keep)  # type: ignore[misc]
+    await redis.eval(_REMEMBER, 1, _recent_key(user), item.kind, str(item.id), entry, keep)
 
 
 async def forget_relation(redis: Redis, relation_id: str) -> None:
@@ -56,7 +56,8 @@ async def forget_relation(redis: Redis, relation_id: str) -> None:
         for raw in await redis.lrange(key, 0, -1):
             old = orjson.loads(raw)
             if old["kind"] == "relation" and old["id"] == relation_id:
-                await redis.lrem(key, 0, raw)
+                # The entry as stored (bytes); the client's types ask for str only.
+                await redis.lrem(key, 0, raw)  # type: ignore[arg-type]
 
 
 async def recent(ctx: CardContext, snapshot: Snapshot, user: User) -> list[RecentItem]:

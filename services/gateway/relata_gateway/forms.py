@@ -191,7 +191,7 @@ def filter_fields_outside(
             "function": "functions",
             "contact": "contact_moments",
             "in_list": "lists",
-        }.get(kind)
+        }.get(str(kind))
         if kind == "field":
             name = str(node.get("field", ""))
             source = SEARCH_FIELD_SOURCES.get(name, name)

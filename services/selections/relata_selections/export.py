@@ -15,7 +15,7 @@ import io
 import re
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -138,7 +138,7 @@ def render(fields: Sequence[str], states: Sequence[State], *, header: bool = Fal
 
 async def member_chunks(
     sessions: async_sessionmaker[AsyncSession], selection_id: uuid.UUID, size: int = LOOKUP_MAX
-) -> AsyncIterator[list[uuid.UUID]]:
+) -> AsyncGenerator[list[uuid.UUID], None]:
     """Member ids in order, ``size`` at a time, each page in a short transaction of its own."""
     m = selection_members
     after: uuid.UUID | None = None
@@ -148,7 +148,7 @@ async def member_chunks(
             if after is not None:
                 statement = statement.where(m.c.relation_id > after)
             rows = await session.execute(statement.order_by(m.c.relation_id).limit(size))
-            ids = list(rows.scalars())
+            ids: list[uuid.UUID] = list(rows.scalars())
         if not ids:
             return
         yield ids
@@ -164,7 +164,7 @@ async def csv_rows(
     selection_id: uuid.UUID,
     fields: Sequence[str],
     concurrency: int,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The CSV document, header first, as UTF-8 chunks of up to 1000 rows.
 
     Up to ``concurrency`` lookups run ahead; chunks come out in member order (the relations

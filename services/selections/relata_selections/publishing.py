@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.events import (
@@ -22,7 +23,7 @@ from relata_selections.settings import SelectionsSettings
 PUBLISHER = Publisher.of(SelectionsSettings)
 
 
-def state_of(row: Mapping[str, Any]) -> SelectionState:
+def state_of(row: RowMapping) -> SelectionState:
     """The event form of a ``selections`` row."""
     return SelectionState(
         selection_id=row["selection_id"],

@@ -10,12 +10,11 @@ members stay whatever the source says.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel
-from sqlalchemy import func, select, text, update
+from sqlalchemy import CursorResult, RowMapping, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relata_common.db import transaction
@@ -51,11 +50,11 @@ class RefreshOut(BaseModel):
     member_count: int
 
 
-def source_of(row: Mapping[str, Any]) -> SelectionSource:
+def source_of(row: RowMapping) -> SelectionSource:
     return SelectionSource(kind=row["source_kind"], list_id=row["list_id"], filter=row["filter"])
 
 
-def refreshable_source(row: Mapping[str, Any]) -> SelectionSource:
+def refreshable_source(row: RowMapping) -> SelectionSource:
     """The source to evaluate, or 409 for a hand-made selection."""
     source = source_of(row)
     if source.kind == "manual":
@@ -114,8 +113,11 @@ async def apply_refresh(
     )
     await stage_relations(session, relation_ids)
     params = {"s": selection_id, "r": refresh_id}
-    removed_count = (await session.execute(_REMOVE, params)).rowcount
-    added_count = (await session.execute(_ADD, params)).rowcount
+    removal = await session.execute(_REMOVE, params)
+    addition = await session.execute(_ADD, params)
+    # A DELETE and an INSERT: their results count the rows they touched.
+    assert isinstance(removal, CursorResult) and isinstance(addition, CursorResult)
+    removed_count, added_count = removal.rowcount, addition.rowcount
     member_count = row["member_count"] + added_count - removed_count
     await session.execute(text(f"DROP TABLE {STAGED}"))
     await session.execute(
@@ -269,7 +271,7 @@ async def refresh_changes_page(
     statement = select(c.c.relation_id).where(c.c.refresh_id == refresh_id, c.c.change == change)
     if after is not None:
         statement = statement.where(c.c.relation_id > after)
-    ids = list(
+    ids: list[uuid.UUID] = list(
         (await session.execute(statement.order_by(c.c.relation_id).limit(limit + 1))).scalars()
     )
     return ChangesPage(

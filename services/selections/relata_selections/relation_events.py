@@ -108,7 +108,7 @@ async def apply_erasure(
     await _lock_selections_of(session, [relation_id])
     before = await _memberships(session, [relation_id])
     params = {"r": relation_id}
-    excluded = set(
+    excluded: set[uuid.UUID] = set(
         (
             await session.execute(
                 text(
@@ -161,7 +161,7 @@ async def _settle(
             version=row["version"],
             payload=SelectionChangedPayload(
                 state=publishing.state_of(row),
-                reason=reason,  # type: ignore[arg-type]
+                reason=reason,
                 changes=publishing.capped(
                     ins, outs, added_count=len(ins), removed_count=len(outs), cap=cap
                 ),

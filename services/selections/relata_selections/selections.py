@@ -8,12 +8,12 @@ until it is added back by hand.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Uuid, bindparam, func, insert, select, text, update
+from sqlalchemy import RowMapping, Uuid, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,7 +59,7 @@ class SelectionPatch(BaseModel):
     daily_refresh: bool | None = None
 
 
-def selection_out(row: Mapping[str, Any]) -> SelectionOut:
+def selection_out(row: RowMapping) -> SelectionOut:
     state = publishing.state_of(row)
     return SelectionOut(
         **state.model_dump(exclude={"source"}), source=state.source, created_by=row["created_by"]
@@ -68,7 +68,7 @@ def selection_out(row: Mapping[str, Any]) -> SelectionOut:
 
 async def get_row(
     session: AsyncSession, selection_id: uuid.UUID, *, lock: bool = False
-) -> Mapping[str, Any]:
+) -> RowMapping:
     statement = select(selections).where(selections.c.selection_id == selection_id)
     if lock:
         statement = statement.with_for_update()
@@ -87,7 +87,7 @@ async def all_selections(session: AsyncSession) -> list[SelectionOut]:
     return [selection_out(row) for row in rows.mappings()]
 
 
-def _check_version(row: Mapping[str, Any], expected: int) -> None:
+def _check_version(row: RowMapping, expected: int) -> None:
     check_version(f"selection {row['selection_id']}", row["version"], expected)
 
 
@@ -185,7 +185,7 @@ async def change_selection(
     return selection_out(row)
 
 
-async def _bump(session: AsyncSession, selection_id: uuid.UUID, **values: Any) -> Mapping:
+async def _bump(session: AsyncSession, selection_id: uuid.UUID, **values: Any) -> RowMapping:
     statement = (
         update(selections)
         .where(selections.c.selection_id == selection_id)
@@ -264,7 +264,7 @@ async def remove_by_hand(
         ).bindparams(IDS),
         {"s": selection_id, "ids": ids},
     )
-    removed = list(result.scalars())
+    removed: list[uuid.UUID] = list(result.scalars())
     await session.execute(
         text(
             "INSERT INTO selection_exclusions (selection_id, relation_id, excluded_by)"
@@ -277,7 +277,7 @@ async def remove_by_hand(
 
 async def _after_hand_change(
     session: AsyncSession,
-    row: Mapping[str, Any],
+    row: RowMapping,
     added: list[uuid.UUID],
     removed: list[uuid.UUID],
     actor: Actor,

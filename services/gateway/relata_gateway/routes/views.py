@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field, TypeAdapter
 
-from relata_common.errors import InvalidInput
+from relata_common.errors import FieldError, InvalidInput
 from relata_gateway import activity, dashboard, directory, pages, views
 from relata_gateway.cards import CardContext
 from relata_gateway.deps import Limit, SnapshotDep, UserDep, card_context, editable, views_changing
@@ -115,11 +115,11 @@ def _check_filter(own: list[views.ListRef], view: views.View, node: dict[str, An
     if outside:
         raise InvalidInput(
             [
-                {
-                    "loc": ["body", "filter", *path],
-                    "msg": "reads data this view's form does not show, or a list of another view",
-                    "type": "forbidden_field",
-                }
+                FieldError(
+                    ["body", "filter", *path],
+                    "reads data this view's form does not show, or a list of another view",
+                    "forbidden_field",
+                )
                 for path in outside
             ]
         )
