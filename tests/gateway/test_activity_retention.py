@@ -44,7 +44,9 @@ async def test_changes_older_than_the_retention_are_pruned(
         # A batch of 3 deletes the four old rows in two transactions.
         assert await activity.prune(sessions, timedelta(days=90), batch=3) == 4
         async with sessions() as session:
-            left = set((await session.execute(select(activity_table.c.event_id))).scalars())
+            left: set[uuid.UUID] = set(
+                (await session.execute(select(activity_table.c.event_id))).scalars()
+            )
         assert left == {row["event_id"] for row in rows["kept"]}
         assert await activity.prune(sessions, timedelta(days=90)) == 0
     finally:

@@ -209,8 +209,8 @@ async def test_live_events_are_published_and_filtered_per_view(
             if any(_her_change(m, jan) for m in seen):
                 break
         # Other relations' changes (earlier tests on the shared topic) may come first.
-        relation = next(m for m in seen if _her_change(m, jan))
-        assert "addresses" in relation["changed_fields"]
+        hers = next(m for m in seen if _her_change(m, jan))
+        assert "addresses" in hers["changed_fields"]
     finally:
         await pubsub.unsubscribe(channel)
         await pubsub.aclose()
@@ -246,7 +246,8 @@ async def test_live_events_are_published_and_filtered_per_view(
         "changed_fields": ["addresses"],
         "by_me": False,
     }
-    assert (await allowed.shown(relation(jan_id, ["addresses"], str(user.id))))["by_me"]
+    own = await allowed.shown(relation(jan_id, ["addresses"], str(user.id)))
+    assert own is not None and own["by_me"]
     assert await allowed.shown(relation(org_id, ["organisation_name"])) is None
     other_list = {"list_id": str(uuid.uuid4()), "relation_id": jan_id, "entered": True}
     assert await allowed.shown({"type": "membership", **other_list}) is None

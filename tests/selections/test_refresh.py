@@ -42,7 +42,9 @@ async def changes(client: httpx.AsyncClient, selection_id: str, refresh_id: str,
     found: list[str] = []
     cursor = None
     while True:
-        params = {"change": change, "limit": 1, **({"cursor": cursor} if cursor else {})}
+        params: dict[str, str | int] = {"change": change, "limit": 1}
+        if cursor:
+            params["cursor"] = cursor
         page = await client.get(
             f"/selections/{selection_id}/refreshes/{refresh_id}/changes", params=params
         )

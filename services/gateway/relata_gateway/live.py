@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
@@ -155,7 +155,7 @@ def _sse(kind: str, data: dict[str, Any]) -> bytes:
 
 async def stream(
     redis: Redis, name: str, allowed: ViewFilter, until: float
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Server-sent events of what ``allowed`` passes, from the channel ``name``, until
     ``until`` (a monotonic time), with a keep-alive comment when nothing passes for a while."""
     pubsub = redis.pubsub()
