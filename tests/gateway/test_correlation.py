@@ -87,7 +87,9 @@ def log() -> Iterator[Log]:
     handlers, level = root.handlers[:], root.level
     configure_logging("test", json=True, requests=True)
     stream = io.StringIO()
-    root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
+    handler = root.handlers[0]
+    assert isinstance(handler, logging.StreamHandler)  # what configure_logging installs
+    handler.setStream(stream)
     try:
         yield Log(stream)
     finally:

@@ -26,7 +26,9 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
     """The asyncpg connection under the session, in the session's transaction."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
-    return raw.driver_connection  # type: ignore[return-value]
+    driver = raw.driver_connection
+    assert isinstance(driver, asyncpg.Connection)  # the engine's driver is asyncpg
+    return driver
 
 
 async def freeze_members(
