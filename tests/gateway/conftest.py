@@ -17,6 +17,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from relata_common.db import drop_database, ensure_database
+from relata_common.kafka import consumer_group
 from relata_contactmoments.app import create_api as create_cm_api
 from relata_contactmoments.app import create_relay as create_cm_relay
 from relata_contactmoments.app import create_worker as create_cm_worker
@@ -195,7 +196,7 @@ async def gateway(
     }
     transports.update({name: Switchable(c._transport) for name, c in services.items()})
     app = create_api(gateway_settings, transports=dict(transports))
-    group = f"gateway{gateway_settings.consumer_group_suffix}"
+    group = consumer_group(gateway_settings, "gateway")
     await start_group_at_end(gateway_settings.kafka_bootstrap, group, CONSUMED_TOPICS)
     async with (
         LifespanManager(app) as manager,
