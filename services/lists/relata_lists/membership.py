@@ -20,7 +20,6 @@ from typing import Any
 
 import orjson
 from prometheus_client import Histogram
-from pydantic import TypeAdapter
 from sqlalchemy import (
     Boolean,
     Integer,
@@ -47,8 +46,9 @@ from relata_common.events import (
     Envelope,
     MembershipEventType,
 )
+from relata_common.fields import FieldSpec
+from relata_common.filters import NODE
 from relata_common.outbox import OutgoingEvent
-from relata_lists.catalogue import FieldSpec
 from relata_lists.compiler import (
     VALUE_OPS,
     Compiler,
@@ -60,7 +60,6 @@ from relata_lists.compiler import (
     list_aspect,
     may_change,
 )
-from relata_lists.filters import Node
 from relata_lists.models import (
     lists,
     membership_history,
@@ -72,7 +71,6 @@ from relata_lists.models import (
 from relata_lists.readmodel import Cause, Touch, Touches, Values
 
 PRODUCER = "lists"
-NODE = TypeAdapter(Node)
 
 
 @dataclass(frozen=True)

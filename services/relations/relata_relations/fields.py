@@ -136,9 +136,6 @@ class RelationFields(_Strict):
     custom: dict[str, Any] = Field(default_factory=dict)
 
 
-STANDARD_FIELD_NAMES: tuple[str, ...] = tuple(RelationFields.model_fields)
-
-
 def type_errors(relation_type: str, fields: RelationFields) -> list[tuple[str, str]]:
     """Fields that do not belong on this relation type, and a missing required name."""
     forbidden = ORGANISATION_ONLY if relation_type == "person" else PERSON_ONLY
