@@ -242,9 +242,7 @@ def filter_values(state: Mapping[str, Any]) -> dict[str, Any]:
     """A relation's state (as its events and the relations API carry it) as filters read it:
     one value per standard field's ``column``, and ``custom`` with the custom values."""
     fields = state.get("fields") or {}
-    values = {
-        spec.column: _filter_value(spec, state, fields) for spec in STANDARD_FIELDS.values()
-    }
+    values = {spec.column: _filter_value(spec, state, fields) for spec in STANDARD_FIELDS.values()}
     values["relation_type"] = state["relation_type"]
     values["custom"] = fields.get("custom", {})
     return values

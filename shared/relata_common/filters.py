@@ -489,9 +489,7 @@ def not_evaluable(node: Any, loc: Loc = ()) -> list[tuple[Loc, str]]:
     ]
 
 
-def evaluate(
-    node: Any, values: Mapping[str, Any], lists: Set[uuid.UUID], today: date
-) -> bool:
+def evaluate(node: Any, values: Mapping[str, Any], lists: Set[uuid.UUID], today: date) -> bool:
     """Whether a relation meets a (parsed) filter: ``values`` as
     :func:`relata_common.fields.filter_values` makes them, ``lists`` the lists it is in."""
     if isinstance(node, AllOf):
@@ -713,7 +711,5 @@ _ESCAPES["\t"] = "\\t"
 
 
 def _json_string(text: str) -> str:
-    escaped = "".join(
-        _ESCAPES.get(c) or (f"\\u{ord(c):04x}" if ord(c) < 0x20 else c) for c in text
-    )
+    escaped = "".join(_ESCAPES.get(c) or (f"\\u{ord(c):04x}" if ord(c) < 0x20 else c) for c in text)
     return f'"{escaped}"'

@@ -174,6 +174,8 @@ class Compiler:
         folded = func.lower(column) if textual else column
 
         def norm(v: Any) -> Any:
+            if spec.type in ("number", "money") and is_number(v):
+                return _number_bind(v)
             return v.lower() if textual and isinstance(v, str) else v
 
         match op:
@@ -188,11 +190,11 @@ class Compiler:
             case "in":
                 return folded.in_([norm(v) for v in value])
             case "lt":
-                return column < value
+                return column < norm(value)
             case "gt":
-                return column > value
+                return column > norm(value)
             case "between":
-                return column.between(value[0], value[1])
+                return column.between(norm(value[0]), norm(value[1]))
             case "empty":
                 return or_(column.is_(None), column == "") if textual else column.is_(None)
             case "not_empty":
@@ -373,6 +375,19 @@ class Compiler:
             g.c.event_code == node.event_code,
             g.c.status.in_(node.statuses),
         )
+
+
+INT64 = 2**63
+
+
+def _number_bind(value: Any) -> Any:
+    """A number to compare an integer column with: a whole number in range as itself (so
+    the column's index serves), any other (2.5, 1e20) as a numeric, compared exactly."""
+    if isinstance(value, int) and -INT64 <= value < INT64:
+        return value
+    if isinstance(value, float) and value.is_integer() and -INT64 <= value < INT64:
+        return int(value)
+    return literal(Decimal(str(value)), Numeric())
 
 
 def _sql_value(value: Any) -> Any:
