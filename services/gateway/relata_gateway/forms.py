@@ -128,14 +128,14 @@ def check_filter_depth(node: Any) -> Any:
     return node
 
 
-CRITERION_NEEDS = {
+CRITERIA_NEEDS = {
     "function": "functions",
     "contact": "contact_moments",
-    "in_list": "lists",
     "donations": "donations",
     "registration": "registrations",
+    "in_list": "lists",
 }
-"""The card section a criterion of each kind reads the data of."""
+"""Which card section a criterion kind reads (the form must show it to filter on it)."""
 
 
 def filter_fields_outside(form: Form, node: Any, lists: frozenset[str]) -> list[tuple]:
@@ -167,6 +167,6 @@ def _criterion_outside(
         source = spec.source if spec is not None else name
         if not (name in ALWAYS_SHOWN or form.shows(source) or form.shows(name)):
             found.append((*path, "field"))
-    elif kind in CRITERION_NEEDS and not form.shows(CRITERION_NEEDS[kind]):
+    elif kind in CRITERIA_NEEDS and not form.shows(CRITERIA_NEEDS[kind]):
         found.append((*path, "kind"))
     return found
