@@ -13,8 +13,8 @@ import orjson
 import pytest
 
 from relata_common.db import create_engine, create_sessionmaker
+from relata_common.filters import months_before
 from relata_lists import clock, consumers
-from relata_lists.compiler import months_before
 from relata_lists.settings import ListsSettings
 from tests.helpers import eventually
 from tests.lists.support import (

@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from relata_common.errors import InvalidInput
+from relata_common.fields import STORED_FIELDS
 from relata_relations.custom_fields import CustomFieldDefinition, validate_custom_values
 from relata_relations.fields import RelationFields, dump_fields, type_errors
 from relata_relations.merging import decide
@@ -26,6 +27,12 @@ def definition(**given: Any) -> CustomFieldDefinition:
 
 
 # --- standard fields ---------------------------------------------------------------------------
+
+
+def test_the_common_vocabulary_names_every_stored_field():
+    """Other services check field names against the common vocabulary; a field added here
+    but not there (or the reverse) would be refused by them or accepted only by them."""
+    assert (*STORED_FIELDS, "custom") == tuple(RelationFields.model_fields)
 
 
 def test_contact_details_are_normalised():

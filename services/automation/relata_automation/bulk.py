@@ -24,27 +24,9 @@ from relata_automation.clients import Services
 from relata_common.db import transaction
 from relata_common.errors import Conflict, NotFound
 from relata_common.events import Actor, AutomationEventType, BulkEditPayload
+from relata_common.fields import field_patch, is_stored_field, stored_value
 from relata_common.versions import is_stale
 
-# The relations service's standard fields (custom fields are custom.<key>). Values are
-# validated by the relations service on each PATCH; names are checked here, before any run.
-STANDARD_FIELDS = frozenset(
-    {
-        "first_name",
-        "initials",
-        "infix",
-        "last_name",
-        "salutation",
-        "gender",
-        "birth_date",
-        "organisation_name",
-        "coc_number",
-        "iban",
-        "addresses",
-        "phones",
-        "emails",
-    }
-)
 CONCURRENCY = 8
 
 
@@ -73,9 +55,7 @@ class Change(BaseModel):
         if self.kind in ("set_field", "clear_field"):
             if not self.field:
                 raise ValueError(f"{self.kind} needs field")
-            if self.field not in STANDARD_FIELDS and not (
-                self.field.startswith("custom.") and len(self.field) > len("custom.")
-            ):
+            if not is_stored_field(self.field):
                 raise ValueError(f"no field {self.field!r}: a standard field or custom.<key>")
             if self.kind == "set_field" and self.value is None:
                 raise ValueError("set_field needs a value (use clear_field to empty a field)")
@@ -149,20 +129,6 @@ class UndoReport(BaseModel):
 # --- planning (pure) ---------------------------------------------------------------------------
 
 
-def current_value(state: dict[str, Any], name: str) -> Any:
-    fields = state["fields"]
-    if name.startswith("custom."):
-        return (fields.get("custom") or {}).get(name.removeprefix("custom."))
-    return fields.get(name)
-
-
-def field_patch(name: str, value: Any) -> dict[str, Any]:
-    """The relations service's PATCH body for one field (``None`` clears it)."""
-    if name.startswith("custom."):
-        return {"custom": {name.removeprefix("custom."): value}}
-    return {name: value}
-
-
 ACTIVE, ARCHIVED = {"status": "active"}, {"status": "archived"}
 
 
@@ -189,7 +155,7 @@ def plan(change: Change, state: dict[str, Any]) -> PlannedChange:
     if change.kind == "archive":
         return PlannedChange(**base, outcome="changes", before=ACTIVE, after=ARCHIVED)
     assert change.field is not None
-    before = current_value(state, change.field)
+    before = stored_value(state["fields"], change.field)
     after = change.value if change.kind == "set_field" else None
     if before == after or (after is None and before in (None, "", [], {})):
         return PlannedChange(**base, outcome="unchanged", before=before, after=after)

@@ -15,6 +15,7 @@ two rules that set each other's fields would otherwise loop forever.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Set
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -24,11 +25,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relata_automation import publishing
-from relata_automation.bulk import STANDARD_FIELDS, current_value, field_patch
 from relata_automation.clients import Services
 from relata_automation.models import adjustment_rules
 from relata_common.db import transaction
-from relata_common.errors import InvalidInput, NotFound
+from relata_common.errors import FieldError, InvalidInput, NotFound
 from relata_common.events import (
     Actor,
     ActorKind,
@@ -38,6 +38,15 @@ from relata_common.events import (
     RelationChangedPayload,
     RelationEventType,
     RuleRanPayload,
+)
+from relata_common.fields import field_patch, filter_values, is_stored_field, stored_value
+from relata_common.filters import (
+    MAX_FILTER_DEPTH,
+    MAX_FILTER_NODES,
+    Loc,
+    evaluate,
+    not_evaluable,
+    parse_filter,
 )
 from relata_common.logging import get_logger
 from relata_common.versions import is_stale
@@ -125,9 +134,9 @@ class RuleInput(_Strict):
     trigger: Trigger
     condition: dict[str, Any] | None = Field(
         default=None,
-        description='a filter: {"all"|"any": [...]}, {"not": ...}, field criteria '
-        '{"kind": "field", "field", "op": equals|not_equals|empty|not_empty|contains|in, '
-        '"value"} and {"kind": "in_list", "list_id"}',
+        description="a filter as a relation list's (the lists service's field catalogue): "
+        '{"all"|"any": [...]}, {"not": ...}, field criteria {"kind": "field", "field", "op", '
+        '"value"} and {"kind": "in_list", "list_id"}; the other criteria only in a list',
     )
     actions: list[Action] = Field(min_length=1, max_length=20)
     enabled: bool = True
@@ -152,98 +161,58 @@ class RunOut(BaseModel):
     ran_at: datetime | None
 
 
-FIELD_OPS = frozenset({"equals", "not_equals", "empty", "not_empty", "contains", "in"})
-
-
-def check_condition(node: Any, loc: tuple[str | int, ...] = ("body", "condition")) -> list[dict]:
-    """The errors of a condition tree, each naming where it is."""
-    if not isinstance(node, dict):
-        return [{"loc": list(loc), "msg": "a condition is an object", "type": "value_error"}]
-    for combinator in ("all", "any"):
-        if combinator in node:
-            children = node[combinator]
-            if not isinstance(children, list) or not children:
-                return [
-                    {"loc": [*loc, combinator], "msg": "a non-empty list", "type": "value_error"}
-                ]
-            return [
-                e for i, c in enumerate(children) for e in check_condition(c, (*loc, combinator, i))
-            ]
-    if "not" in node:
-        return check_condition(node["not"], (*loc, "not"))
-    kind = node.get("kind")
-    if kind == "in_list":
-        try:
-            uuid.UUID(str(node.get("list_id")))
-            return []
-        except ValueError:
-            return [{"loc": [*loc, "list_id"], "msg": "a list id", "type": "value_error"}]
-    if kind == "field":
-        errors = []
-        if not _known_field(str(node.get("field", ""))):
-            errors.append({"loc": [*loc, "field"], "msg": "no such field", "type": "value_error"})
-        if node.get("op") not in FIELD_OPS:
-            errors.append(
-                {"loc": [*loc, "op"], "msg": f"one of {sorted(FIELD_OPS)}", "type": "value_error"}
-            )
-        return errors
+def condition_errors(raw: Any, loc: Loc = ("body", "condition")) -> list[FieldError]:
+    """The errors of a condition, each naming where it is: a filter as a list's (same
+    fields, operators and meaning), of the criteria a relation's own values decide."""
+    try:
+        node = parse_condition(raw, loc)
+    except InvalidInput as invalid:
+        return list(invalid.errors)
     return [
-        {"loc": [*loc, "kind"], "msg": "field or in_list, or all/any/not", "type": "value_error"}
+        FieldError(
+            (*path, "kind"),
+            f"a rule's condition cannot use {kind} criteria (they need facts only the lists "
+            "service holds: put them in a list and use in_list)",
+        )
+        for path, kind in not_evaluable(node, loc)
     ]
 
 
-def _known_field(name: str) -> bool:
-    return name in STANDARD_FIELDS or (name.startswith("custom.") and len(name) > 7)
+def parse_condition(raw: Any, loc: Loc = ("body", "condition")) -> Any:
+    """A condition as a filter tree, or 422. Custom fields are checked by name only (their
+    values are compared by JSON type, as in a list); any list id may be named."""
+    return parse_filter(
+        raw,
+        custom={},
+        known_lists=None,
+        max_depth=MAX_FILTER_DEPTH,
+        max_nodes=MAX_FILTER_NODES,
+        loc=loc,
+    )
 
 
 def validate(rule: RuleInput) -> None:
-    errors = check_condition(rule.condition) if rule.condition is not None else []
-    if isinstance(rule.trigger, FieldChangedTrigger) and not _known_field(rule.trigger.field):
-        errors.append(
-            {"loc": ["body", "trigger", "field"], "msg": "no such field", "type": "value_error"}
-        )
+    errors = condition_errors(rule.condition) if rule.condition is not None else []
+    if isinstance(rule.trigger, FieldChangedTrigger) and not is_stored_field(rule.trigger.field):
+        errors.append(FieldError(("body", "trigger", "field"), "no such field"))
     for i, action in enumerate(rule.actions):
-        if isinstance(action, SetField | ClearField) and not _known_field(action.field):
-            errors.append(
-                {
-                    "loc": ["body", "actions", i, "field"],
-                    "msg": "no such field",
-                    "type": "value_error",
-                }
-            )
+        if isinstance(action, SetField | ClearField) and not is_stored_field(action.field):
+            errors.append(FieldError(("body", "actions", i, "field"), "no such field"))
     if errors:
         raise InvalidInput(errors)
 
 
-def holds(node: dict[str, Any] | None, state: dict[str, Any], lists: set[str]) -> bool:
-    """Whether a relation (its state, the lists it is in) meets a condition."""
-    if node is None:
+def holds(
+    condition: dict[str, Any] | None,
+    state: dict[str, Any],
+    lists: Set[uuid.UUID],
+    day: date,
+) -> bool:
+    """Whether a relation (its state, the lists it is in) meets a condition, as a list with
+    the condition as its filter would have it on ``day``."""
+    if condition is None:
         return True
-    if "all" in node:
-        return all(holds(c, state, lists) for c in node["all"])
-    if "any" in node:
-        return any(holds(c, state, lists) for c in node["any"])
-    if "not" in node:
-        return not holds(node["not"], state, lists)
-    if node["kind"] == "in_list":
-        return str(node["list_id"]) in lists
-    value = current_value(state, node["field"])
-    wanted = node.get("value")
-    empty = value in (None, "", [], {})
-    match node["op"]:
-        case "equals":
-            return value == wanted
-        case "not_equals":
-            return value != wanted
-        case "empty":
-            return empty
-        case "not_empty":
-            return not empty
-        case "contains":
-            return not empty and str(wanted).lower() in str(value).lower()
-        case "in":
-            return value in (wanted or [])
-    return False
+    return evaluate(parse_condition(condition), filter_values(state), lists, day)
 
 
 # --- persistence -------------------------------------------------------------------------------
@@ -450,7 +419,7 @@ async def _do(
             current = await services.relation(relation_id)
             if not current.ok:
                 raise ActionFailed(f"{action.kind}: {current.error()}")
-            before = current_value(current.body, action.field)
+            before = stored_value(current.body["fields"], action.field)
             if before == value:
                 return {"action": action.kind, "field": action.field, "unchanged": True}
             answer = await services.patch_relation(
@@ -538,6 +507,14 @@ async def _do(
     }
 
 
+def _condition_refusal(condition: dict[str, Any] | None) -> str | None:
+    """Why a stored condition cannot be decided (saved under an older vocabulary), if so."""
+    if condition is None:
+        return None
+    errors = condition_errors(condition)
+    return f"the condition is no longer valid: {InvalidInput(errors).message}" if errors else None
+
+
 async def _execute(
     session: AsyncSession,
     services: Services,
@@ -554,18 +531,19 @@ async def _execute(
         status = "skipped"
         error = "the relation is not active" if state.ok else state.error()
     else:
-        lists = {
-            str(r)
-            for r in (
+        lists = set(
+            (
                 await session.execute(
                     text("SELECT list_id FROM list_members WHERE relation_id = :r"),
                     {"r": run.relation_id},
                 )
             ).scalars()
-        }
+        )
         if not rule.enabled and run.trigger.get("button") is None:
             status, error = "skipped", "the rule was disabled"
-        elif not holds(rule.condition, state.body, lists):
+        elif (refusal := _condition_refusal(rule.condition)) is not None:
+            status, error = "skipped", refusal
+        elif not holds(rule.condition, state.body, lists, today()):
             status = "skipped"
             error = "the condition does not hold"
         else:

@@ -9,23 +9,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from relata_common.errors import InvalidInput
+from relata_common.fields import NAME_FIELDS, STORED_FIELDS, is_custom, lookup, stored_value
+from relata_common.fields import STANDARD_FIELDS as FILTERABLE
+from relata_common.fields import display_name as common_display_name
+from relata_common.filters import criteria, levels, walk
 
-STANDARD_FIELDS = (
-    "relation_number",
-    "first_name",
-    "initials",
-    "infix",
-    "last_name",
-    "salutation",
-    "gender",
-    "birth_date",
-    "organisation_name",
-    "coc_number",
-    "iban",
-    "addresses",
-    "phones",
-    "emails",
-)
+STANDARD_FIELDS = ("relation_number", *STORED_FIELDS)
+"""What a form can show besides custom fields and sections: the stored fields and the number."""
 SECTIONS = (
     "functions",
     "contact_moments",
@@ -38,16 +28,7 @@ SECTIONS = (
 """Card sections a form can include like fields; they also allow filtering on that data.
 ``properties``: the generated properties a relation holds ("Active member"), shown without the
 data behind them."""
-NAME_FIELDS = ("first_name", "initials", "infix", "last_name", "organisation_name")
-SEARCH_FIELD_SOURCES = {
-    "email": "emails",
-    "phone": "phones",
-    "postal_code": "addresses",
-    "city": "addresses",
-    "street": "addresses",
-    "country": "addresses",
-    "relation_number": "relation_number",
-}
+SEARCH_FIELD_SOURCES = {name: spec.source for name, spec in FILTERABLE.items()}
 """Which form field a search match on a derived field reveals."""
 
 
@@ -61,8 +42,7 @@ class Tab(BaseModel):
     @classmethod
     def _known(cls, fields: list[str]) -> list[str]:
         for name in fields:
-            custom = name.startswith("custom.") and len(name) > 7
-            if name not in STANDARD_FIELDS and name not in SECTIONS and not custom:
+            if name not in STANDARD_FIELDS and name not in SECTIONS and not is_custom(name):
                 raise ValueError(f"{name!r} is not a relation field or card section")
         return fields
 
@@ -83,9 +63,7 @@ class Form(BaseModel):
 def field_value(fields: dict[str, Any], name: str, state: dict[str, Any]) -> Any:
     if name == "relation_number":
         return state.get("relation_number")
-    if name.startswith("custom."):
-        return fields.get("custom", {}).get(name.removeprefix("custom."))
-    return fields.get(name)
+    return stored_value(fields, name)
 
 
 def visible_tabs(form: Form, state: dict[str, Any]) -> list[dict[str, Any]]:
@@ -106,14 +84,7 @@ def visible_tabs(form: Form, state: dict[str, Any]) -> list[dict[str, Any]]:
 
 def display_name(form: Form, fields: dict[str, Any], relation_number: Any) -> str:
     """A name built only from name fields the form shows (else the relation number)."""
-
-    def shown(name: str) -> Any:
-        return fields.get(name) if form.shows(name) else None
-
-    last_name = shown("last_name")
-    parts = [shown("first_name") or shown("initials"), shown("infix") if last_name else None]
-    name = " ".join(str(p) for p in (*parts, last_name) if p)
-    name = name or str(shown("organisation_name") or "")
+    name = common_display_name({n: fields.get(n) for n in NAME_FIELDS if form.shows(n)})
     if name:
         return name
     return f"relation {relation_number}" if form.shows("relation_number") else "relation"
@@ -142,17 +113,11 @@ gateway wraps every filter in one more (the view's own relations), so 10 leaves 
 def filter_depth(node: Any, enough: int = MAX_FILTER_DEPTH + 1) -> int:
     """Levels of all/any/not down to the deepest node, counted without recursion (a body of
     a megabyte can nest a hundred thousand levels), stopping once ``enough`` is reached."""
-    deepest, stack = 0, [(node, 0)]
-    while stack and deepest < enough:
-        item, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if not isinstance(item, dict):
-            continue
-        for combinator in ("all", "any"):
-            if isinstance(item.get(combinator), list):
-                stack += [(child, depth + 1) for child in item[combinator]]
-        if "not" in item:
-            stack.append((item["not"], depth + 1))
+    deepest = 0
+    for path, _ in walk(node):
+        deepest = max(deepest, levels(path))
+        if deepest >= enough:
+            break
     return deepest
 
 
@@ -163,45 +128,45 @@ def check_filter_depth(node: Any) -> Any:
     return node
 
 
-def filter_fields_outside(
-    form: Form, node: Any, lists: frozenset[str], path: tuple[Any, ...] = ()
-) -> list[tuple]:
+CRITERIA_NEEDS = {
+    "function": "functions",
+    "contact": "contact_moments",
+    "donations": "donations",
+    "registration": "registrations",
+    "in_list": "lists",
+}
+"""Which card section a criterion kind reads (the form must show it to filter on it)."""
+
+
+def filter_fields_outside(form: Form, node: Any, lists: frozenset[str]) -> list[tuple]:
     """Criteria of a filter that read data the form does not show, or lists other than
     ``lists`` (the view's own), with their paths."""
-    if not path and filter_depth(node) > MAX_FILTER_DEPTH:
-        # Refused before walking it: this walk recurses once per level.
+    if filter_depth(node) > MAX_FILTER_DEPTH:
         raise InvalidInput.single(
             ("body", "filter"), f"a filter nests at most {MAX_FILTER_DEPTH} levels of all/any/not"
         )
     found: list[tuple] = []
-    if isinstance(node, dict):
-        for combinator in ("all", "any"):
-            if isinstance(node.get(combinator), list):
-                for i, child in enumerate(node[combinator]):
-                    found += filter_fields_outside(form, child, lists, (*path, combinator, i))
-                return found
-        if "not" in node:
-            return filter_fields_outside(form, node["not"], lists, (*path, "not"))
-        kind = node.get("kind")
-        for key in ("list_id", "at_list"):
-            named = node.get(key) if kind in ("in_list", "function") else None
-            if named is not None and str(named) not in lists:
-                found.append((*path, key))
-        needs = {
-            "function": "functions",
-            "contact": "contact_moments",
-            "in_list": "lists",
-        }.get(str(kind))
-        if kind == "field":
-            name = str(node.get("field", ""))
-            source = SEARCH_FIELD_SOURCES.get(name, name)
-            shown = name in ALWAYS_SHOWN or form.shows(source) or form.shows(name)
-            if not shown:
-                found.append((*path, "field"))
-        elif (
-            (needs is not None and not form.shows(needs))
-            or (kind == "donations" and not form.shows("donations"))
-            or (kind == "registration" and not form.shows("registrations"))
-        ):
-            found.append((*path, "kind"))
+    for path, item in criteria(node):
+        if isinstance(item, dict):
+            found += _criterion_outside(form, item, lists, path)
+    return found
+
+
+def _criterion_outside(
+    form: Form, node: dict[str, Any], lists: frozenset[str], path: tuple[Any, ...]
+) -> list[tuple]:
+    found: list[tuple] = []
+    kind = node.get("kind")
+    for key in ("list_id", "at_list"):
+        named = node.get(key) if kind in ("in_list", "function") else None
+        if named is not None and str(named) not in lists:
+            found.append((*path, key))
+    if kind == "field":
+        name = str(node.get("field", ""))
+        spec = lookup(name)
+        source = spec.source if spec is not None else name
+        if not (name in ALWAYS_SHOWN or form.shows(source) or form.shows(name)):
+            found.append((*path, "field"))
+    elif kind in CRITERIA_NEEDS and not form.shows(CRITERIA_NEEDS[kind]):
+        found.append((*path, "kind"))
     return found

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
+from relata_common.fields import STANDARD_FIELDS, FieldSpec
 from relata_common.web import IfMatchDep, SessionDep, with_etag
 from relata_lists import browsing, clock, definitions
-from relata_lists.catalogue import STANDARD_FIELDS, FieldSpec
 from relata_lists.compiler import Compiler
 from relata_lists.membership import NODE, ListDef, evaluate_fully
 from relata_lists.readmodel import Cause

@@ -6,30 +6,32 @@ today is), which keeps the SQL free of ``now()`` and the indexes usable.
 
 from __future__ import annotations
 
-import calendar
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     Date,
     Numeric,
+    Text,
     and_,
     case,
     cast,
     exists,
     false,
     func,
+    literal,
     not_,
     or_,
     select,
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from relata_lists.catalogue import RELATIVE_OPS, FieldSpec, lookup
-from relata_lists.filters import (
+from relata_common.fields import RELATIVE_OPS, FieldSpec, custom_key, lookup
+from relata_common.filters import (
+    SEPARATOR,
     AllOf,
     AnyOf,
     ContactCriterion,
@@ -40,6 +42,11 @@ from relata_lists.filters import (
     NotOf,
     Period,
     RegistrationCriterion,
+    day_start,
+    field_criteria,
+    is_number,
+    parse_day,
+    period_start,
     walk,
 )
 from relata_lists.models import (
@@ -52,7 +59,6 @@ from relata_lists.models import (
 )
 
 r = rm_relations
-SEPARATOR = "\x1f"  # joins multi-valued fields for contains/starts-with; never in a value
 
 STATUS = "status"
 FUNCTIONS = "functions"
@@ -73,27 +79,6 @@ def field_aspect(name: str) -> str:
 
 def spec_aspect(spec: FieldSpec) -> str:
     return field_aspect(spec.name if spec.column == "custom" else spec.column)
-
-
-def months_before(day: date, months: int) -> date:
-    month_index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(month_index, 12)
-    month += 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def period_start(today: date, period: Period) -> date:
-    """The day ``period`` before ``today``."""
-    match period.unit:
-        case "days":
-            return date.fromordinal(today.toordinal() - period.amount)
-        case "weeks":
-            return date.fromordinal(today.toordinal() - 7 * period.amount)
-        case "months":
-            return months_before(today, period.amount)
-        case "years":
-            return months_before(today, 12 * period.amount)
-    raise AssertionError(period.unit)
 
 
 # Rough relative cost of checking one criterion for one relation: a column comparison, a
@@ -189,6 +174,8 @@ class Compiler:
         folded = func.lower(column) if textual else column
 
         def norm(v: Any) -> Any:
+            if spec.type in ("number", "money") and is_number(v):
+                return _number_bind(v)
             return v.lower() if textual and isinstance(v, str) else v
 
         match op:
@@ -203,11 +190,11 @@ class Compiler:
             case "in":
                 return folded.in_([norm(v) for v in value])
             case "lt":
-                return column < value
+                return column < norm(value)
             case "gt":
-                return column > value
+                return column > norm(value)
             case "between":
-                return column.between(value[0], value[1])
+                return column.between(norm(value[0]), norm(value[1]))
             case "empty":
                 return or_(column.is_(None), column == "") if textual else column.is_(None)
             case "not_empty":
@@ -235,19 +222,15 @@ class Compiler:
 
     def _date(self, column: Any, spec: FieldSpec, op: str, value: Any) -> ColumnElement[bool]:
         day = cast(column, Date) if spec.type == "datetime" else column
-
-        def parse(v: str) -> date:
-            return datetime.fromisoformat(v).date() if "T" in v else date.fromisoformat(v)
-
         match op:
             case "equals":
-                return day == parse(value)
+                return day == parse_day(value)
             case "lt":
-                return day < parse(value)
+                return day < parse_day(value)
             case "gt":
-                return day > parse(value)
+                return day > parse_day(value)
             case "between":
-                return day.between(parse(value[0]), parse(value[1]))
+                return day.between(parse_day(value[0]), parse_day(value[1]))
             case "empty":
                 return column.is_(None)
             case "not_empty":
@@ -260,7 +243,7 @@ class Compiler:
         start = period_start(self.today, period)
         bound: Any = start
         if spec.type == "datetime":
-            bound = datetime.combine(start, time.min).astimezone()
+            bound = day_start(start)
         match op:
             case "within_last":
                 return column >= bound
@@ -273,10 +256,13 @@ class Compiler:
     # --- custom fields: typed by their JSON values -------------------------------------------
 
     def _custom(self, spec: FieldSpec, op: str, value: Any) -> ColumnElement[bool]:
-        key = spec.name.removeprefix("custom.")
+        key = custom_key(spec.name)
         element = r.c.custom[key]
         kind = func.jsonb_typeof(element)
         text_value = element.astext
+        # Text orders by code point, whatever the database's collation: one meaning, and the
+        # one the Python evaluator has (ISO dates sort alike either way).
+        ordered = text_value.collate("C")
         number = case(
             (kind == "number", cast(text_value, Numeric)),
             (kind == "object", cast(element["amount"].astext, Numeric)),
@@ -284,9 +270,9 @@ class Compiler:
         if op in RELATIVE_OPS:
             start = period_start(self.today, Period.model_validate(value)).isoformat()
             comparison = {
-                "within_last": text_value >= start,
-                "more_than_ago": text_value < start,
-                "less_than_ago": text_value > start,
+                "within_last": ordered >= start,
+                "more_than_ago": ordered < start,
+                "less_than_ago": ordered > start,
             }[op]
             return func.coalesce(and_(kind == "string", comparison), false())
         if op == "empty":
@@ -303,9 +289,9 @@ class Compiler:
                 or_(*(self._custom_equals(element, number, v) for v in values)), false()
             )
             return matches if op != "not_equals" else not_(matches)
-        numeric = _is_number(value) or (isinstance(value, list) and all(map(_is_number, value)))
+        numeric = is_number(value) or (isinstance(value, list) and all(map(is_number, value)))
         # Numbers (and money amounts) compare as numbers; ISO dates compare as text.
-        target = number if numeric else text_value
+        target = number if numeric else ordered
         guard = kind.in_(["number", "object"]) if numeric else kind == "string"
         match op:
             case "lt":
@@ -320,7 +306,7 @@ class Compiler:
 
     @staticmethod
     def _custom_equals(element: Any, number: Any, value: Any) -> ColumnElement[bool]:
-        if _is_number(value):
+        if is_number(value):
             return func.coalesce(number == Decimal(str(value)), false())
         if isinstance(value, bool):
             return element == func.to_jsonb(value)
@@ -359,7 +345,7 @@ class Compiler:
             conditions.append(links.c.direction == node.direction)
         since = self._since(node.within_last, node.this_year)
         if since is not None:
-            conditions.append(links.c.occurred_at >= datetime.combine(since, time.min).astimezone())
+            conditions.append(links.c.occurred_at >= day_start(since))
         if node.min_count == 1:
             return exists().where(*conditions)
         count = select(func.count()).select_from(links).where(*conditions).scalar_subquery()
@@ -391,12 +377,23 @@ class Compiler:
         )
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+INT64 = 2**63
+
+
+def _number_bind(value: Any) -> Any:
+    """A number to compare an integer column with: a whole number in range as itself (so
+    the column's index serves), any other (2.5, 1e20) as a numeric, compared exactly."""
+    if isinstance(value, int) and -INT64 <= value < INT64:
+        return value
+    if isinstance(value, float) and value.is_integer() and -INT64 <= value < INT64:
+        return int(value)
+    return literal(Decimal(str(value)), Numeric())
 
 
 def _sql_value(value: Any) -> Any:
-    return Decimal(str(value)) if _is_number(value) else value
+    # A plain text parameter: PostgreSQL's grammar allows no COLLATE on a BETWEEN bound, and
+    # the collation of the other side decides the comparison.
+    return Decimal(str(value)) if is_number(value) else literal(value, Text())
 
 
 # --- what a filter depends on ----------------------------------------------------------------
@@ -456,9 +453,7 @@ def guards(node: Any, custom: dict[str, FieldSpec]) -> dict[str, tuple[Guard, ..
     re-checked on any change of it."""
     found: dict[str, list[Guard]] = {}
     unguarded: set[str] = set()
-    for _, item in walk(node):
-        if not isinstance(item, FieldCriterion):
-            continue
+    for item in field_criteria(node):
         spec = lookup(item.field, custom)
         if spec is None or not spec.multi:
             continue

@@ -5,22 +5,23 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relata_common.errors import Conflict, FieldError, InvalidInput, NotFound
+from relata_common import filters
+from relata_common.errors import Conflict, InvalidInput, NotFound
 from relata_common.events import (
     LISTS_TOPIC,
     ListDefinitionPayload,
     ListEventType,
 )
+from relata_common.fields import FieldSpec
+from relata_common.filters import NODE, referenced_lists
 from relata_common.outbox import OutgoingEvent
 from relata_common.versions import check_version
 from relata_lists import clock
-from relata_lists.catalogue import FieldSpec
 from relata_lists.compiler import Compiler, aspects, is_relative
-from relata_lists.filters import Node, check_filter, node_tag, referenced_lists
 from relata_lists.membership import (
     PUBLISHER,
     Change,
@@ -30,8 +31,6 @@ from relata_lists.membership import (
 )
 from relata_lists.models import lists, memberships, outbox
 from relata_lists.readmodel import Cause
-
-NODE = TypeAdapter(Node)
 
 
 class ListInput(BaseModel):
@@ -67,68 +66,14 @@ def parse_filter(
     loc: tuple[str | int, ...] = ("body", "filter"),
 ) -> Any:
     """A validated filter tree, or 422 naming the path of every bad node."""
-    depth = _nesting(raw)
-    if depth > max_depth * 2 + 2:
-        raise InvalidInput.single(loc, f"a filter nests at most {max_depth} levels")
-    try:
-        node = NODE.validate_python(raw)
-    except ValidationError as error:
-        raise InvalidInput(
-            [
-                FieldError(
-                    (*loc, *node_path(raw, e["loc"])),
-                    e["msg"].removeprefix("Value error, "),
-                    e["type"],
-                )
-                for e in error.errors(include_url=False)
-            ]
-        ) from None
-    errors = check_filter(
-        node,
+    return filters.parse_filter(
+        raw,
         custom=custom,
         known_lists=known_lists,
         max_depth=max_depth,
         max_nodes=max_nodes,
         loc=loc,
     )
-    if errors:
-        raise InvalidInput(errors)
-    return node
-
-
-def node_path(raw: Any, loc: tuple[str | int, ...]) -> list[str | int]:
-    """Pydantic's error location without the union tags it inserts at every node
-    (``all.all.0.field.op`` becomes ``all.0.op``), so it reads as a path in the JSON."""
-    path: list[str | int] = []
-    value, at_node = raw, True
-    for part in loc:
-        if at_node and isinstance(value, dict) and part == node_tag(value):
-            at_node = False  # the tag of the node here, not a key of it
-            continue
-        # The items of all/any and the child of not are nodes again.
-        at_node = part == "not" or (isinstance(part, int) and path[-1:] in (["all"], ["any"]))
-        path.append(part)
-        value = _child(value, part)
-    return path
-
-
-def _child(value: Any, part: str | int) -> Any:
-    if isinstance(value, dict) and isinstance(part, str):
-        return value.get(part)
-    if isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
-        return value[part]
-    return None
-
-
-def _nesting(raw: Any, depth: int = 0) -> int:
-    """How deep a raw JSON value nests, without recursing past a sane bound."""
-    if depth > 100:
-        return depth
-    if isinstance(raw, dict):
-        return max((_nesting(v, depth + 1) for v in raw.values()), default=depth)
-    if isinstance(raw, list):
-        return max((_nesting(v, depth + 1) for v in raw), default=depth)
-    return depth
 
 
 async def known_list_ids(session: AsyncSession) -> set[uuid.UUID]:

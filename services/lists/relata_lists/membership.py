@@ -20,7 +20,6 @@ from typing import Any
 
 import orjson
 from prometheus_client import Histogram
-from pydantic import TypeAdapter
 from sqlalchemy import (
     Boolean,
     Integer,
@@ -45,8 +44,9 @@ from relata_common.events import (
     LIST_MEMBERSHIP_TOPIC,
     MembershipEventType,
 )
+from relata_common.fields import FieldSpec
+from relata_common.filters import NODE
 from relata_common.publishing import Publisher
-from relata_lists.catalogue import FieldSpec
 from relata_lists.compiler import (
     VALUE_OPS,
     Compiler,
@@ -58,7 +58,6 @@ from relata_lists.compiler import (
     list_aspect,
     may_change,
 )
-from relata_lists.filters import Node
 from relata_lists.models import (
     lists,
     membership_history,
@@ -71,7 +70,6 @@ from relata_lists.readmodel import Cause, Touch, Touches, Values
 from relata_lists.settings import ListsSettings
 
 PUBLISHER = Publisher.of(ListsSettings)
-NODE = TypeAdapter(Node)
 
 
 @dataclass(frozen=True)

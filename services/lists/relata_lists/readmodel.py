@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import asyncpg
@@ -27,6 +27,13 @@ from relata_common.events import (
     Envelope,
     RegistrationPayload,
     RelationEventType,
+)
+from relata_common.fields import (
+    STANDARD_FIELDS,
+    STATE_SOURCES,
+    display_name,
+    filter_values,
+    timestamp,
 )
 from relata_common.kafka import PoisonEvent
 from relata_lists.compiler import (
@@ -47,24 +54,15 @@ from relata_lists.models import (
 )
 
 MULTI_FIELDS = {
-    "streets": ("addresses", "street"),
-    "postal_codes": ("addresses", "postal_code"),
-    "cities": ("addresses", "city"),
-    "countries": ("addresses", "country"),
-    "emails": ("emails", "address"),
-    "phones": ("phones", "number"),
+    spec.column: (spec.source, spec.item_key) for spec in STANDARD_FIELDS.values() if spec.multi
 }
 MAX_MERGE_CHAIN = 20
-SCALAR_FIELDS = (
-    "first_name",
-    "initials",
-    "infix",
-    "last_name",
-    "organisation_name",
-    "salutation",
-    "gender",
-    "coc_number",
+SCALAR_FIELDS = tuple(
+    spec.column
+    for spec in STANDARD_FIELDS.values()
+    if spec.type in ("text", "choice") and not spec.multi and spec.source not in STATE_SOURCES
 )
+"""Text and choice columns read from a relation's fields as they are."""
 
 
 @dataclass
@@ -107,17 +105,6 @@ def touch(
     entry.cause = cause  # the latest event that touched it
 
 
-def display_name(relation_type: str, fields: dict[str, Any]) -> str:
-    if relation_type == "organisation":
-        return fields.get("organisation_name", "")
-    parts = [
-        fields.get("first_name") or fields.get("initials"),
-        fields.get("infix"),
-        fields.get("last_name"),
-    ]
-    return " ".join(p for p in parts if p)
-
-
 def sort_name(relation_type: str, fields: dict[str, Any]) -> str:
     if relation_type == "organisation":
         return fields.get("organisation_name", "").lower()
@@ -125,34 +112,18 @@ def sort_name(relation_type: str, fields: dict[str, Any]) -> str:
 
 
 def relation_row(state: dict[str, Any]) -> dict[str, Any]:
-    """A relation's full state (as its events carry it) as a read model row."""
+    """A relation's full state (as its events carry it) as a read model row: the values a
+    filter compares (see :func:`relata_common.fields.filter_values`) and how it is named."""
     fields = state.get("fields", {})
-    row: dict[str, Any] = {
+    return {
         "relation_id": uuid.UUID(str(state["relation_id"])),
         "version": state["version"],
-        "relation_type": state["relation_type"],
         "status": state.get("status", "active"),
         "merged_into": state.get("merged_into"),
-        "relation_number": state.get("relation_number"),
-        "display_name": display_name(state["relation_type"], fields),
+        "display_name": display_name(fields, state["relation_type"]),
         "sort_name": sort_name(state["relation_type"], fields),
-        "birth_date": date.fromisoformat(fields["birth_date"])
-        if fields.get("birth_date")
-        else None,
-        "created_at": _timestamp(state.get("created_at")),
-        "updated_at": _timestamp(state.get("updated_at")),
-        "custom": fields.get("custom", {}),
+        **filter_values(state),
     }
-    row.update({name: fields.get(name) for name in SCALAR_FIELDS})
-    for column, (source, key) in MULTI_FIELDS.items():
-        row[column] = [str(item[key]).lower() for item in fields.get(source, []) if item.get(key)]
-    return row
-
-
-def _timestamp(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 # Read model columns a filter can compare, besides ``status`` and ``custom``: an event that
@@ -492,7 +463,7 @@ async def _apply_contact_moment(
     try:
         moment_id = uuid.UUID(str(state["contact_moment_id"]))
         version = int(state["version"])
-        occurred_at = _timestamp(state["occurred_at"])
+        occurred_at = timestamp(state["occurred_at"])
         values = {"kind": state["kind"], "direction": state["direction"]}
     except (KeyError, ValueError, TypeError) as error:
         raise PoisonEvent(f"contact moment event without a valid state: {error!r}") from None

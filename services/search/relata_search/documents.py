@@ -6,12 +6,11 @@ database without re-parsing events. Holds only what search shows or matches on.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from relata_common.events import RelationState
+from relata_common.fields import PERSON_NAME_FIELDS, display_name
 from relata_search.normalise import email_key, phone_keys, postal_keys, tokens
-
-NAME_FIELDS = ("first_name", "initials", "infix", "last_name")
 
 
 class SearchDocument(TypedDict):
@@ -37,22 +36,14 @@ class IndexTerms(TypedDict):
     number: list[str]
 
 
-def display_name(relation_type: str, fields: dict[str, Any]) -> str:
-    if relation_type == "organisation":
-        return str(fields.get("organisation_name") or "")
-    given = fields.get("first_name") or fields.get("initials")
-    parts = [given, fields.get("infix"), fields.get("last_name")]
-    return " ".join(str(p) for p in parts if p)
-
-
 def document_from_state(state: RelationState) -> SearchDocument:
     fields = state.fields
     return SearchDocument(
         relation_id=str(state.relation_id),
         relation_type=state.relation_type,
         relation_number=state.relation_number,
-        display_name=display_name(state.relation_type, fields),
-        names={name: str(fields[name]) for name in NAME_FIELDS if fields.get(name)},
+        display_name=display_name(fields, state.relation_type),
+        names={name: str(fields[name]) for name in PERSON_NAME_FIELDS if fields.get(name)},
         organisation_name=fields.get("organisation_name"),
         emails=[e["address"] for e in fields.get("emails", []) if e.get("address")],
         phones=[p["number"] for p in fields.get("phones", []) if p.get("number")],

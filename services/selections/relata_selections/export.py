@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relata_common.db import transaction
 from relata_common.errors import InvalidInput
+from relata_common.fields import display_name
 from relata_selections.directory import LOOKUP_MAX, RelationsDirectory
 from relata_selections.models import selection_members
 
@@ -43,11 +44,7 @@ def _first(collection: str, key: str) -> Callable[[State], Any]:
 
 
 def _name(state: State) -> str:
-    fields = state.get("fields", {})
-    if state.get("relation_type") == "organisation":
-        return fields.get("organisation_name") or ""
-    parts = (fields.get("first_name") or fields.get("initials"), fields.get("infix"))
-    return " ".join(p for p in (*parts, fields.get("last_name")) if p)
+    return display_name(state.get("fields", {}), state.get("relation_type"))
 
 
 EXPORT_FIELDS: dict[str, Callable[[State], Any]] = {
