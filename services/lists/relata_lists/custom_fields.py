@@ -8,8 +8,8 @@ import time
 
 from relata_common.client import InternalClient
 from relata_common.errors import DomainError
+from relata_common.fields import FieldSpec, custom_field
 from relata_common.logging import get_logger
-from relata_lists.catalogue import FieldSpec, custom_field
 
 log = get_logger(__name__)
 

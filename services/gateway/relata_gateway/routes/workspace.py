@@ -19,20 +19,12 @@ from relata_common.errors import Unauthorized
 from relata_gateway import activity, cache, pages, views
 from relata_gateway.cards import relation_state, require_visible, visible_ids
 from relata_gateway.deps import Limit, SessionDep, UserDep, card_context, editable, needs_section
-from relata_gateway.forms import ALWAYS_SHOWN, filter_fields_outside
+from relata_gateway.forms import ALWAYS_SHOWN, CRITERIA_NEEDS, filter_fields_outside
 from relata_gateway.models import users
 from relata_gateway.routes.auth import AccessToken
 from relata_gateway.security import issue_token
 
 router = APIRouter(tags=["web application"])
-CRITERIA_NEEDS = {
-    "function": "functions",
-    "contact": "contact_moments",
-    "donations": "donations",
-    "registration": "registrations",
-    "in_list": "lists",
-}
-"""Which card section a criterion kind reads (the form must show it to filter on it)."""
 
 
 async def display_names(session: AsyncSession, user_ids: list[str]) -> dict[str, str]:
