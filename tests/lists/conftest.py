@@ -67,8 +67,11 @@ async def start_lists_group_at_end(settings: ListsSettings) -> None:
 
 
 @pytest.fixture
-async def lists_worker(lists_settings: ListsSettings, lists_api: httpx.AsyncClient):
+async def lists_worker(
+    lists_settings: ListsSettings, lists_api: httpx.AsyncClient
+) -> AsyncIterator[None]:
     """The lists worker (consumers and daily schedule) and its relay, in-process."""
+    del lists_api  # requested so that the service has started and migrated the database
     await start_lists_group_at_end(lists_settings)
     async with (
         LifespanManager(create_worker(lists_settings)),
@@ -102,4 +105,5 @@ async def live_lists(
     relations_relay: None, lists_worker: None, lists_api: httpx.AsyncClient
 ) -> httpx.AsyncClient:
     """The lists API with the relations relay and the lists worker running: events flow."""
+    del relations_relay, lists_worker  # requested so that events flow into the read model
     return lists_api

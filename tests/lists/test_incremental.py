@@ -111,7 +111,7 @@ async def test_an_event_touches_what_changed_in_value(
     )
     assert touches[rid].aspects == {FUNCTIONS}
     async with transaction(sessions) as session:
-        roles = (await session.execute(select(rm_functions.c.role))).scalars().all()
+        roles: list[str] = list((await session.execute(select(rm_functions.c.role))).scalars())
     assert roles == ["b"]
 
 
@@ -146,11 +146,15 @@ async def test_each_real_change_is_announced_once_with_its_cause(
             .mappings()
             .all()
         )
-        events = (
-            await session.execute(
-                select(outbox.table.c.event).where(outbox.table.c.topic == "crm.lists.membership")
-            )
-        ).scalars()
+        events: list[str] = list(
+            (
+                await session.execute(
+                    select(outbox.table.c.event).where(
+                        outbox.table.c.topic == "crm.lists.membership"
+                    )
+                )
+            ).scalars()
+        )
         announced = [orjson.loads(e) for e in events]
         count = await session.scalar(select(func.count()).select_from(membership_history))
     assert count == 1
@@ -198,14 +202,14 @@ async def test_lists_on_cities_follow_moves_judged_by_the_cities_that_changed(
     for version, cities in enumerate(moves, start=1):
         await apply(sessions, event(rid, version, [], addresses=[{"city": c} for c in cities]))
         async with transaction(sessions) as session:
-            held = {
-                ids[list_id]
-                for list_id in (
+            list_ids: list[uuid.UUID] = list(
+                (
                     await session.execute(
                         select(memberships.c.list_id).where(memberships.c.relation_id == rid)
                     )
                 ).scalars()
-            }
+            )
+            held = {ids[list_id] for list_id in list_ids}
         lowered = {c.lower() for c in cities}
         expected = {
             name

@@ -261,7 +261,8 @@ operations = st.one_of(
 steps = st.lists(st.tuples(operations, st.integers(1, 4), st.booleans()), min_size=1, max_size=25)
 
 
-def field(name: str, op: str, value: Any = None) -> dict[str, Any]:
+def leaf(name: str, op: str, value: Any = None) -> dict[str, Any]:
+    """A field criterion (named apart from dataclasses.field, which the models above use)."""
     return {"kind": "field", "field": name, "op": op, "value": value}
 
 
@@ -273,30 +274,29 @@ def in_list(ids: dict[str, uuid.UUID], name: str) -> dict[str, Any]:
     return {"kind": "in_list", "list_id": str(ids[name])}
 
 
+# A list's filter: fixed, or built from the ids of the lists saved before it that it refers to.
 Builder = Callable[[dict[str, uuid.UUID]], dict[str, Any]]
-LISTS: list[tuple[str, Builder]] = [
-    ("utrecht", lambda ids: {"all": [field("city", "equals", "Utrecht")]}),
+LISTS: list[tuple[str, dict[str, Any] | Builder]] = [
+    ("utrecht", {"all": [leaf("city", "equals", "Utrecht")]}),
     (
         "orgs_in_utrecht",
         lambda ids: {
-            "all": [field("relation_type", "equals", "organisation"), in_list(ids, "utrecht")]
+            "all": [leaf("relation_type", "equals", "organisation"), in_list(ids, "utrecht")]
         },
     ),
     (
         "donors",
-        lambda ids: {
+        {
             "kind": "donations",
             "within_last": {"amount": 12, "unit": "months"},
             "total_more_than": 100,
         },
     ),
-    ("quiet", lambda ids: {"not": contact_within(90)}),
-    ("phoned", lambda ids: {"kind": "contact", "contact_kinds": ["phone"], "this_year": True}),
+    ("quiet", {"not": contact_within(90)}),
+    ("phoned", {"kind": "contact", "contact_kinds": ["phone"], "this_year": True}),
     (
         "level",
-        lambda ids: {
-            "any": [field("custom.level", "gt", 3), {"not": field("custom.level", "not_empty")}]
-        },
+        {"any": [leaf("custom.level", "gt", 3), {"not": leaf("custom.level", "not_empty")}]},
     ),
     (
         "board_in_utrecht",
@@ -306,17 +306,15 @@ LISTS: list[tuple[str, Builder]] = [
             "at_list": str(ids["orgs_in_utrecht"]),
         },
     ),
-    ("gala", lambda ids: {"kind": "registration", "event_code": "gala"}),
+    ("gala", {"kind": "registration", "event_code": "gala"}),
     # Judged by the cities that came or went (not every move re-checks them).
-    ("amsterdam_or_delft", lambda ids: field("city", "in", ["Amsterdam", "Delft"])),
+    ("amsterdam_or_delft", leaf("city", "in", ["Amsterdam", "Delft"])),
     (
         "city_text",
-        lambda ids: {
-            "any": [field("city", "starts_with", "ut"), field("city", "contains", "STERD")]
-        },
+        {"any": [leaf("city", "starts_with", "ut"), leaf("city", "contains", "STERD")]},
     ),
-    ("nowhere", lambda ids: {"not": field("city", "not_empty")}),
-    ("at_first_org", lambda ids: {"kind": "function", "at": str(ORGS[0])}),
+    ("nowhere", {"not": leaf("city", "not_empty")}),
+    ("at_first_org", {"kind": "function", "at": str(ORGS[0])}),
     (
         "combined",
         lambda ids: {
@@ -350,11 +348,12 @@ TABLES = (
 async def define_lists(sessions: async_sessionmaker[AsyncSession]) -> None:
     """The fixed lists, each saved (and fully evaluated) after the lists it refers to."""
     ids: dict[str, uuid.UUID] = {}
-    for name, build in LISTS:
+    for name, definition in LISTS:
+        raw = definition(ids) if callable(definition) else definition
         async with transaction(sessions) as session:
             saved, _ = await save_list(
                 session,
-                data=ListInput(name=name, filter=build(ids)),
+                data=ListInput(name=name, filter=raw),
                 custom={},
                 max_depth=12,
                 max_nodes=200,
@@ -367,14 +366,14 @@ async def mismatches(session: AsyncSession) -> dict[str, tuple[set[Any], set[Any
     compiler = Compiler(today=TODAY, custom={})
     found = {}
     for item in await load_lists(session):
-        held = set(
+        held: set[uuid.UUID] = set(
             (
                 await session.execute(
                     select(memberships.c.relation_id).where(memberships.c.list_id == item.list_id)
                 )
             ).scalars()
         )
-        full = set(
+        full: set[uuid.UUID] = set(
             (
                 await session.execute(
                     select(rm_relations.c.relation_id).where(compiler.matching(item.filter))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.helpers import eventually
 from tests.relations.fixtures import create, person
@@ -10,11 +11,10 @@ from tests.relations.fixtures import create, person
 UTRECHT = {"all": [{"kind": "field", "field": "city", "op": "equals", "value": "Utrecht"}]}
 
 
+@pytest.mark.usefixtures("relations_relay", "lists_worker")
 async def test_list_follows_address_changes(
     relations_api: httpx.AsyncClient,
-    relations_relay: None,
     lists_api: httpx.AsyncClient,
-    lists_worker: None,
 ):
     jan = await create(relations_api, person("Berg", addresses=[{"city": "Utrecht"}]))
     piet = await create(relations_api, person("Jansen", addresses=[{"city": "Amsterdam"}]))

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 import httpx
+import pytest
 from asgi_lifespan import LifespanManager
 
 from relata_lists.app import create_relay, create_worker
@@ -27,9 +28,9 @@ from tests.relations.fixtures import create, person
 CITIES = ("Utrecht", "Amsterdam")
 
 
+@pytest.mark.usefixtures("relations_relay")
 async def test_two_workers_announce_each_transition_once(
     relations_api: httpx.AsyncClient,
-    relations_relay: None,
     lists_api: httpx.AsyncClient,
     lists_settings: ListsSettings,
     platform: Platform,

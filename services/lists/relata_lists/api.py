@@ -15,6 +15,7 @@ from relata_lists import browsing, clock, definitions
 from relata_lists.compiler import Compiler
 from relata_lists.membership import NODE, ListDef, evaluate_fully
 from relata_lists.readmodel import Cause
+from relata_lists.settings import ListsSettings
 
 lists_router = APIRouter(prefix="/lists", tags=["lists"])
 filters_router = APIRouter(tags=["filters"])
@@ -46,9 +47,10 @@ async def _custom(request: Request) -> dict[str, FieldSpec]:
     return await request.app.state.custom_fields.get()
 
 
-def _limits(request: Request) -> dict[str, int]:
-    settings = request.app.state.settings
-    return {"max_depth": settings.max_filter_depth, "max_nodes": settings.max_filter_nodes}
+def _settings(request: Request) -> ListsSettings:
+    """The service's settings, where the filter size limits are configured."""
+    settings: ListsSettings = request.app.state.settings
+    return settings
 
 
 @filters_router.get("/fields")
@@ -76,7 +78,8 @@ async def _parse(request: Request, session: Any, raw: Any) -> Any:
         raw,
         custom=await _custom(request),
         known_lists=await definitions.known_list_ids(session),
-        **_limits(request),
+        max_depth=_settings(request).max_filter_depth,
+        max_nodes=_settings(request).max_filter_nodes,
     )
 
 
@@ -131,7 +134,11 @@ async def create_list(
 ) -> definitions.ListOut:
     """Save a filter as a relation list; its members are evaluated at once."""
     saved, _ = await definitions.save_list(
-        session, data=body, custom=await _custom(request), **_limits(request)
+        session,
+        data=body,
+        custom=await _custom(request),
+        max_depth=_settings(request).max_filter_depth,
+        max_nodes=_settings(request).max_filter_nodes,
     )
     response.headers["Location"] = f"/lists/{saved.list_id}"
     return with_etag(response, saved)
@@ -167,7 +174,8 @@ async def change_list(
         custom=await _custom(request),
         list_id=list_id,
         expected_version=version,
-        **_limits(request),
+        max_depth=_settings(request).max_filter_depth,
+        max_nodes=_settings(request).max_filter_nodes,
     )
     return with_etag(response, saved)
 

@@ -166,7 +166,7 @@ async def save_list(
         "relative": is_relative(node),
         "depends_on": sorted(depends_on),
     }
-    version = 1 if creating else current["version"] + 1  # type: ignore[index]
+    version = 1 if current is None else current["version"] + 1
     if creating:
         await session.execute(lists.insert().values(list_id=list_id, version=version, **values))
     else:
@@ -213,7 +213,8 @@ async def delete_list(session: AsyncSession, *, list_id: uuid.UUID) -> list[Chan
         .returning(memberships.c.relation_id)
     )
     cause = Cause(None, ListEventType.DELETED.value)
-    changes = [Change(list_id, rid, False, cause) for rid in removed.scalars()]
+    removed_ids: list[uuid.UUID] = list(removed.scalars())
+    changes = [Change(list_id, rid, False, cause) for rid in removed_ids]
     await record_changes(session, changes, Compiler(clock.today(), {}), {})
     await session.execute(lists.delete().where(lists.c.list_id == list_id))
     event = _definition_event(ListEventType.DELETED, list_id, dict(row), row["version"] + 1, True)
@@ -245,6 +246,5 @@ async def all_lists(session: AsyncSession, view_id: str | None) -> list[ListOut]
     statement = select(lists.c.list_id).order_by(lists.c.name, lists.c.list_id)
     if view_id is not None:
         statement = statement.where(lists.c.view_id == view_id)
-    return [
-        await get_list(session, list_id) for list_id in (await session.execute(statement)).scalars()
-    ]
+    list_ids: list[uuid.UUID] = list((await session.execute(statement)).scalars())
+    return [await get_list(session, list_id) for list_id in list_ids]

@@ -255,7 +255,7 @@ async def _evaluate_level(
     if not wanted:
         return []
     params = {f"ids{i}": sorted(wanted.get(item.list_id, ())) for i, item in enumerate(level)}
-    rows = (await session.execute(prepared.mismatches, params)).all()
+    rows = (await session.execute(prepared.mismatches, params)).tuples().all()
     desired_in: set[tuple[uuid.UUID, uuid.UUID]] = set()
     desired_out: set[tuple[uuid.UUID, uuid.UUID]] = set()
     for i, relation_id, matched in rows:
@@ -396,7 +396,7 @@ async def _apply(
             .on_conflict_do_nothing()
             .returning(memberships.c.list_id, memberships.c.relation_id)
         )
-        changes += [Change(li, r, True, _cause(touches, r)) for li, r in inserted.all()]
+        changes += [Change(li, r, True, _cause(touches, r)) for li, r in inserted.tuples()]
     if desired_out:
         pairs = _pairs(desired_out)
         deleted = await session.execute(
@@ -407,7 +407,7 @@ async def _apply(
             )
             .returning(memberships.c.list_id, memberships.c.relation_id)
         )
-        changes += [Change(li, r, False, _cause(touches, r)) for li, r in deleted.all()]
+        changes += [Change(li, r, False, _cause(touches, r)) for li, r in deleted.tuples()]
     return changes
 
 
@@ -459,7 +459,7 @@ async def _function_holders(
         )
     )
     holders: dict[uuid.UUID, set[uuid.UUID]] = {}
-    for object_id, subject_id in rows:
+    for object_id, subject_id in rows.tuples():
         holders.setdefault(object_id, set()).add(subject_id)
     return holders
 
@@ -507,7 +507,8 @@ async def _evaluate_fully(
         )
         .returning(memberships.c.relation_id)
     )
-    changes = [Change(item.list_id, rid, False, cause) for rid in left.scalars()]
+    left_ids: list[uuid.UUID] = list(left.scalars())
+    changes = [Change(item.list_id, rid, False, cause) for rid in left_ids]
     entered = await session.execute(
         insert(memberships)
         .from_select(
@@ -615,7 +616,7 @@ async def _explain(
     statement = _prepared(_key("explain", items, compiler), lambda: _explaining(items, compiler))
     outcomes: dict[tuple[int, uuid.UUID], tuple[str, list[bool | None]]] = {
         (i, relation_id): (status, results)
-        for i, relation_id, status, results in await session.execute(statement, ids)
+        for i, relation_id, status, results in (await session.execute(statement, ids)).tuples()
     }
     index = {item.list_id: i for i, item in enumerate(items)}
     reasons: dict[tuple[uuid.UUID, uuid.UUID], list[str]] = {}
@@ -644,7 +645,9 @@ def _outcomes(i: int, criteria: list[Any], compiler: Compiler) -> Any:
     """``(i, relation_id, status, [outcome of each criterion])`` for the relations bound as
     ``explain<i>``."""
     r = rm_relations
-    results = array([compiler.condition(c) for c in criteria], type_=Boolean)
+    # SQLAlchemy's stubs give the elements (conditions) and ``type_`` (their SQL type) one type
+    # parameter, which no element type satisfies; the array is only selected, never read here.
+    results: array[Any] = array([compiler.condition(c) for c in criteria], type_=Boolean)
     return select(literal(i, Integer), r.c.relation_id, r.c.status, results).where(
         r.c.relation_id == any_(bindparam(f"explain{i}", type_=ARRAY(Uuid)))
     )

@@ -10,7 +10,6 @@ re-checks only those.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -223,7 +222,7 @@ CONTACT_MOMENT_EVENT_TYPES = frozenset(ContactMomentEventType)
 class _Held:
     """A relation's read model row and its functions, as held before this batch."""
 
-    row: Mapping[str, Any]
+    row: asyncpg.Record
     custom: dict[str, Any]
     functions: frozenset[FunctionKey]
 
@@ -294,7 +293,9 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
     statements run per batch go straight to it, without SQLAlchemy's per-row processing."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
-    return raw.driver_connection  # type: ignore[return-value]
+    driver = raw.driver_connection
+    assert isinstance(driver, asyncpg.Connection)  # the engine's driver is asyncpg
+    return driver
 
 
 # The held rows of a batch's relations with their functions, locked: see _held_rows.
@@ -474,12 +475,12 @@ async def _apply_contact_moment(
         deleted=bool(state.get("deleted")),
         **values,
     )
-    statement = statement.on_conflict_do_update(
+    upsert = statement.on_conflict_do_update(
         index_elements=[rm_contact_moments.c.contact_moment_id],
         set_={k: statement.excluded[k] for k in ("version", "occurred_at", "deleted", *values)},
         where=rm_contact_moments.c.version < statement.excluded.version,
     ).returning(rm_contact_moments.c.contact_moment_id)
-    if (await session.execute(statement)).first() is None:
+    if (await session.execute(upsert)).first() is None:
         return  # an older version than held
     links = rm_contact_links
     before = await session.execute(
@@ -547,10 +548,10 @@ async def _apply_registration(
         event_code=registration.event_code,
         status=status,
     )
-    statement = statement.on_conflict_do_update(
+    upsert = statement.on_conflict_do_update(
         index_elements=[rm_registrations.c.registration_id],
         set_={"status": statement.excluded.status},
         where=rm_registrations.c.status != statement.excluded.status,
     ).returning(rm_registrations.c.registration_id)
-    if (await session.execute(statement)).first() is not None:
+    if (await session.execute(upsert)).first() is not None:
         touch(touches, owner, {REGISTRATIONS}, cause)
