@@ -148,10 +148,10 @@ def plan(change: Change, state: dict[str, Any]) -> PlannedChange:
             and f["object_id"] == str(change.object_id)
             and f.get("end_date") is None
         ]
-        after = {"role": change.role, "object_id": str(change.object_id)}
+        function = {"role": change.role, "object_id": str(change.object_id)}
         if held:
             return PlannedChange(**base, outcome="unchanged", reason="holds this function")
-        return PlannedChange(**base, outcome="changes", before=None, after=after)
+        return PlannedChange(**base, outcome="changes", before=None, after=function)
     if change.kind == "archive":
         return PlannedChange(**base, outcome="changes", before=ACTIVE, after=ARCHIVED)
     assert change.field is not None
@@ -370,19 +370,18 @@ async def items(
 
 async def _undo_one(services: Services, item: BulkItem, actor: Actor) -> str:
     current = await services.relation(item.relation_id)
-    if not current.ok or current.version != item.version_after:
+    version = item.version_after  # recorded for every changed item
+    if not current.ok or version is None or current.version != version:
         return "conflict"  # changed since the batch (or gone): leave it
     if item.function_id is not None:
         answer = await services.call(
             "relations", "DELETE", f"/functions/{item.function_id}", actor=actor
         )
     elif item.after == ARCHIVED:
-        answer = await services.set_archived(
-            item.relation_id, False, version=item.version_after, actor=actor
-        )
+        answer = await services.set_archived(item.relation_id, False, version=version, actor=actor)
     else:
         answer = await services.patch_relation(
-            item.relation_id, item.before or {}, version=item.version_after, actor=actor
+            item.relation_id, item.before or {}, version=version, actor=actor
         )
     if is_stale(answer.status):
         return "conflict"

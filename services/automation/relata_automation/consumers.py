@@ -155,7 +155,9 @@ async def apply_other(session: AsyncSession, envelope: Envelope) -> None:
     if envelope.type == RelationEventType.MERGED:
         merged = RelationMergedPayload.model_validate(envelope.payload)
         await duplicates.forget_relation(session, merged.merged_id)
-        await properties.repoint(session, merged.merged_id, merged.survivor_id)
+        # Nothing moves to the survivor here: the lists service re-evaluates it and announces
+        # its memberships, which bring its properties; the merged relation's simply go.
+        await properties.forget(session, merged.merged_id)
     elif envelope.type == RelationEventType.ERASED:
         erased = RelationErasedPayload.model_validate(envelope.payload)
         await duplicates.forget_relation(session, erased.relation_id)

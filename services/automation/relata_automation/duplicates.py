@@ -84,7 +84,7 @@ async def store_relations(
             for i, s in newest.items()
         ]
     )
-    statement = statement.on_conflict_do_update(
+    upsert = statement.on_conflict_do_update(
         index_elements=[relation_profiles.c.relation_id],
         set_={
             "version": statement.excluded.version,
@@ -93,7 +93,7 @@ async def store_relations(
         },
         where=relation_profiles.c.version < statement.excluded.version,
     ).returning(relation_profiles.c.relation_id)
-    stored = list((await session.execute(statement)).scalars())
+    stored: list[uuid.UUID] = list((await session.execute(upsert)).scalars())
     if not stored:
         return {}
     await session.execute(
@@ -166,7 +166,7 @@ async def _candidates_of_many(
         ).bindparams(ids_param),
         {"ids": ids, "max_block": max_block},
     )
-    for me, other in rows:
+    for me, other in rows.tuples():
         if len(found[me]) < limit:
             found[me].append(other)
     paired = await session.execute(
@@ -177,7 +177,7 @@ async def _candidates_of_many(
         ).bindparams(ids_param),
         {"ids": ids},
     )
-    for first, second in paired:
+    for first, second in paired.tuples():
         for me, other in ((first, second), (second, first)):
             if me in found and other not in found[me]:
                 found[me].append(other)

@@ -139,7 +139,8 @@ async def apply_membership(
             ),
             params,
         )
-    for property_id in changed.scalars().all():
+    property_ids: list[uuid.UUID] = list(changed.scalars())
+    for property_id in property_ids:
         await _announce(session, property_id, membership.relation_id, held=entered)
 
 
@@ -172,13 +173,8 @@ async def _announce(
     )
 
 
-async def repoint(session: AsyncSession, merged_id: uuid.UUID, survivor_id: uuid.UUID) -> None:
-    """The lists service re-evaluates the survivor and announces it; the merged relation's
-    memberships and properties simply go."""
-    await forget(session, merged_id)
-
-
 async def forget(session: AsyncSession, relation_id: uuid.UUID) -> None:
+    """A merged or erased relation leaves every list and gives up every property."""
     params = {"r": relation_id}
     await session.execute(text("DELETE FROM list_members WHERE relation_id = :r"), params)
     await session.execute(text("DELETE FROM property_holders WHERE relation_id = :r"), params)

@@ -19,7 +19,7 @@ from relata_automation.clients import Services
 from relata_automation.duplicates import Pair
 from relata_automation.merge_rules import MergeRuleOut, merge_choices, older_survives
 from relata_common.db import transaction
-from relata_common.errors import Conflict, InvalidInput, NotFound
+from relata_common.errors import Conflict, FieldError, InvalidInput, NotFound
 from relata_common.events import Actor, AutomationEventType, DuplicateResolvedPayload
 from relata_common.logging import get_logger
 
@@ -218,11 +218,11 @@ async def decide(
         if answer.status == 422:
             raise InvalidInput(
                 [
-                    {"loc": e.get("loc", ["body"]), "msg": e.get("msg", ""), "type": "value_error"}
+                    FieldError(e.get("loc", ["body"]), e.get("msg", ""))
                     for e in answer.body.get("detail", [])
                 ]
                 if isinstance(answer.body.get("detail"), list)
-                else [{"loc": ["body"], "msg": str(answer.body), "type": "value_error"}]
+                else [FieldError(["body"], str(answer.body))]
             )
         if not answer.ok:
             raise Conflict(f"the relations service refused the merge: {answer.error()}")

@@ -351,7 +351,7 @@ async def queue_for_relation_event(
 ) -> None:
     if _by_automation(envelope) or changed.state.status != "active":
         return
-    trigger = {"event_type": envelope.type, "event_id": str(envelope.event_id)}
+    trigger: dict[str, Any] = {"event_type": envelope.type, "event_id": str(envelope.event_id)}
     if envelope.type == RelationEventType.CREATED:
         rows = await session.execute(
             text("SELECT rule_id FROM adjustment_rules WHERE enabled AND trigger_kind = 'created'")
@@ -415,77 +415,116 @@ async def _do(
     the rule, for an event), ``actor`` who the owning services record."""
     if isinstance(action, SetField | ClearField):
         value = _fill(action.value, by) if isinstance(action, SetField) else None
-        for _ in range(3):  # re-read after a concurrent change (412)
-            current = await services.relation(relation_id)
-            if not current.ok:
-                raise ActionFailed(f"{action.kind}: {current.error()}")
-            before = stored_value(current.body["fields"], action.field)
-            if before == value:
-                return {"action": action.kind, "field": action.field, "unchanged": True}
-            answer = await services.patch_relation(
-                relation_id,
-                field_patch(action.field, value),
-                version=current.version or 0,
-                actor=actor,
-            )
-            if answer.ok:
-                return {"action": action.kind, "field": action.field, "old": before, "new": value}
-            if not is_stale(answer.status):
-                raise ActionFailed(f"{action.kind} {action.field}: {answer.error()}")
-        raise ActionFailed(f"{action.kind} {action.field}: the relation keeps changing")
+        return await _write_field(services, action, value, relation_id, actor)
     if isinstance(action, AddFunction):
-        answer = await services.call(
-            "relations",
-            "POST",
-            f"/relations/{relation_id}/functions",
-            json={
-                "role": action.role,
-                "object_id": str(action.object_id),
-                "start_date": today().isoformat(),
-            },
-            actor=actor,
-        )
-        if not answer.ok:
-            raise ActionFailed(f"add_function: {answer.error()}")
-        return {"action": "add_function", "function_id": answer.body["function_id"]}
+        return await _add_function(services, action, relation_id, actor)
     if isinstance(action, EndFunction):
+        return await _end_functions(services, action, relation_id, actor)
+    if isinstance(action, SelectionAction):
+        return await _change_selection(services, action, relation_id, actor)
+    assert isinstance(action, LogContactMoment)
+    return await _log_contact_moment(services, action, relation_id, actor)
+
+
+async def _write_field(
+    services: Services,
+    action: SetField | ClearField,
+    value: Any,
+    relation_id: uuid.UUID,
+    actor: Actor,
+) -> dict[str, Any]:
+    """Set or clear one field, unless it already holds the value."""
+    for _ in range(3):  # re-read after a concurrent change (412)
         current = await services.relation(relation_id)
         if not current.ok:
-            raise ActionFailed(f"end_function: {current.error()}")
-        ended = []
-        for held in current.body.get("functions") or []:
-            if held["role"] != action.role or held.get("end_date") is not None:
-                continue
-            if action.object_id is not None and held["object_id"] != str(action.object_id):
-                continue
-            answer = await services.call(
-                "relations",
-                "PATCH",
-                f"/functions/{held['function_id']}",
-                json={"end_date": today().isoformat()},
-                actor=actor,
-            )
-            if not answer.ok:
-                raise ActionFailed(f"end_function: {answer.error()}")
-            ended.append(held["function_id"])
-        return {"action": "end_function", "ended": ended, "end_date": today().isoformat()}
-    if isinstance(action, SelectionAction):
-        selection = await services.call("selections", "GET", f"/selections/{action.selection_id}")
-        if not selection.ok:
-            raise ActionFailed(f"{action.kind}: {selection.error()}")
-        path = "members" if action.kind == "add_to_selection" else "members/removal"
+            raise ActionFailed(f"{action.kind}: {current.error()}")
+        before = stored_value(current.body["fields"], action.field)
+        if before == value:
+            return {"action": action.kind, "field": action.field, "unchanged": True}
+        answer = await services.patch_relation(
+            relation_id,
+            field_patch(action.field, value),
+            version=current.version or 0,
+            actor=actor,
+        )
+        if answer.ok:
+            return {"action": action.kind, "field": action.field, "old": before, "new": value}
+        if not is_stale(answer.status):
+            raise ActionFailed(f"{action.kind} {action.field}: {answer.error()}")
+    raise ActionFailed(f"{action.kind} {action.field}: the relation keeps changing")
+
+
+async def _add_function(
+    services: Services, action: AddFunction, relation_id: uuid.UUID, actor: Actor
+) -> dict[str, Any]:
+    """A function from today at the action's organisation."""
+    answer = await services.call(
+        "relations",
+        "POST",
+        f"/relations/{relation_id}/functions",
+        json={
+            "role": action.role,
+            "object_id": str(action.object_id),
+            "start_date": today().isoformat(),
+        },
+        actor=actor,
+    )
+    if not answer.ok:
+        raise ActionFailed(f"add_function: {answer.error()}")
+    return {"action": "add_function", "function_id": answer.body["function_id"]}
+
+
+async def _end_functions(
+    services: Services, action: EndFunction, relation_id: uuid.UUID, actor: Actor
+) -> dict[str, Any]:
+    """End today every current function in the role (at the organisation, when given)."""
+    current = await services.relation(relation_id)
+    if not current.ok:
+        raise ActionFailed(f"end_function: {current.error()}")
+    ended = []
+    for held in current.body.get("functions") or []:
+        if held["role"] != action.role or held.get("end_date") is not None:
+            continue
+        if action.object_id is not None and held["object_id"] != str(action.object_id):
+            continue
         answer = await services.call(
-            "selections",
-            "POST",
-            f"/selections/{action.selection_id}/{path}",
-            json={"relation_ids": [str(relation_id)]},
-            if_match=selection.version,
+            "relations",
+            "PATCH",
+            f"/functions/{held['function_id']}",
+            json={"end_date": today().isoformat()},
             actor=actor,
         )
         if not answer.ok:
-            raise ActionFailed(f"{action.kind}: {answer.error()}")
-        return {"action": action.kind, "selection_id": str(action.selection_id)}
-    assert isinstance(action, LogContactMoment)
+            raise ActionFailed(f"end_function: {answer.error()}")
+        ended.append(held["function_id"])
+    return {"action": "end_function", "ended": ended, "end_date": today().isoformat()}
+
+
+async def _change_selection(
+    services: Services, action: SelectionAction, relation_id: uuid.UUID, actor: Actor
+) -> dict[str, Any]:
+    """Add the relation to a selection or remove it, at the selection's current version."""
+    selection = await services.call("selections", "GET", f"/selections/{action.selection_id}")
+    if not selection.ok:
+        raise ActionFailed(f"{action.kind}: {selection.error()}")
+    path = "members" if action.kind == "add_to_selection" else "members/removal"
+    answer = await services.call(
+        "selections",
+        "POST",
+        f"/selections/{action.selection_id}/{path}",
+        json={"relation_ids": [str(relation_id)]},
+        if_match=selection.version,
+        actor=actor,
+    )
+    if not answer.ok:
+        raise ActionFailed(f"{action.kind}: {answer.error()}")
+    return {"action": action.kind, "selection_id": str(action.selection_id)}
+
+
+async def _log_contact_moment(
+    services: Services, action: LogContactMoment, relation_id: uuid.UUID, actor: Actor
+) -> dict[str, Any]:
+    """A contact moment with the relation, now."""
     answer = await services.call(
         "contactmoments",
         "POST",
@@ -531,7 +570,7 @@ async def _execute(
         status = "skipped"
         error = "the relation is not active" if state.ok else state.error()
     else:
-        lists = set(
+        lists: set[uuid.UUID] = set(
             (
                 await session.execute(
                     text("SELECT list_id FROM list_members WHERE relation_id = :r"),
@@ -578,7 +617,7 @@ async def _execute(
             rule_name=rule.name,
             relation_id=run.relation_id,
             trigger=done.trigger,
-            status=status,  # type: ignore[arg-type]
+            status=status,
             changes=changes,
             error=error,
         ),
