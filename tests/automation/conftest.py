@@ -87,6 +87,9 @@ async def automation_worker(
     relations_relay: None,
 ) -> AsyncIterator[None]:
     """The automation worker (consumer and executor) and relay, with the relations relay."""
+    # Requested so that the service has started and migrated the database, and so that
+    # relation events reach the worker.
+    del automation_api, relations_relay
     group = consumer_group(automation_settings, automation_settings.consumer_group)
     await start_group_at_end(automation_settings.kafka_bootstrap, group, CONSUMED_TOPICS)
     async with (
@@ -100,6 +103,7 @@ async def automation_worker(
 async def automation_sessions(
     automation_settings: AutomationSettings, automation_api: httpx.AsyncClient
 ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    del automation_api  # requested so that the service has started and migrated the database
     engine = create_engine(automation_settings.database_url, pool_size=2)
     yield create_sessionmaker(engine)
     await engine.dispose()

@@ -7,6 +7,7 @@ import random
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.automation.conftest import pairs_with, queue, unique
 from tests.helpers import CATCHING_UP, eventually
@@ -38,8 +39,9 @@ async def patch(relations: httpx.AsyncClient, relation: dict, fields: dict) -> d
     return response.json()
 
 
+@pytest.mark.usefixtures("automation_worker")
 async def test_found_on_create_scored_with_reasons_and_rescored_on_change(
-    relations_api: httpx.AsyncClient, automation_api: httpx.AsyncClient, automation_worker: None
+    relations_api: httpx.AsyncClient, automation_api: httpx.AsyncClient
 ):
     email = f"{unique('jan')}@example.org"
     first = await create(relations_api, jan(email))
@@ -78,8 +80,9 @@ async def test_found_on_create_scored_with_reasons_and_rescored_on_change(
     await eventually(dropped, timeout=CATCHING_UP)
 
 
+@pytest.mark.usefixtures("automation_worker")
 async def test_not_a_duplicate_is_remembered(
-    relations_api: httpx.AsyncClient, automation_api: httpx.AsyncClient, automation_worker: None
+    relations_api: httpx.AsyncClient, automation_api: httpx.AsyncClient
 ):
     email = f"{unique('twin')}@example.org"
     one = await create(relations_api, jan(email))
@@ -120,8 +123,9 @@ async def test_not_a_duplicate_is_remembered(
     assert left.json() == []
 
 
+@pytest.mark.usefixtures("automation_worker")
 async def test_review_merge_goes_through_the_relations_service(
-    relations_api: httpx.AsyncClient, automation_api: httpx.AsyncClient, automation_worker: None
+    relations_api: httpx.AsyncClient, automation_api: httpx.AsyncClient
 ):
     email = f"{unique('merge')}@example.org"
     keep = await create(relations_api, jan(email, phones=[{"number": "0612345678"}]))
@@ -147,8 +151,9 @@ async def test_review_merge_goes_through_the_relations_service(
     assert merge["survivor_id"] == keep["relation_id"]
 
 
+@pytest.mark.usefixtures("automation_worker")
 async def test_a_merge_rule_merges_the_one_candidate_automatically(
-    relations_api: httpx.AsyncClient, automation_api: httpx.AsyncClient, automation_worker: None
+    relations_api: httpx.AsyncClient, automation_api: httpx.AsyncClient
 ):
     bad = await automation_api.post(
         "/merge-rules",
@@ -234,10 +239,10 @@ async def _run_batch(client: httpx.AsyncClient) -> dict:
     return done
 
 
+@pytest.mark.usefixtures("automation_worker")
 async def test_batch_run_and_check_before_creating(
     relations_api: httpx.AsyncClient,
     automation_api: httpx.AsyncClient,
-    automation_worker: None,
     automation_sessions: Any,
 ):
     name, born = unique("Batch"), birth_date()

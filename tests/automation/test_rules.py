@@ -172,12 +172,12 @@ async def test_bad_rules_name_the_field(automation_api: httpx.AsyncClient):
     assert unknown.status_code == 422
 
 
+@pytest.mark.usefixtures("automation_worker")
 async def test_triggers_on_creation_and_field_change_with_condition(
     relations_api: httpx.AsyncClient,
     selections_api: httpx.AsyncClient,  # noqa: F811
     cm_api: httpx.AsyncClient,
     automation_api: httpx.AsyncClient,
-    automation_worker: None,
 ):
     welcome = (
         await selections_api.post(
@@ -248,12 +248,11 @@ async def test_triggers_on_creation_and_field_change_with_condition(
     assert len(await runs_of(automation_api, other)) == 2
 
 
+@pytest.mark.usefixtures("lists_worker", "automation_worker")
 async def test_list_triggers_and_generated_property(
     relations_api: httpx.AsyncClient,
     lists_api: httpx.AsyncClient,  # noqa: F811
-    lists_worker: None,  # noqa: F811
     automation_api: httpx.AsyncClient,
-    automation_worker: None,
 ):
     city = unique("Utrecht")
     paying = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from relata_automation.blocking import blocking_keys, fold, profile_of
 from relata_automation.duplicates import Pair
@@ -15,7 +16,7 @@ from relata_automation.merge_rules import (
 )
 from relata_automation.scoring import jaro_winkler, nearly_same_date, score, stars_for
 
-JAN = {
+JAN: dict[str, Any] = {
     "first_name": "Jan",
     "last_name": "Berg",
     "infix": "van den",
@@ -26,7 +27,7 @@ JAN = {
 }
 
 
-def person(**changes: object) -> dict:
+def person(**changes: object) -> dict[str, Any]:
     return {**JAN, **changes}
 
 
@@ -118,7 +119,7 @@ def test_a_rule_chooses_only_candidates_in_its_lists():
     new_id, member, outsider = (uuid.uuid4() for _ in range(3))
     profile = profile_of("person", JAN)
     pairs = [
-        Pair(uuid.uuid4(), *sorted([new_id, other]), 5, 12, [], "open")
+        Pair(uuid.uuid4(), min(new_id, other), max(new_id, other), 5, 12, [], "open")
         for other in (member, outsider)
     ]
     others = {member: profile, outsider: profile}
@@ -151,8 +152,14 @@ def test_swapped_names_and_a_mistyped_postal_code_still_meet():
 
 
 def test_the_relation_created_first_survives_a_rule_merge():
-    older = {"relation_id": str(uuid.uuid4()), "created_at": "2026-01-02T10:00:00+00:00"}
-    newer = {"relation_id": str(uuid.uuid4()), "created_at": "2026-01-02T10:00:05+00:00"}
+    older: dict[str, Any] = {
+        "relation_id": str(uuid.uuid4()),
+        "created_at": "2026-01-02T10:00:00+00:00",
+    }
+    newer: dict[str, Any] = {
+        "relation_id": str(uuid.uuid4()),
+        "created_at": "2026-01-02T10:00:05+00:00",
+    }
     older["relation_number"], newer["relation_number"] = 7, 8
     expected = (uuid.UUID(older["relation_id"]), uuid.UUID(newer["relation_id"]))
     assert older_survives(older, newer) == expected
