@@ -165,6 +165,7 @@ class EventConsumer:
         self.inbox = inbox
         if (apply is None) == (apply_batch is None):
             raise ValueError("give either apply or apply_batch")
+        # Without apply_batch, apply is given (checked just above); mypy cannot tie the two.
         self.apply_batch = apply_batch or _one_by_one(apply)  # type: ignore[arg-type]
         self.producer = producer
         self.retry_attempts = retry_attempts
