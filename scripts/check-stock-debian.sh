@@ -29,6 +29,10 @@ options:
   --mirror URL     Debian mirror (default: http://deb.debian.org/debian)
   --branch NAME    branch to clone (default: the current branch)
   --tests ARGS     what `make test` runs, as PYTEST_ARGS (default: everything)
+  --ca-cert FILE   a certificate authority to trust inside DIR besides Debian's (repeatable):
+                   for networks whose proxy re-signs TLS (PyPI); the root file system gets
+                   it in /usr/local/share/ca-certificates, and pip and uv are pointed at the
+                   system bundle with PIP_CERT and SSL_CERT_FILE
   --no-up          skip the `make up` step
   -h, --help       this text
 USAGE
@@ -40,6 +44,7 @@ BRANCH="$(git -C "$REPO" rev-parse --abbrev-ref HEAD)"
 TESTS=""
 RUN_UP=1
 DIR=""
+CA_CERTS=()
 while [ "$#" -gt 0 ]; do
     case "$1" in
         -h | --help) usage; exit 0 ;;
@@ -47,6 +52,7 @@ while [ "$#" -gt 0 ]; do
         --branch) BRANCH="$2"; shift 2 ;;
         --tests) TESTS="$2"; shift 2 ;;
         --no-up) RUN_UP=0; shift ;;
+        --ca-cert) CA_CERTS+=("$(realpath "$2")"); shift 2 ;;
         -*) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
         *) DIR="$1"; shift ;;
     esac
@@ -68,6 +74,11 @@ PACKAGES="$(sed -n 's/^sudo apt-get install -y //p' "$REPO/README.md" | head -n1
 [ -n "$PACKAGES" ] || { echo "no 'sudo apt-get install -y' line in README.md" >&2; exit 1; }
 SOURCE_GIT="$(cd "$REPO" && cd "$(git rev-parse --git-common-dir)" && pwd)"
 LOG="$DIR/root/stock-check.log"
+TLS_ENV=()
+if [ "${#CA_CERTS[@]}" -gt 0 ]; then
+    BUNDLE=/etc/ssl/certs/ca-certificates.crt
+    TLS_ENV=("SSL_CERT_FILE=$BUNDLE" "PIP_CERT=$BUNDLE")
+fi
 
 step() { echo "== $*" | tee -a "$LOG" >&2; }
 
@@ -97,11 +108,16 @@ in_root() {
         mount --bind -o ro "$source_git" "$dir/mnt/source.git"
         exec chroot "$dir" env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
             PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
-    ' in-root "$DIR" "$SOURCE_GIT" bash -c "$script" 2>&1 | tee -a "$LOG"
+    ' in-root "$DIR" "$SOURCE_GIT" "${TLS_ENV[@]}" bash -c "$script" 2>&1 | tee -a "$LOG"
     return "${PIPESTATUS[0]}"
 }
 
 # --- 2. packages and downloads, with this machine's network ---------------------------------
+for cert in "${CA_CERTS[@]}"; do
+    mkdir -p "$DIR/usr/local/share/ca-certificates"
+    cp "$cert" "$DIR/usr/local/share/ca-certificates/$(basename "${cert%.*}").crt"
+    step "trusting $(basename "$cert") inside DIR (--ca-cert)"
+done
 step "install the prerequisites, clone $BRANCH, make bootstrap, scripts/ensure-browser.sh"
 # shellcheck disable=SC2016
 in_root host "
@@ -111,6 +127,7 @@ in_root host "
     apt-get -o DPkg::Lock::Timeout=600 -q update
     DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -q install -y $PACKAGES
     rm -f /usr/sbin/policy-rc.d
+    [ -z \"\${SSL_CERT_FILE:-}\" ] || update-ca-certificates >/dev/null
     rm -rf /root/relata
     git clone --quiet --branch '$BRANCH' file:///mnt/source.git /root/relata
     cd /root/relata
