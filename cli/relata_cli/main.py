@@ -18,7 +18,7 @@ import typer
 
 from relata_cli import runstate
 from relata_cli import status as state
-from relata_cli.infrastructure import local_infrastructure
+from relata_cli.infrastructure import Unavailable, local_infrastructure
 from relata_cli.processes import (
     DEFAULT_PORT_BASE,
     GATEWAY,
@@ -163,6 +163,9 @@ def up(
         pass
     except NotReady as error:
         typer.echo(f"{error}; see its log in {log_dir}", err=True)
+        raise typer.Exit(1) from None
+    except Unavailable as error:
+        typer.echo(str(error), err=True)
         raise typer.Exit(1) from None
     finally:
         runstate.remove(run_dir)
