@@ -12,10 +12,11 @@ with debootstrap, unshare and ip (apt-get install debootstrap iproute2):
 
   1. debootstrap trixie into DIR (skipped when DIR holds a system already; keep DIR outside
      the repository);
-  2. with the machine's network: install in DIR only the packages of the README's apt line
-     (services are not started meanwhile), clone this repository's branch from the local
-     clone, and fetch what needs the internet: `make bootstrap` (uv and the locked
-     environment from PyPI) and `scripts/ensure-browser.sh` (Debian's chromium);
+  2. install in DIR only the packages of the README's apt line (fetched with the machine's
+     network, installed without it, services not started meanwhile); then, with the
+     machine's network, clone this repository's branch from the local clone and fetch what
+     needs the internet: `make bootstrap` (uv and the locked environment from PyPI) and
+     `scripts/ensure-browser.sh` (Debian's chromium);
   3. in a network namespace of its own (only loopback, so its PostgreSQL, Redis and ports
      are its own, not this machine's): `make up` as a new user would run it; when PostgreSQL
      refuses the password-less login, do what the message says (a password, CRM_POSTGRES_URL
@@ -118,16 +119,28 @@ for cert in "${CA_CERTS[@]}"; do
     cp "$cert" "$DIR/usr/local/share/ca-certificates/$(basename "${cert%.*}").crt"
     step "trusting $(basename "$cert") inside DIR (--ca-cert)"
 done
-step "install the prerequisites, clone $BRANCH, make bootstrap, scripts/ensure-browser.sh"
+step "fetch the prerequisites' packages"
 # shellcheck disable=SC2016
 in_root host "
     set -e
-    # No service starts while packages install: they would bind this machine's ports.
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
     apt-get -o DPkg::Lock::Timeout=600 -q update
+    apt-get -o DPkg::Lock::Timeout=600 -q install -y --download-only $PACKAGES
+" && step "fetched: OK" || { step "fetched: FAILED"; exit 1; }
+# Installed without this machine's network: PostgreSQL's new cluster would otherwise take
+# the next free port (5433) when this machine's own PostgreSQL holds 5432.
+step "install the prerequisites (apt-get install -y $PACKAGES)"
+in_root own "
+    set -e
+    # No service starts while packages install (there is no init system here to stop it).
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
     DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -q install -y $PACKAGES
     rm -f /usr/sbin/policy-rc.d
     [ -z \"\${SSL_CERT_FILE:-}\" ] || update-ca-certificates >/dev/null
+" && step "installed: OK" || { step "installed: FAILED"; exit 1; }
+step "clone $BRANCH, make bootstrap, scripts/ensure-browser.sh"
+# shellcheck disable=SC2016
+in_root host "
+    set -e
     rm -rf /root/relata
     git clone --quiet --branch '$BRANCH' file:///mnt/source.git /root/relata
     cd /root/relata
