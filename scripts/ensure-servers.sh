@@ -2,9 +2,9 @@
 # Make sure PostgreSQL and Redis answer and PostgreSQL lets us in, before `make up` or
 # `make test` (the first argument, `up` or `test`, says which settings apply).
 #
-# A server named by its setting (CRM_POSTGRES_URL / CRM_REDIS_URL for `up`, CRM_TEST_... for
-# `test`) is used as it is. Otherwise the machine's own on loopback: started when it is
-# installed but stopped; when it is not installed, the one line that installs it is printed.
+# The servers are the machine's own on loopback unless their setting (CRM_POSTGRES_URL /
+# CRM_REDIS_URL for `up`, CRM_TEST_... for `test`) names another: started when installed but
+# stopped; when not installed, the one line that installs them is printed.
 # The Kafka-protocol broker needs nothing here: `crm up` and the tests start their own.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,13 @@ case "${1:-}" in
     test) POSTGRES_SETTING=CRM_TEST_POSTGRES_URL REDIS_SETTING=CRM_TEST_REDIS_URL ;;
     *) echo "usage: $0 up|test" >&2; exit 2 ;;
 esac
+
+# Whether a setting leaves the server on this machine's loopback default port (a URL with a
+# password for 127.0.0.1:5432 still means the local PostgreSQL, which may need starting).
+local_server() {
+    local url="$1" port="$2"
+    [ -z "$url" ] || [[ "$url" =~ [@/](127\.0\.0\.1|localhost)(:$port)?([/?]|$) ]]
+}
 
 answers() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 
@@ -40,7 +47,7 @@ start_postgres() {
 }
 
 missing=()
-if [ -z "${!POSTGRES_SETTING:-}" ] && ! answers 5432; then
+if local_server "${!POSTGRES_SETTING:-}" 5432 && ! answers 5432; then
     if command -v pg_lsclusters >/dev/null 2>&1; then
         start_postgres
         wait_for answers 5432 || { echo "PostgreSQL does not answer on 127.0.0.1:5432" >&2; exit 1; }
@@ -48,7 +55,7 @@ if [ -z "${!POSTGRES_SETTING:-}" ] && ! answers 5432; then
         missing+=(postgresql)
     fi
 fi
-if [ -z "${!REDIS_SETTING:-}" ] && ! redis_answers; then
+if local_server "${!REDIS_SETTING:-}" 6379 && ! redis_answers; then
     if command -v redis-server >/dev/null 2>&1; then
         echo "Redis does not answer on 127.0.0.1:6379; starting it" >&2
         redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
