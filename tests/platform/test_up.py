@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess
@@ -93,7 +92,8 @@ class Platform:
 
 
 def _uv() -> str:
-    return shutil.which("uv") or str(Path.home() / ".local" / "bin" / "uv")
+    """The uv ``make`` uses (on PATH, in ~/.local/bin, or the tools environment)."""
+    return subprocess.check_output([ROOT / "scripts" / "uv-path.sh"], text=True).strip()
 
 
 def _group_members(pgid: int) -> set[int]:
