@@ -4,7 +4,7 @@
 # status is non-zero when any of them failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-UV="$(command -v uv 2>/dev/null || echo "$HOME/.local/bin/uv")"
+UV="$(scripts/uv-path.sh)"
 
 failed=()
 run() {

@@ -2,7 +2,7 @@
 # Run the test suite; "no tests ran" (pytest's exit code 5) is a failure, not a pass.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-UV="$(command -v uv 2>/dev/null || echo "$HOME/.local/bin/uv")"
+UV="$(scripts/uv-path.sh)"
 "$UV" run pytest "$@"
 status=$?
 if [ "$status" -eq 5 ]; then

@@ -119,13 +119,16 @@ class OutageProxy:
         self._server = await asyncio.start_server(self._handle, self.host, self.listen_port)
 
     async def cut(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
         for writer in list(self._writers):
             writer.close()
         self._writers.clear()
+        # Only now: since Python 3.12 wait_closed() also waits for the open connections,
+        # so awaiting it before closing them hangs the outage forever.
+        if server is not None:
+            await server.wait_closed()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

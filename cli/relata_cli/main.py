@@ -18,8 +18,17 @@ import typer
 
 from relata_cli import runstate
 from relata_cli import status as state
-from relata_cli.infrastructure import local_infrastructure
-from relata_cli.processes import GATEWAY, PROCESSES, ProcessSpec
+from relata_cli.infrastructure import Unavailable, local_infrastructure
+from relata_cli.processes import (
+    DEFAULT_PORT_BASE,
+    GATEWAY,
+    HIGHEST_OFFSET,
+    PROCESSES,
+    ProcessSpec,
+    named,
+    port,
+    service_urls,
+)
 from relata_cli.seed import DEFAULT_RELATIONS, seed_demo_once
 from relata_common.asyncapi import specification
 
@@ -38,16 +47,16 @@ def _answers(host: str, port: int) -> bool:
         return False
 
 
-def busy_ports() -> list[ProcessSpec]:
-    """Processes whose fixed port something else answers on already."""
-    return [spec for spec in PROCESSES if _answers("127.0.0.1", spec.port)]
+def busy_ports(base: int = DEFAULT_PORT_BASE) -> list[ProcessSpec]:
+    """Processes whose port (from ``base``) something else answers on already."""
+    return [spec for spec in PROCESSES if _answers("127.0.0.1", port(spec, base))]
 
 
 def _start(spec: ProcessSpec, env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:
     """Start one process, logging to its own file."""
     log = open(log_dir / f"{spec.name}.log", "ab")  # noqa: SIM115 - lives as long as the process
     return subprocess.Popen(
-        [*spec.command, "--port", str(spec.port)],
+        [*spec.command, "--port", str(port(spec, runstate.port_base(env)))],
         env={**env, "CRM_DATABASE_NAME": runstate.database_name(env, spec.database)},
         stdout=log,
         stderr=log,
@@ -58,12 +67,15 @@ class NotReady(Exception):
     """A process exited or did not become ready in time."""
 
 
-def _wait_ready(spec: ProcessSpec, process: subprocess.Popen[bytes], deadline: float) -> None:
+def _wait_ready(
+    spec: ProcessSpec, process: subprocess.Popen[bytes], base: int, deadline: float
+) -> None:
+    ready = f"http://127.0.0.1:{port(spec, base)}/ready"
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise NotReady(f"{spec.name} exited with {process.returncode}")
         try:
-            if httpx.get(f"http://127.0.0.1:{spec.port}/ready", timeout=1).status_code == 200:
+            if httpx.get(ready, timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -112,13 +124,23 @@ def up(
         help="put before every database name, to run apart from other installations",
     ),
     ready_timeout: float = typer.Option(180.0, help="seconds the processes get to become ready"),
+    port_base: int = typer.Option(
+        DEFAULT_PORT_BASE,
+        envvar="CRM_PORT_BASE",
+        min=1024,
+        max=65535 - HIGHEST_OFFSET,
+        help="the gateway's port; the other processes take theirs at the same distance from it "
+        f"as from {DEFAULT_PORT_BASE} (relations-api at base + 1, lists-worker at base + 1103)",
+    ),
 ) -> None:
     """Start the whole platform on this machine; Ctrl-C stops it cleanly."""
-    busy = busy_ports()
+    busy = busy_ports(port_base)
     if busy:
-        listed = ", ".join(f"{spec.port} ({spec.name})" for spec in busy)
+        listed = ", ".join(f"{port(spec, port_base)} ({spec.name})" for spec in busy)
         typer.echo(
-            f"ports in use already: {listed}. Is the platform running? (crm status)", err=True
+            f"ports in use already: {listed}. Is the platform running? (crm status) "
+            "Another --port-base runs a second one beside it.",
+            err=True,
         )
         raise typer.Exit(1)
     _stop_on_signals()
@@ -133,12 +155,17 @@ def up(
                 **infrastructure.environment(),
                 "CRM_DATABASE_PREFIX": database_prefix,
                 "CRM_INDEX_DIR": str((run_dir / "search-index").resolve()),
+                "CRM_PORT_BASE": str(port_base),
+                **service_urls(port_base),
             }
             _run(env, run_dir, log_dir, seed, demo_relations, ready_timeout)
     except KeyboardInterrupt:
         pass
     except NotReady as error:
         typer.echo(f"{error}; see its log in {log_dir}", err=True)
+        raise typer.Exit(1) from None
+    except Unavailable as error:
+        typer.echo(str(error), err=True)
         raise typer.Exit(1) from None
     finally:
         runstate.remove(run_dir)
@@ -159,11 +186,12 @@ def _run(
         for spec in PROCESSES:
             running.append((spec, _start(spec, env, log_dir)))
         runstate.save(run_dir, env)
+        base = runstate.port_base(env)
         deadline = time.monotonic() + ready_timeout
         with typer.progressbar(running, label="starting services") as progress:
             for spec, process in progress:
-                _wait_ready(spec, process, deadline)
-        _report(running)
+                _wait_ready(spec, process, base, deadline)
+        _report(running, base)
         if seed:
             seed_demo_once(env, demo_relations)
         typer.echo("Ctrl-C stops everything.")
@@ -172,11 +200,12 @@ def _run(
         _stop(running)
 
 
-def _report(running: list[tuple[ProcessSpec, subprocess.Popen[bytes]]]) -> None:
+def _report(running: list[tuple[ProcessSpec, subprocess.Popen[bytes]]], base: int) -> None:
     for spec, _ in running:
-        extra = f"  (API docs: http://127.0.0.1:{spec.port}/docs)" if spec.docs else ""
-        typer.echo(f"{spec.name:<22} http://127.0.0.1:{spec.port}{extra}")
-    typer.echo(f"\nRelata is up: http://127.0.0.1:{GATEWAY.port}  (OpenAPI: /docs)")
+        address = f"http://127.0.0.1:{port(spec, base)}"
+        extra = f"  (API docs: {address}/docs)" if spec.docs else ""
+        typer.echo(f"{spec.name:<22} {address}{extra}")
+    typer.echo(f"\nRelata is up: http://127.0.0.1:{port(GATEWAY, base)}  (OpenAPI: /docs)")
 
 
 def _stop(running: list[tuple[ProcessSpec, subprocess.Popen[bytes]]], grace: float = 20) -> None:
@@ -222,7 +251,7 @@ def seed(
     except (SeedError, httpx.HTTPError) as error:
         typer.echo(f"seeding failed: {error}", err=True)
         raise typer.Exit(1) from None
-    print_logins()
+    print_logins(env)
 
 
 @app.command()
@@ -238,7 +267,7 @@ def status(run_dir: RunDir = Path(".run")) -> None:
     async def gather() -> tuple[list[state.ProcessState], list[state.Backlog], list[state.Lag]]:
         async with httpx.AsyncClient() as client:
             return await asyncio.gather(
-                state.process_states(client),
+                state.process_states(client, runstate.port_base(env)),
                 state.outbox_backlogs(env),
                 state.consumer_lags(env),
             )
@@ -274,11 +303,11 @@ def reindex(
 ) -> None:
     """Rebuild the search index: the search service empties it and replays the topics."""
     env = runstate.environment(run_dir)
-    search = next(spec for spec in PROCESSES if spec.name == "search")
+    search = port(named("search"), runstate.port_base(env))
     started = time.monotonic()
     try:
         response = httpx.post(
-            f"http://127.0.0.1:{search.port}/admin/rebuild",
+            f"http://127.0.0.1:{search}/admin/rebuild",
             headers={"X-Internal-Token": runstate.internal_token(env)},
             timeout=30,
         )

@@ -52,3 +52,35 @@ PROCESSES: tuple[ProcessSpec, ...] = (
     ProcessSpec("gateway", ("relata-gateway", "api"), 8000, "relata_gateway", docs=True),
 )
 GATEWAY = PROCESSES[-1]
+
+DEFAULT_PORT_BASE = 8000
+"""The gateway's port; every other process keeps its distance from it (relations-api at
+base + 1, lists-worker at base + 1103), so one number moves the whole platform."""
+HIGHEST_OFFSET = max(spec.port for spec in PROCESSES) - DEFAULT_PORT_BASE
+SERVICE_URL_SETTINGS = {
+    "CRM_RELATIONS_URL": "relations-api",
+    "CRM_CONTACTMOMENTS_URL": "contactmoments-api",
+    "CRM_LISTS_URL": "lists-api",
+    "CRM_SELECTIONS_URL": "selections-api",
+    "CRM_SEARCH_URL": "search",
+    "CRM_AUTOMATION_URL": "automation-api",
+}
+"""The settings through which services find each other's APIs."""
+
+
+def named(name: str) -> ProcessSpec:
+    return next(spec for spec in PROCESSES if spec.name == name)
+
+
+def port(spec: ProcessSpec, base: int = DEFAULT_PORT_BASE) -> int:
+    """The port of a process when the platform runs from ``base``."""
+    return spec.port - DEFAULT_PORT_BASE + base
+
+
+def url(spec: ProcessSpec, base: int = DEFAULT_PORT_BASE) -> str:
+    return f"http://127.0.0.1:{port(spec, base)}"
+
+
+def service_urls(base: int = DEFAULT_PORT_BASE) -> dict[str, str]:
+    """The ``CRM_*_URL`` settings that point every service at the others' ports."""
+    return {setting: url(named(name), base) for setting, name in SERVICE_URL_SETTINGS.items()}

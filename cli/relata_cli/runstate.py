@@ -1,8 +1,9 @@
 """What a running ``crm up`` tells the other ``crm`` commands: where its infrastructure is.
 
 ``crm up`` writes ``platform.json`` into its run directory (the Kafka port may not be 9092,
-PostgreSQL may be an embedded one) and removes it when it stops; ``crm status``, ``crm seed``
-and ``crm reindex`` read it, falling back to the ``CRM_`` environment.
+PostgreSQL may be an embedded one, the processes may run from another port base) and removes
+it when it stops; ``crm status``, ``crm seed`` and ``crm reindex`` read it, falling back to the
+``CRM_`` environment.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 import os
 from pathlib import Path
 
+from relata_cli.processes import DEFAULT_PORT_BASE
+
 STATE_FILE = "platform.json"
 SHARED_KEYS = (
     "CRM_POSTGRES_URL",
@@ -18,6 +21,7 @@ SHARED_KEYS = (
     "CRM_KAFKA_BOOTSTRAP",
     "CRM_DATABASE_PREFIX",
     "CRM_INDEX_DIR",
+    "CRM_PORT_BASE",
 )
 DEFAULT_INTERNAL_TOKEN = "relata-dev-internal-token"
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
@@ -63,3 +67,8 @@ def postgres_url(env: dict[str, str]) -> str:
 
 def kafka_bootstrap(env: dict[str, str]) -> str:
     return env.get("CRM_KAFKA_BOOTSTRAP") or DEFAULT_KAFKA
+
+
+def port_base(env: dict[str, str]) -> int:
+    """Where the platform's ports start (``crm up --port-base``)."""
+    return int(env.get("CRM_PORT_BASE") or DEFAULT_PORT_BASE)

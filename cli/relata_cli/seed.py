@@ -25,7 +25,7 @@ import typer
 
 from relata_cli import demo_data, runstate
 from relata_cli.demo_data import DemoRelation
-from relata_cli.processes import GATEWAY, PROCESSES
+from relata_cli.processes import GATEWAY, named, url
 from relata_common.events import (
     DONATIONS_TOPIC,
     REGISTRATIONS_TOPIC,
@@ -45,15 +45,6 @@ DONORS = "Donors"
 UTRECHT_LIST = "Members in Utrecht"
 
 Progress = Callable[[int], None]
-
-
-def _port(name: str) -> int:
-    return next(spec.port for spec in PROCESSES if spec.name == name)
-
-
-GATEWAY_URL = f"http://127.0.0.1:{GATEWAY.port}"
-RELATIONS_URL = f"http://127.0.0.1:{_port('relations-api')}"
-CONTACTMOMENTS_URL = f"http://127.0.0.1:{_port('contactmoments-api')}"
 
 
 @dataclass(frozen=True)
@@ -174,10 +165,14 @@ class Platform:
         self.env = env
         self.internal = {"X-Internal-Token": runstate.internal_token(env)}
         self.bearer: dict[str, str] = {}
+        base = runstate.port_base(env)
+        self.gateway_url = url(GATEWAY, base)
+        self.relations_url = url(named("relations-api"), base)
+        self.contactmoments_url = url(named("contactmoments-api"), base)
 
     async def log_in(self, user: DemoUser) -> bool:
         response = await self.client.post(
-            f"{GATEWAY_URL}/auth/token",
+            f"{self.gateway_url}/auth/token",
             json={"username": user.username, "password": user.password},
         )
         if response.status_code != 200:
@@ -188,7 +183,7 @@ class Platform:
     async def gateway(self, method: str, path: str, what: str, **kwargs: Any) -> httpx.Response:
         allowed = kwargs.pop("allowed", ())
         response = await self.client.request(
-            method, f"{GATEWAY_URL}{path}", headers=self.bearer, **kwargs
+            method, f"{self.gateway_url}{path}", headers=self.bearer, **kwargs
         )
         return _check(response, what, allowed)
 
@@ -300,7 +295,7 @@ async def import_relations(
         body = b"\n".join(orjson.dumps(r.import_row()) for r in chunk)
         response = await platform.service(
             "POST",
-            f"{RELATIONS_URL}/relations/import",
+            f"{platform.relations_url}/relations/import",
             "import",
             content=body,
             headers={"Content-Type": "application/x-ndjson"},
@@ -340,7 +335,7 @@ async def resolve(platform: Platform, external_ids: Iterable[str]) -> dict[str, 
     async def find(external_id: str) -> tuple[str, dict[str, Any] | None]:
         response = await platform.service(
             "GET",
-            f"{RELATIONS_URL}/relations",
+            f"{platform.relations_url}/relations",
             f"finding {external_id}",
             params={"external_id": external_id},
         )
@@ -422,7 +417,7 @@ async def add_functions(
                 continue
             await platform.service(
                 "POST",
-                f"{RELATIONS_URL}/relations/{state['relation_id']}/functions",
+                f"{platform.relations_url}/relations/{state['relation_id']}/functions",
                 f"function of {person.external_id}",
                 json={
                     "role": plan.role,
@@ -448,7 +443,7 @@ async def log_contact_moments(
         relation_id = states[person.external_id]["relation_id"]
         timeline = await platform.service(
             "GET",
-            f"{CONTACTMOMENTS_URL}/relations/{relation_id}/contact-moments",
+            f"{platform.contactmoments_url}/relations/{relation_id}/contact-moments",
             "timeline",
             params={"limit": 1},
         )
@@ -457,7 +452,7 @@ async def log_contact_moments(
         for moment in person.contact_moments:
             await platform.service(
                 "POST",
-                f"{CONTACTMOMENTS_URL}/contact-moments",
+                f"{platform.contactmoments_url}/contact-moments",
                 "contact moment",
                 headers=actor,
                 json={
@@ -629,7 +624,7 @@ def seed_demo_once(env: dict[str, str], relations: int = DEFAULT_RELATIONS) -> N
         typer.echo("demo data: present already (views exist), not loaded again")
     else:
         _report(summary, time.monotonic() - started)
-    print_logins()
+    print_logins(env)
 
 
 def _report(summary: Summary, seconds: float) -> None:
@@ -642,8 +637,9 @@ def _report(summary: Summary, seconds: float) -> None:
     typer.echo("lists, search and cards catch up within moments (events are being processed)")
 
 
-def print_logins() -> None:
-    typer.echo(f"\nDemo logins (POST {GATEWAY_URL}/auth/token):")
+def print_logins(env: dict[str, str]) -> None:
+    gateway = url(GATEWAY, runstate.port_base(env))
+    typer.echo(f"\nDemo logins (POST {gateway}/auth/token):")
     for user in DEMO_USERS:
         if user.view is None:
             views = "every view (administrator)"

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from relata_cli import runstate
-from relata_cli.processes import PROCESSES
+from relata_cli.processes import DEFAULT_PORT_BASE, PROCESSES, port
 
 UNKNOWN = "unknown"
 
@@ -40,7 +40,9 @@ class Lag:
     note: str = ""
 
 
-async def process_states(client: httpx.AsyncClient) -> list[ProcessState]:
+async def process_states(
+    client: httpx.AsyncClient, base: int = DEFAULT_PORT_BASE
+) -> list[ProcessState]:
     async def one(name: str, port: int) -> ProcessState:
         try:
             response = await client.get(f"http://127.0.0.1:{port}/ready", timeout=3)
@@ -52,7 +54,7 @@ async def process_states(client: httpx.AsyncClient) -> list[ProcessState]:
             state = str(response.status_code)
         return ProcessState(name, port, state if response.status_code == 200 else f"{state} !")
 
-    return list(await asyncio.gather(*(one(s.name, s.port) for s in PROCESSES)))
+    return list(await asyncio.gather(*(one(s.name, port(s, base)) for s in PROCESSES)))
 
 
 async def outbox_backlogs(env: dict[str, str]) -> list[Backlog]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Literal
 
 from faststream.kafka import KafkaBroker
@@ -32,7 +33,8 @@ def specification(bootstrap: str = "kafka:9092") -> dict[str, Any]:
             broker.publisher(
                 topic,
                 title=f"{topic}/{event_type}",
-                description=EVENT_PAYLOADS[event_type].__doc__,
+                # Cleaned: Python 3.13 strips docstrings' indentation itself, older ones do not.
+                description=inspect.cleandoc(EVENT_PAYLOADS[event_type].__doc__ or ""),
                 schema=event_model(event_type, EVENT_PAYLOADS[event_type]),
             )
     document = AsyncAPI(broker, title="Relata events", version="1", schema_version="3.0.0")

@@ -14,7 +14,7 @@ import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import MetaData, pool, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -85,13 +85,18 @@ async def transaction(
         yield session
 
 
+def _admin_dsn(url: URL) -> str:
+    """The server's ``postgres`` database, password kept (``str(url)`` masks it as ***)."""
+    return asyncpg_dsn(url.set(database="postgres").render_as_string(hide_password=False))
+
+
 async def ensure_database(database_url: str) -> None:
     """Create the service's database when it does not exist yet."""
     url = make_url(database_url)
     name = url.database
     if name is None:
         raise ValueError("database URL names no database")
-    admin = await asyncpg.connect(asyncpg_dsn(str(url.set(database="postgres"))))
+    admin = await asyncpg.connect(_admin_dsn(url))
     try:
         exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
@@ -104,7 +109,7 @@ async def ensure_database(database_url: str) -> None:
 
 async def drop_database(database_url: str) -> None:
     url = make_url(database_url)
-    admin = await asyncpg.connect(asyncpg_dsn(str(url.set(database="postgres"))))
+    admin = await asyncpg.connect(_admin_dsn(url))
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
     finally:

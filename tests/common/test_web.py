@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 
 import httpx
 from fastapi import APIRouter
@@ -42,7 +43,11 @@ async def bad_statement() -> None:
         await engine.dispose()
 
 
-_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+# The tests' server (as tests/conftest.py finds it): a password may be needed to reach it.
+_DATABASE_URL = (
+    os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432")
+    + "/postgres"
+)
 
 
 def _app():

@@ -1,7 +1,8 @@
 """The README's first command, end to end.
 
 ``make up`` bootstraps the environment and runs ``uv run crm up``; this test runs that command
-(with a run directory and database prefix of its own, so it starts from nothing), waits until
+(with a run directory, database prefix, Redis database and ports of its own, so it starts from
+nothing and runs beside a ``make up`` on the same machine), waits until
 the platform is ready and the demo association is loaded, walks through the gateway as the
 demo users would, then stops the platform with SIGTERM and checks that no process is left.
 """
@@ -10,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
+import random
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -25,14 +27,14 @@ import httpx
 import pytest
 
 from relata_cli.main import busy_ports
-from relata_cli.processes import GATEWAY, PROCESSES
+from relata_cli.processes import GATEWAY, HIGHEST_OFFSET, PROCESSES, port, url
 from relata_cli.seed import DEMO_USERS, MEMBERSHIP, UTRECHT_LIST
 from relata_common.db import drop_database
+from tests.conftest import Infrastructure
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
 
 ROOT = Path(__file__).resolve().parents[2]
-GATEWAY_URL = f"http://127.0.0.1:{GATEWAY.port}"
 READY_TIMEOUT = 180.0
 SEED_TIMEOUT = 120.0
 EVENTUAL_TIMEOUT = 60.0
@@ -54,6 +56,11 @@ class Platform:
     process: subprocess.Popen[bytes]
     output: Path
     run_dir: Path
+    port_base: int
+
+    @property
+    def gateway_url(self) -> str:
+        return url(GATEWAY, self.port_base)
 
     def tail(self, lines: int = 40) -> str:
         text = self.output.read_text(errors="replace") if self.output.exists() else ""
@@ -85,7 +92,8 @@ class Platform:
 
 
 def _uv() -> str:
-    return shutil.which("uv") or str(Path.home() / ".local" / "bin" / "uv")
+    """The uv ``make`` uses (on PATH, in ~/.local/bin, or the tools environment)."""
+    return subprocess.check_output([ROOT / "scripts" / "uv-path.sh"], text=True).strip()
 
 
 def _group_members(pgid: int) -> set[int]:
@@ -105,9 +113,26 @@ def _group_members(pgid: int) -> set[int]:
     return members
 
 
-def _drop_databases(prefix: str) -> None:
-    server = os.environ.get("CRM_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432")
+def _bindable(port_number: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port_number))
+        except OSError:
+            return False
+        return True
 
+
+def free_port_base(attempts: int = 200) -> int:
+    """A port base whose every process port is free, below the kernel's ephemeral range (from
+    32768), where free ports handed out to brokers and clients would soon collide with it."""
+    for _ in range(attempts):
+        base = random.randrange(10_000, 32_000 - HIGHEST_OFFSET)
+        if all(_bindable(port(spec, base)) for spec in PROCESSES):
+            return base
+    raise RuntimeError("no port base with every process port free")
+
+
+def _drop_databases(server: str, prefix: str) -> None:
     async def drop() -> None:
         for database in dict.fromkeys(spec.database for spec in PROCESSES):
             await drop_database(f"{server}/{prefix}{database}")
@@ -116,31 +141,32 @@ def _drop_databases(prefix: str) -> None:
 
 
 @pytest.fixture
-def platform(tmp_path: Path) -> Iterator[Platform]:
-    busy = busy_ports()
-    if busy:
-        listed = ", ".join(f"{spec.port} ({spec.name})" for spec in busy)
-        pytest.fail(
-            f"ports the platform needs are in use already: {listed}. Stop whatever listens "
-            "there (another `crm up`?) and run again. (Kafka's 9092 may be taken: crm up "
-            "then starts Tansu on a free port.)",
-            pytrace=False,
-        )
+def platform(tmp_path: Path, infrastructure: Infrastructure) -> Iterator[Platform]:
+    """``crm up`` on free ports, with the tests' PostgreSQL server and Redis database (a
+    ``make up`` on the same machine keeps its own ports, databases, Redis and run directory);
+    Kafka is a Tansu broker of its own (on a free port, 9092 being taken then)."""
+    base = free_port_base()
     prefix = f"relata_up_{uuid.uuid4().hex[:8]}_"
     output = tmp_path / "crm-up.out"
     run_dir = tmp_path / "run"
+    env = {
+        **os.environ,
+        "CRM_DATABASE_PREFIX": prefix,
+        "CRM_POSTGRES_URL": infrastructure.postgres_url,
+        "CRM_REDIS_URL": infrastructure.redis_url,
+    }
     with output.open("wb") as sink:
         process = subprocess.Popen(
-            [_uv(), "run", "crm", "up", "--run-dir", str(run_dir)],
+            [_uv(), "run", "crm", "up", "--run-dir", str(run_dir), "--port-base", str(base)],
             cwd=ROOT,
-            env={**os.environ, "CRM_DATABASE_PREFIX": prefix},
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: every child is findable
         )
     try:
-        yield Platform(process, output, run_dir)
+        yield Platform(process, output, run_dir, base)
     finally:
         if process.poll() is None:  # the test failed before stopping it: leave nothing behind
             process.send_signal(signal.SIGTERM)
@@ -150,7 +176,7 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
             with suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-        _drop_databases(prefix)
+        _drop_databases(infrastructure.postgres_url, prefix)
 
 
 def _log_in(client: httpx.Client, username: str) -> dict[str, str]:
@@ -178,7 +204,8 @@ def _list_members(client: httpx.Client, headers: dict[str, str], path: str) -> s
 
 def test_up_walkthrough_and_clean_stop(platform: Platform) -> None:
     started = time.monotonic()
-    client = httpx.Client(base_url=GATEWAY_URL, timeout=30)
+    gateway = platform.gateway_url
+    client = httpx.Client(base_url=gateway, timeout=30)
 
     # The platform comes up, then loads the demo association and prints the logins.
     platform.eventually(
@@ -193,7 +220,7 @@ def test_up_walkthrough_and_clean_stop(platform: Platform) -> None:
         SEED_TIMEOUT,
     )
     output = platform.tail(200)
-    assert f"Relata is up: {GATEWAY_URL}" in output
+    assert f"Relata is up: {gateway}" in output
     assert "anouk" in output and PASSWORDS["anouk"] in output
     assert client.get("/docs").status_code == 200
 
@@ -286,7 +313,7 @@ def test_up_walkthrough_and_clean_stop(platform: Platform) -> None:
     if left:
         platform.fail(f"processes left {STOP_TIMEOUT:.0f} s after SIGTERM: {sorted(left)}")
     assert platform.process.wait(timeout=5) == 0
-    assert not busy_ports(), "a port is still taken after the stop"
+    assert not busy_ports(platform.port_base), "a port is still taken after the stop"
     print(
         f"ready after {ready_after:.0f} s, walkthrough done after "
         f"{stop_started - started:.0f} s, stopped in {time.monotonic() - stop_started:.1f} s"

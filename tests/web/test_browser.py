@@ -31,7 +31,6 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwr
 from relata_cli.seed import MEMBERSHIP, UTRECHT_LIST
 from tests.platform.test_up import (  # noqa: F401 - the platform fixture, reused
     EVENTUAL_TIMEOUT,
-    GATEWAY_URL,
     PASSWORDS,
     READY_TIMEOUT,
     SEED_TIMEOUT,
@@ -96,9 +95,9 @@ def _page(browser: Browser, locale: str) -> Page:
     return page
 
 
-def log_in(page: Page, username: str, *, dutch: bool = False) -> None:
+def log_in(page: Page, gateway: str, username: str, *, dutch: bool = False) -> None:
     """Log in through the login form, as a person would (labels in the page's language)."""
-    page.goto(f"{GATEWAY_URL}/")
+    page.goto(f"{gateway}/")
     page.get_by_label("Gebruikersnaam" if dutch else "Username").fill(username)
     page.get_by_label("Wachtwoord" if dutch else "Password").fill(PASSWORDS[username])
     page.get_by_role("button", name="Inloggen" if dutch else "Log in").click()
@@ -180,7 +179,8 @@ def test_daily_walkthrough_in_the_browser(
 ) -> None:
     started = time.monotonic()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    client = httpx.Client(base_url=GATEWAY_URL, timeout=30)
+    gateway = platform.gateway_url
+    client = httpx.Client(base_url=gateway, timeout=30)
     _wait_for_platform(platform, client)
     anouk_api = _token(client, "anouk")
     view = next(
@@ -198,24 +198,24 @@ def test_daily_walkthrough_in_the_browser(
 
     # Daan (read-only, in Dutch) keeps his dashboard and the member's card open.
     daan_dashboard = _page(browser, "nl-NL")
-    log_in(daan_dashboard, "daan", dutch=True)
+    log_in(daan_dashboard, gateway, "daan", dutch=True)
     expect(
         daan_dashboard.get_by_role("heading", name="Recent gewijzigd door anderen")
     ).to_be_visible()
     daan_list = _page(browser, "nl-NL")
-    log_in(daan_list, "daan", dutch=True)
+    log_in(daan_list, gateway, "daan", dutch=True)
     daan_list.locator("#menu").get_by_role("link", name=UTRECHT_LIST, exact=True).click()
     expect(daan_list.locator("#list-table")).to_be_visible()
     count_before = daan_list.locator("#list-count").inner_text()
     daan_card = _page(browser, "nl-NL")
-    log_in(daan_card, "daan", dutch=True)
-    daan_card.goto(f"{GATEWAY_URL}/app/#{card_path}")
+    log_in(daan_card, gateway, "daan", dutch=True)
+    daan_card.goto(f"{gateway}/app/#{card_path}")
     expect(daan_card.locator("#card-title")).to_have_text(name)
     expect(daan_card.get_by_role("button", name="Wijzigen")).to_have_count(0)  # read-only
 
     # 1. Anouk logs in (in English) and finds the member with the search bar, by keyboard.
     anouk = _page(browser, "en-GB")
-    log_in(anouk, "anouk")
+    log_in(anouk, gateway, "anouk")
     anouk.locator("#search").fill(name)
     expect(anouk.locator("#search-results").get_by_text(name, exact=True).first).to_be_visible()
     # By keyboard: down the results to the member (the first hits may be namesakes), Enter.
@@ -263,8 +263,8 @@ def test_daily_walkthrough_in_the_browser(
 
     # 5. An edit based on an old version is refused with a clear message, nothing is lost.
     stale = _page(browser, "en-GB")
-    log_in(stale, "anouk")
-    stale.goto(f"{GATEWAY_URL}/app/#{card_path}")
+    log_in(stale, gateway, "anouk")
+    stale.goto(f"{gateway}/app/#{card_path}")
     expect(stale.locator("#card-title")).to_have_text(name)
     stale.get_by_role("button", name="Edit").click()
     current = client.get(card_path, headers=anouk_api)
