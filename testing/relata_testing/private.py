@@ -24,21 +24,13 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
-from relata_cli.processes import PROCESSES, ProcessSpec
+from relata_cli.processes import PROCESSES, SERVICE_URL_SETTINGS, ProcessSpec
 from relata_cli.tansu import TansuBroker, free_ports
 from relata_common.db import asyncpg_dsn, drop_database
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
 INTERNAL_TOKEN = "relata-private-internal-token"
-SERVICE_URL_SETTINGS = {
-    "CRM_RELATIONS_URL": "relations-api",
-    "CRM_CONTACTMOMENTS_URL": "contactmoments-api",
-    "CRM_LISTS_URL": "lists-api",
-    "CRM_SELECTIONS_URL": "selections-api",
-    "CRM_SEARCH_URL": "search",
-    "CRM_AUTOMATION_URL": "automation-api",
-}
 
 
 class NotReady(RuntimeError):
@@ -65,7 +57,7 @@ class Running:
 @dataclass
 class PrivatePlatform:
     run_dir: Path
-    postgres_url: str = field(default_factory=lambda: os.environ.get("CRM_POSTGRES_URL", ""))
+    postgres_url: str = field(default_factory=lambda: os.environ.get("CRM_TEST_POSTGRES_URL", ""))
     redis_url: str = field(default_factory=lambda: os.environ.get("CRM_TEST_REDIS_URL", ""))
     prefix: str = field(default_factory=lambda: f"relata_sys_{uuid.uuid4().hex[:8]}_")
     specs: tuple[ProcessSpec, ...] = PROCESSES
