@@ -131,11 +131,7 @@ async def recent_contact_moments(
         response = await ctx.services.contactmoments.call(
             "GET", f"/relations/{relation_id}/contact-moments", params={"limit": 5}
         )
-        body = response.json()
-        if not isinstance(body, dict):
-            return body  # an older answer: the list itself
-        key = "items" if "items" in body else "contact_moments"
-        items: list[dict[str, Any]] = body.get(key, [])
+        items: list[dict[str, Any]] = response.json()["items"]  # the timeline page
         return items
 
     return await cache.cached(ctx.redis, "contact_moments", relation_id, ctx.ttl, load, prefetched)

@@ -309,7 +309,7 @@ async def contact_moment_timeline(
             "GET", f"/relations/{relation_id}/contact-moments", params=params
         )
     ).json()
-    moments = page.get("items", page.get("contact_moments", []))
+    moments = page["items"]
     others = [r for m in moments for r in m.get("relation_ids", []) if r != str(relation_id)]
     shown = await visible_ids(ctx, view, others) | {str(relation_id)}
     loggers = await display_names(session, [m.get("user_id") for m in moments if m.get("user_id")])
