@@ -4,7 +4,7 @@ views they may work in, the services and caches behind a card, and database sess
 from __future__ import annotations
 
 import contextlib
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -17,6 +17,7 @@ from relata_gateway import views
 from relata_gateway.cards import CardContext
 from relata_gateway.clients import Services
 from relata_gateway.directory import Snapshot, changing_views
+from relata_gateway.rights import Right, needed_scope
 from relata_gateway.security import User, user_by_api_key, user_from_token
 from relata_gateway.settings import GatewaySettings
 
@@ -33,6 +34,7 @@ __all__ = [
     "UserDep",
     "card_context",
     "editable",
+    "needs",
     "needs_section",
     "views_changing",
 ]
@@ -56,7 +58,12 @@ async def current_user(
         secret = request.app.state.settings.jwt_secret.get_secret_value()
         return user_from_token(credentials.credentials, secret)
     if api_key is not None:
-        return await user_by_api_key(request.app.state.sessions, api_key)
+        user = await user_by_api_key(request.app.state.sessions, api_key)
+        route = request.scope.get("route")
+        wanted = needed_scope(request.method, getattr(route, "openapi_extra", None))
+        if user.scopes is not None and wanted not in user.scopes:
+            raise Forbidden(f"this API key lacks the scope {wanted!r}")
+        return user
     raise Unauthorized("log in (bearer token) or send an API key")
 
 
@@ -70,6 +77,21 @@ def admin_only(user: UserDep) -> User:
 
 
 AdminDep = Annotated[User, Depends(admin_only)]
+
+
+def needs(right: Right) -> Any:
+    """A dependency giving the caller, or 403 when their role lacks ``right``::
+
+    user: Annotated[User, needs(Right.RELATIONS_MERGE)]
+    """
+
+    async def check(user: UserDep, request: Request) -> User:
+        snapshot = await request.app.state.directory.snapshot()
+        if right not in snapshot.rights_of(user):
+            raise Forbidden(f"your role lacks the right {right.value!r}")
+        return user
+
+    return Depends(check)
 
 
 # --- views, forms and grants -------------------------------------------------------------------

@@ -26,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relata_common.db import transaction
 from relata_common.errors import NotFound
-from relata_gateway.models import grants, view_lists, views
+from relata_gateway.models import grants, role_grants, roles, view_lists, views
+from relata_gateway.rights import EVERY_RIGHT
 from relata_gateway.security import User
 from relata_gateway.views import ListRef, View, stored_form
 
@@ -37,24 +38,42 @@ MAX_AGE = 30.0
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Every view (by name), the lists under each, and each user's grants (view → can edit)."""
+    """Every view (by name), the lists under each, each user's and each role's grants
+    (view → can edit), and each role's rights."""
 
     views: list[View]
     lists: dict[uuid.UUID, list[ListRef]]
     grants: dict[uuid.UUID, dict[uuid.UUID, bool]]
     generation: str
+    role_grants: dict[str, dict[uuid.UUID, bool]] = field(default_factory=dict)
+    roles: dict[str, frozenset[str]] = field(default_factory=dict)
     loaded_at: float = field(default_factory=time.monotonic)
 
     def views_of(self, user: User) -> list[View]:
-        """The views this user may work in, by name (administrators have every view)."""
+        """The views this user may work in, by name (administrators have every view); a
+        user's own grant and their role's add up (edit if either allows it)."""
         if user.is_admin:
             return [_with_edit(v, True) for v in self.views]
-        granted = self.grants.get(user.id, {})
+        granted = merged_grants(self.grants.get(user.id, {}), self.role_grants.get(user.role, {}))
         return [_with_edit(v, granted[v.id]) for v in self.views if v.id in granted]
+
+    def rights_of(self, user: User) -> frozenset[str]:
+        """The rights of the user's role (administrators have every right)."""
+        if user.is_admin:
+            return EVERY_RIGHT
+        return self.roles.get(user.role, frozenset())
 
     def lists_of(self, view_id: uuid.UUID) -> list[ListRef]:
         """The lists under a view, 'All relations' first."""
         return self.lists.get(view_id, [])
+
+
+def merged_grants(*grants: dict[uuid.UUID, bool]) -> dict[uuid.UUID, bool]:
+    merged: dict[uuid.UUID, bool] = {}
+    for granted in grants:
+        for view_id, can_edit in granted.items():
+            merged[view_id] = merged.get(view_id, False) or can_edit
+    return merged
 
 
 def _with_edit(view: View, can_edit: bool) -> View:
@@ -82,7 +101,11 @@ async def _load(session: AsyncSession, generation: str) -> Snapshot:
     granted: dict[uuid.UUID, dict[uuid.UUID, bool]] = {}
     for row in await session.execute(select(grants)):
         granted.setdefault(row.user_id, {})[row.view_id] = row.can_edit
-    return Snapshot(all_views, lists, granted, generation)
+    by_role: dict[str, dict[uuid.UUID, bool]] = {}
+    for row in await session.execute(select(role_grants)):
+        by_role.setdefault(row.role, {})[row.view_id] = row.can_edit
+    rights = {row.name: frozenset(row.rights) for row in await session.execute(select(roles))}
+    return Snapshot(all_views, lists, granted, generation, by_role, rights)
 
 
 class Directory:
@@ -128,8 +151,8 @@ def as_generation(raw: bytes | str | None) -> str:
 async def changing_views(
     sessions: async_sessionmaker[AsyncSession], redis: Redis
 ) -> AsyncIterator[AsyncSession]:
-    """A transaction that changes views, view lists or grants; every process reloads them once
-    it has committed."""
+    """A transaction that changes views, view lists, grants or roles; every process reloads
+    them once it has committed."""
     async with transaction(sessions) as session:
         yield session
     await redis.incr(GENERATION_KEY)

@@ -24,6 +24,15 @@ from relata_common.inbox import Inbox, inbox_table
 
 metadata = new_metadata()
 
+roles = Table(
+    "roles",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("labels", JSONB, nullable=False, server_default="{}", comment="{nl, en}"),
+    Column("rights", ARRAY(Text), nullable=False, server_default="{}"),
+)
+"""Named sets of rights (see :mod:`relata_gateway.rights`); ``admin`` has every right."""
+
 users = Table(
     "users",
     metadata,
@@ -31,7 +40,13 @@ users = Table(
     Column("username", Text, nullable=False, unique=True),
     Column("display_name", Text, nullable=False),
     Column("password_hash", Text, nullable=False),
-    Column("role", Text, nullable=False, comment="admin (functional administrator) or staff"),
+    Column(
+        "role",
+        Text,
+        ForeignKey("roles.name"),
+        nullable=False,
+        comment="admin (functional administrator), staff, or a role an administrator made",
+    ),
     Column("active", Boolean, nullable=False, server_default="true"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
@@ -44,6 +59,7 @@ api_keys = Table(
     Column("name", Text, nullable=False),
     Column("prefix", Text, nullable=False, comment="first characters, to recognise a key"),
     Column("key_hash", Text, nullable=False, unique=True, comment="sha256 of the key"),
+    Column("scopes", ARRAY(Text), nullable=False, server_default="{read,write}"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True)),
 )
@@ -76,6 +92,15 @@ grants = Table(
     Column("view_id", Uuid, ForeignKey("views.id", ondelete="CASCADE"), primary_key=True),
     Column("can_edit", Boolean, nullable=False, server_default="false"),
 )
+
+role_grants = Table(
+    "role_grants",
+    metadata,
+    Column("role", Text, ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True),
+    Column("view_id", Uuid, ForeignKey("views.id", ondelete="CASCADE"), primary_key=True),
+    Column("can_edit", Boolean, nullable=False, server_default="false"),
+)
+"""Views granted to everyone with a role (a user's own grant and their role's add up)."""
 
 activity = Table(
     "activity",

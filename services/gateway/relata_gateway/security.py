@@ -7,7 +7,6 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
 import jwt
 from argon2 import PasswordHasher
@@ -20,7 +19,6 @@ from relata_common.errors import Unauthorized
 from relata_common.events import Actor, ActorKind
 from relata_gateway.models import api_keys, users
 
-Role = Literal["admin", "staff"]
 _hasher = PasswordHasher()
 ALGORITHM = "HS256"
 API_KEY_PREFIX = "rk_"
@@ -30,7 +28,9 @@ API_KEY_PREFIX = "rk_"
 class User:
     id: uuid.UUID
     username: str
-    role: Role
+    role: str
+    scopes: frozenset[str] | None = None
+    """An API key's scopes; None for a logged-in user (a token is not limited by scope)."""
 
     @property
     def is_admin(self) -> bool:
@@ -91,7 +91,7 @@ async def user_by_api_key(sessions: async_sessionmaker[AsyncSession], key: str) 
     async with transaction(sessions) as session:
         row = (
             await session.execute(
-                select(users.c.id, users.c.username, users.c.role)
+                select(users.c.id, users.c.username, users.c.role, api_keys.c.scopes)
                 .join(api_keys, api_keys.c.user_id == users.c.id)
                 .where(
                     api_keys.c.key_hash == api_key_hash(key),
@@ -102,4 +102,4 @@ async def user_by_api_key(sessions: async_sessionmaker[AsyncSession], key: str) 
         ).first()
     if row is None:
         raise Unauthorized("the API key is not valid")
-    return User(id=row.id, username=row.username, role=row.role)
+    return User(id=row.id, username=row.username, role=row.role, scopes=frozenset(row.scopes))

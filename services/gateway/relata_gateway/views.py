@@ -11,14 +11,14 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.errors import Conflict, InvalidInput, NotFound
 from relata_gateway.clients import Services
 from relata_gateway.forms import Form, check_filter_depth
-from relata_gateway.models import grants, users, view_lists, views
+from relata_gateway.models import grants, role_grants, users, view_lists, views
 from relata_gateway.security import User
 
 ALL_RELATIONS = "All relations"
@@ -116,18 +116,23 @@ async def access(session: AsyncSession, user: User, view_id: uuid.UUID) -> View:
     """The view as this user may use it; 404 when not granted (its existence is not told)."""
     if user.is_admin:
         return await view_for_admin(session, view_id)
+    granted = union_all(
+        select(grants.c.can_edit).where(grants.c.view_id == view_id, grants.c.user_id == user.id),
+        select(role_grants.c.can_edit).where(
+            role_grants.c.view_id == view_id, role_grants.c.role == user.role
+        ),
+    ).subquery()
+    can_edit = select(func.bool_or(granted.c.can_edit)).scalar_subquery()
     row = (
         (
             await session.execute(
-                select(views, grants.c.can_edit)
-                .join(grants, grants.c.view_id == views.c.id)
-                .where(views.c.id == view_id, grants.c.user_id == user.id)
+                select(views, can_edit.label("can_edit")).where(views.c.id == view_id)
             )
         )
         .mappings()
         .first()
     )
-    if row is None:
+    if row is None or row["can_edit"] is None:
         raise NotFound(f"view {view_id} does not exist")
     return View(
         row["id"],

@@ -18,7 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from relata_common.errors import Unauthorized
 from relata_gateway import activity, cache, pages, views
 from relata_gateway.cards import relation_state, require_visible, visible_ids
-from relata_gateway.deps import Limit, SessionDep, UserDep, card_context, editable, needs_section
+from relata_gateway.deps import (
+    Limit,
+    SessionDep,
+    SnapshotDep,
+    UserDep,
+    card_context,
+    editable,
+    needs_section,
+)
 from relata_gateway.forms import ALWAYS_SHOWN, CRITERIA_NEEDS, filter_fields_outside
 from relata_gateway.models import users
 from relata_gateway.routes.auth import AccessToken
@@ -51,17 +59,19 @@ class Me(BaseModel):
     username: str
     display_name: str
     role: str
+    rights: list[str] = Field(description="what the user's role allows (see the README)")
 
 
 @router.get("/me")
-async def me(user: UserDep, session: SessionDep) -> Me:
-    """The logged-in user (for the application's header)."""
+async def me(user: UserDep, session: SessionDep, snapshot: SnapshotDep) -> Me:
+    """The logged-in user (for the application's header) and their rights."""
     names = await display_names(session, [str(user.id)])
     return Me(
         user_id=user.id,
         username=user.username,
         display_name=names.get(str(user.id), user.username),
         role=user.role,
+        rights=sorted(snapshot.rights_of(user)),
     )
 
 
