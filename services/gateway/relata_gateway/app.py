@@ -17,6 +17,7 @@ from relata_common.web import (
     install_error_handlers,
     operations_router,
 )
+from relata_gateway import openapi
 from relata_gateway.activity import NewestActivity, retention
 from relata_gateway.clients import build_services
 from relata_gateway.consumers import CONSUMED_TOPICS, register
@@ -67,6 +68,7 @@ def create_api(
     app.include_router(
         operations_router([("database", database_check(app)), ("redis", redis_check)])
     )
+    openapi.install(app)
     return app
 
 

@@ -91,6 +91,7 @@ def needs(right: Right) -> Any:
             raise Forbidden(f"your role lacks the right {right.value!r}")
         return user
 
+    check.right = right  # type: ignore[attr-defined]  # read by the OpenAPI document
     return Depends(check)
 
 
