@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import CursorResult, RowMapping, and_, delete, event, or_, select, tuple_
@@ -52,6 +52,21 @@ Row = RowMapping
 
 
 class ActivityItem(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "relation_id": "0b6f3c3e-8f7e-4d47-9a43-3c1f0f8f0a11",
+                    "kind": "relation.updated",
+                    "actor_kind": "user",
+                    "actor_id": "9a7d1c2b-3e4f-4a5b-8c6d-7e8f9a0b1c2d",
+                    "changed_fields": ["addresses"],
+                    "at": "2026-12-07T09:15:00Z",
+                }
+            ]
+        }
+    )
+
     relation_id: uuid.UUID
     kind: str
     actor_kind: str

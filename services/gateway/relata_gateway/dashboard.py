@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 
 from relata_common.errors import ServiceUnavailable
@@ -20,6 +20,20 @@ from relata_gateway.security import User
 
 
 class RecentItem(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "relation",
+                    "id": "0b6f3c3e-8f7e-4d47-9a43-3c1f0f8f0a11",
+                    "view_id": "5d0c2f4e-2a57-4c1e-8d0a-6f3a2b1c9e77",
+                    "label": "Sanne Bakker",
+                    "at": "2026-12-07T09:15:00Z",
+                }
+            ]
+        }
+    )
+
     kind: str
     id: uuid.UUID
     view_id: uuid.UUID

@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 
 from relata_common.errors import InvalidInput, ServiceUnavailable
@@ -85,6 +85,20 @@ async def unwrap_cursor(redis: Redis, user: User, view: View, token: str | None)
 
 
 class SearchHit(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "relation_id": "0b6f3c3e-8f7e-4d47-9a43-3c1f0f8f0a11",
+                    "relation_type": "person",
+                    "display_name": "Sanne Bakker",
+                    "matched_field": "last_name",
+                    "matched_value": "Bakker",
+                }
+            ]
+        }
+    )
+
     relation_id: uuid.UUID
     relation_type: str | None = None
     display_name: str

@@ -24,6 +24,18 @@ class Login(BaseModel):
 
 
 class AccessToken(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIuLi4ifQ.c2lnbmF0dXJl",
+                    "token_type": "bearer",
+                    "expires_in": 900,
+                }
+            ]
+        }
+    )
+
     access_token: str
     token_type: str = "bearer"
     expires_in: int

@@ -12,7 +12,7 @@ import time
 import uuid
 
 from fastapi import APIRouter, Request, status
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_gateway import live, views
@@ -35,6 +35,21 @@ class Editor(BaseModel):
 
 
 class Presence(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "editing": [
+                        {
+                            "user_id": "9a7d1c2b-3e4f-4a5b-8c6d-7e8f9a0b1c2d",
+                            "display_name": "Daan de Vries",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
     editing: list[Editor]
     """Colleagues editing the relation now (never the caller)."""
 
