@@ -125,6 +125,7 @@ async def test_dry_run_apply_and_undo_on_a_list_of_the_view(
     url = f"/views/{view['view_id']}/bulk-edits"
     body = {"source": {"list_id": list_id}, "changes": {"salutation": "Dear friend"}}
 
+    assert (await gateway.post(url, json=body)).status_code == 401
     # Staff lack bulk.edit.
     assert (await gateway.post(url, json=body, headers=staff)).status_code == 403
     # Fields outside the form, fields no edit may set, lists of other views: named.

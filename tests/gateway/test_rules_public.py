@@ -68,6 +68,10 @@ async def test_rules_fire_on_creation_and_field_change_and_log_their_runs(
         "actions": [{"kind": "set_field", "field": "salutation", "value": "Dear member"}],
     }
 
+    # Nobody unknown: 401 before anything else.
+    for method, path in (("GET", "/automation/rules"), ("POST", "/automation/rules")):
+        response = await gateway.request(method, path, json=welcome)
+        assert response.status_code == 401, (method, path)
     # Staff lack automation.manage: they neither define rules nor read them or their runs.
     assert (
         await gateway.post("/automation/rules", json=welcome, headers=staff)
@@ -220,6 +224,7 @@ async def test_a_button_the_form_places_runs_from_the_card(
     ]
 
     press = f"{url}/buttons/{called['rule_id']}"
+    assert (await gateway.post(press)).status_code == 401
     assert (await gateway.post(press, headers=bert)).status_code == 403  # read-only
     outside = f"/views/{view['view_id']}/relations/{company['relation_id']}/buttons/"
     assert (await gateway.post(outside + called["rule_id"], headers=anna)).status_code == 404
