@@ -133,9 +133,7 @@ async def test_dry_run_apply_and_undo_on_a_list_of_the_view(
         ({"emails": [{"address": "x@example.org"}]}, ["body", "changes", "emails"]),
         ({"relation_number": 7}, ["body", "changes", "relation_number"]),
     ):
-        refused = await gateway.post(
-            url, json={**body, "changes": changes}, headers=admin.headers
-        )
+        refused = await gateway.post(url, json={**body, "changes": changes}, headers=admin.headers)
         assert refused.status_code == 422, refused.text
         assert refused.json()["detail"][0]["loc"] == loc
     foreign = {**body, "source": {"list_id": other["lists"][0]["list_id"]}}

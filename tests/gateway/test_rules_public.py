@@ -73,9 +73,7 @@ async def test_rules_fire_on_creation_and_field_change_and_log_their_runs(
         response = await gateway.request(method, path, json=welcome)
         assert response.status_code == 401, (method, path)
     # Staff lack automation.manage: they neither define rules nor read them or their runs.
-    assert (
-        await gateway.post("/automation/rules", json=welcome, headers=staff)
-    ).status_code == 403
+    assert (await gateway.post("/automation/rules", json=welcome, headers=staff)).status_code == 403
     for path in ("/automation/rules", "/automation/runs"):
         assert (await gateway.get(path, headers=staff)).status_code == 403
     # An API key acting as an administrator still needs the admin scope to define rules.
