@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from relata_automation.bulk import Change, fields_patch, plan
+from tests.helpers import eventually
 from tests.relations.fixtures import create, organisation, person
 from tests.selections.conftest import (  # noqa: F401 - the services' fixtures, reused
     lists_api,
@@ -203,3 +205,71 @@ async def test_bad_bulk_edits_name_the_field(automation_api: httpx.AsyncClient):
         },
     )
     assert missing.status_code == 404
+
+
+def test_several_fields_make_one_patch_and_only_changed_fields_are_planned():
+    state = {
+        "relation_id": "00000000-0000-0000-0000-000000000009",
+        "version": 3,
+        "fields": {"salutation": "Dear", "custom": {"club": "Chess", "level": 2}},
+    }
+    change = Change(
+        kind="set_fields",
+        fields={"salutation": "Dear", "custom.club": "Go", "custom.level": None, "infix": None},
+    )
+    planned = plan(change, state)
+    assert planned.outcome == "changes"
+    assert planned.before == {"custom.club": "Chess", "custom.level": 2}
+    assert planned.after == {"custom.club": "Go", "custom.level": None}
+    assert fields_patch(planned.after) == {"custom": {"club": "Go", "level": None}}
+    assert fields_patch({"salutation": "Hi", "custom.club": "Go"}) == {
+        "salutation": "Hi",
+        "custom": {"club": "Go"},
+    }
+    same = Change(kind="set_fields", fields={"salutation": "Dear", "infix": None})
+    assert plan(same, state).outcome == "unchanged"
+    with pytest.raises(ValueError, match="shoe_size"):
+        Change(kind="set_fields", fields={"shoe_size": 44})
+
+
+async def test_several_fields_in_the_background_show_progress_and_undo(
+    relations_api: httpx.AsyncClient,
+    selections_api: httpx.AsyncClient,  # noqa: F811
+    automation_api: httpx.AsyncClient,
+):
+    defined = await relations_api.post(
+        "/custom-fields", json={"key": "club", "label": "Club", "type": "text"}
+    )
+    assert defined.status_code == 201, defined.text
+    people = [
+        await create(relations_api, person("Hh", custom={"club": "Chess"})),
+        await create(relations_api, person("Ii", salutation="Hi")),
+    ]
+    selection = await selection_of(selections_api, people)
+    body = {
+        "source": {"kind": "selection", "id": selection},
+        "change": {"kind": "set_fields", "fields": {"salutation": "Hi", "custom.club": "Go"}},
+        "dry_run": False,
+        "background": True,
+    }
+    started = await automation_api.post("/bulk-edits", json=body)
+    assert started.status_code == 202, started.text
+    assert started.json()["total"] == 2
+    location = started.headers["Location"]
+
+    async def done() -> bool:
+        batch = (await automation_api.get(location)).json()
+        return batch["status"] == "done"
+
+    await eventually(done)
+    batch = (await automation_api.get(location)).json()
+    assert (batch["changed"], batch["failed"], batch["finished_at"] is not None) == (2, 0, True)
+    values = [await field_of(relations_api, p, "salutation") for p in people]
+    clubs = [(await field_of(relations_api, p, "custom"))["club"] for p in people]
+    assert (values, clubs) == (["Hi", "Hi"], ["Go", "Go"])
+
+    undone = await automation_api.post(f"{location}/undo")
+    assert undone.status_code == 200 and undone.json()["restored"] == 2
+    assert [await field_of(relations_api, p, "salutation") for p in people] == [None, "Hi"]
+    custom = [await field_of(relations_api, p, "custom") for p in people]
+    assert [(c or {}).get("club") for c in custom] == ["Chess", None]

@@ -252,20 +252,54 @@ async def properties_of(
 
 @bulk_router.post(
     "",
-    responses={201: {"model": bulk.BulkEditOut, "description": "the batch, applied"}},
+    responses={
+        201: {"model": bulk.BulkEditOut, "description": "the batch, applied"},
+        202: {"model": bulk.BulkEditOut, "description": "the batch, running (background)"},
+    },
 )
 async def bulk_edit(
     body: bulk.BulkEditInput, request: Request, actor: ActorDep, response: Response
 ) -> bulk.DryRun | bulk.BulkEditOut:
     """Apply one change to every relation of a list or selection. With ``dry_run`` (the
     default) nothing changes: the answer says which relations would change, from what to what.
-    Without it the change is made and recorded as one batch that can be undone."""
+    Without it the change is made and recorded as one batch that can be undone; with
+    ``background`` the answer comes at once and the batch shows its progress while it runs."""
     if body.dry_run:
         return await bulk.dry_run(_services(request), body)
-    done = await bulk.run(request.app.state.sessions, _services(request), body, actor)
-    response.status_code = status.HTTP_201_CREATED
+    sessions, services = request.app.state.sessions, _services(request)
+    if body.background:
+        done, planned = await bulk.begin(sessions, services, body, actor)
+        _in_background(request, done, body.change, planned, actor)
+        response.status_code = status.HTTP_202_ACCEPTED
+    else:
+        done = await bulk.run(sessions, services, body, actor)
+        response.status_code = status.HTTP_201_CREATED
     response.headers["Location"] = f"/bulk-edits/{done.batch_id}"
     return done
+
+
+def _in_background(
+    request: Request,
+    batch: bulk.BulkEditOut,
+    change: bulk.Change,
+    planned: list[bulk.PlannedChange],
+    actor: Any,
+) -> None:
+    sessions, services = request.app.state.sessions, _services(request)
+
+    async def run() -> None:
+        try:
+            await bulk.apply(sessions, services, batch, change, planned, actor)
+        except BaseException as error:  # cancelled at shutdown included: say it stopped
+            log.error("bulk edit stopped", batch_id=str(batch.batch_id), error=repr(error))
+            await asyncio.shield(bulk.interrupted(sessions, batch.batch_id))
+            raise
+
+    # Kept on the app so the task is not garbage-collected while it runs.
+    running: set[asyncio.Task[None]] = request.app.state.bulk_runs
+    task = asyncio.create_task(run())
+    running.add(task)
+    task.add_done_callback(running.discard)
 
 
 @bulk_router.get("/{batch_id}")

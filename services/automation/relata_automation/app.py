@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -39,7 +40,12 @@ def create_api(
         ):
             app.state.services = services
             app.state.batches = {}
+            app.state.bulk_runs = set()
             yield
+            # Bulk edits still running stop here, marked interrupted while the database is open.
+            for task in app.state.bulk_runs:
+                task.cancel()
+            await asyncio.gather(*app.state.bulk_runs, return_exceptions=True)
 
     checks: list = []
     app = create_app(

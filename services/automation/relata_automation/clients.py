@@ -85,13 +85,14 @@ class Services:
 
     # --- lists and selections -----------------------------------------------------------------
 
-    async def list_member_ids(self, list_id: uuid.UUID) -> list[uuid.UUID]:
-        answer = await self.call(
-            "lists",
-            "POST",
-            "/evaluate/ids",
-            json={"filter": {"kind": "in_list", "list_id": str(list_id)}},
-        )
+    async def list_member_ids(
+        self, list_id: uuid.UUID, *, within: uuid.UUID | None = None
+    ) -> list[uuid.UUID]:
+        """The members of a list (only those also in ``within``, when given)."""
+        node: dict[str, Any] = {"kind": "in_list", "list_id": str(list_id)}
+        if within is not None:
+            node = {"all": [node, {"kind": "in_list", "list_id": str(within)}]}
+        answer = await self.call("lists", "POST", "/evaluate/ids", json={"filter": node})
         if not answer.ok:
             raise ServiceUnavailable(f"the lists service refused: {answer.error()}")
         return [uuid.UUID(i) for i in answer.body["relation_ids"]]

@@ -146,6 +146,15 @@ bulk_edits = Table(
     Column("changed", Integer, nullable=False, server_default="0"),
     Column("unchanged", Integer, nullable=False, server_default="0"),
     Column("failed", Integer, nullable=False, server_default="0"),
+    Column(
+        "status",
+        Text,
+        nullable=False,
+        server_default="done",
+        comment="running, done or interrupted",
+    ),
+    Column("total", Integer, comment="relations the batch goes through"),
+    Column("finished_at", DateTime(timezone=True)),
     Column("undone_at", DateTime(timezone=True)),
     Column("undone_by", Text),
 )

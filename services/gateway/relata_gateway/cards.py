@@ -10,20 +10,28 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
 from relata_common.client import Upstream
 from relata_common.errors import NotFound, ServiceUnavailable
 from relata_gateway import cache
 from relata_gateway.clients import Services
-from relata_gateway.forms import display_name, visible_tabs
+from relata_gateway.forms import Form, display_name, visible_tabs
 from relata_gateway.views import ListRef, View
 
 
 class ViewRef(BaseModel):
     view_id: uuid.UUID
     name: str
+
+
+class CardButton(BaseModel):
+    """An action button the form places on the card (press it at ``.../buttons/{rule_id}``)."""
+
+    rule_id: uuid.UUID
+    label: str
+    tab: str = Field(description="the tab of the form that places it")
 
 
 class Card(BaseModel):
@@ -39,6 +47,8 @@ class Card(BaseModel):
     lists: list[ListRef] | None = None
     properties: list[dict[str, Any]] | None = None
     """Generated properties held ({key, label, since}), when the form shows ``properties``."""
+    buttons: list[CardButton] | None = None
+    """Action buttons the form places (enabled button rules only), when it places any."""
     other_views: list[ViewRef] = []
     """The user's other views that show this relation (to switch view from the card)."""
     unavailable: list[str] = []
@@ -147,6 +157,32 @@ async def generated_properties(
     return await cache.cached(ctx.redis, "properties", relation_id, ctx.ttl, load, prefetched)
 
 
+BUTTONS_KEY = uuid.UUID(int=0)
+"""The button rules are one cache entry for every card (kept under the nil id)."""
+
+
+async def button_rules(ctx: CardContext) -> dict[str, str]:
+    """The enabled button rules' labels by rule id (cached; the gateway's rule routes drop
+    the entry when they change a rule)."""
+
+    async def load() -> dict[str, str]:
+        response = await ctx.services.automation.call("GET", "/rules/buttons")
+        return {rule["rule_id"]: rule["trigger"]["label"] for rule in response.json()}
+
+    return await cache.cached(ctx.redis, "buttons", BUTTONS_KEY, ctx.ttl, load)
+
+
+async def placed_buttons(ctx: CardContext, form: Form) -> list[CardButton]:
+    """The buttons the form places that are enabled button rules, in the form's order."""
+    labels = await button_rules(ctx)
+    return [
+        CardButton(rule_id=rule_id, label=labels[str(rule_id)], tab=tab.name)
+        for tab in form.tabs
+        for rule_id in tab.buttons
+        if str(rule_id) in labels
+    ]
+
+
 async def _bounded(ctx: CardContext, coroutine: Any) -> Any:
     return await asyncio.wait_for(coroutine, timeout=ctx.timeout)
 
@@ -172,6 +208,8 @@ async def compose(
         )
         if form.shows(part)
     }
+    if form.buttons:
+        optional["buttons"] = _bounded(ctx, placed_buttons(ctx, form))
     results = await asyncio.gather(state_task, *optional.values(), return_exceptions=True)
     state = results[0]
     if isinstance(state, Upstream) and state.status_code == 404:
@@ -204,6 +242,7 @@ async def compose(
         contact_moments=moments,
         lists=in_view_lists,
         properties=_answered(parts, "properties"),
+        buttons=_answered(parts, "buttons"),
         other_views=[
             ViewRef(view_id=v.id, name=v.name)
             for v in views_of_user

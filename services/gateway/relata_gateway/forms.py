@@ -3,10 +3,11 @@ view's form ever leaves the gateway, so every response passes through these func
 
 from __future__ import annotations
 
+import uuid
 from functools import cached_property
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from relata_common.errors import InvalidInput
 from relata_common.fields import NAME_FIELDS, STORED_FIELDS, is_custom, lookup, stored_value
@@ -32,11 +33,21 @@ SEARCH_FIELD_SOURCES = {name: spec.source for name, spec in FILTERABLE.items()}
 """Which form field a search match on a derived field reveals."""
 
 
+MAX_BUTTONS = 10
+"""Action buttons one tab may place."""
+
+
 class Tab(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
     fields: list[str] = Field(min_length=1, max_length=200)
+    buttons: list[uuid.UUID] = Field(
+        default=[],
+        max_length=MAX_BUTTONS,
+        description="action buttons the tab places on the card: ids of button rules "
+        "(/automation/rules with a button trigger), in the order shown",
+    )
 
     @field_validator("fields")
     @classmethod
@@ -52,9 +63,24 @@ class Form(BaseModel):
 
     tabs: list[Tab] = Field(min_length=1, max_length=30)
 
+    @model_validator(mode="after")
+    def _buttons_once(self) -> Form:
+        seen: set[uuid.UUID] = set()
+        for tab in self.tabs:
+            for rule_id in tab.buttons:
+                if rule_id in seen:
+                    raise ValueError(f"button {rule_id} is placed twice")
+                seen.add(rule_id)
+        return self
+
     @cached_property
     def fields(self) -> frozenset[str]:
         return frozenset(name for tab in self.tabs for name in tab.fields)
+
+    @cached_property
+    def buttons(self) -> tuple[uuid.UUID, ...]:
+        """The button rules the form places, tab by tab, in order."""
+        return tuple(rule_id for tab in self.tabs for rule_id in tab.buttons)
 
     def shows(self, name: str) -> bool:
         return name in self.fields

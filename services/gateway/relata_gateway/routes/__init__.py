@@ -13,11 +13,13 @@ from fastapi.staticfiles import StaticFiles
 from relata_gateway.routes import (
     admin,
     auth,
+    bulk,
     dashboard,
     live,
     presence,
     relation_cards,
     relations,
+    rules,
     selections,
     views,
     workspace,
@@ -35,6 +37,8 @@ ROUTERS = (
     selections.router,
     presence.router,
     live.router,
+    rules.router,
+    bulk.router,
 )
 
 _root = APIRouter(include_in_schema=False)

@@ -14,6 +14,7 @@ from relata_common.errors import InvalidInput
 from relata_gateway import views
 from relata_gateway.deps import AdminDep, ServicesDep, SessionDep, views_changing
 from relata_gateway.models import api_keys, users
+from relata_gateway.routes import rules
 from relata_gateway.security import hash_password, new_api_key
 
 router = APIRouter(tags=["administration"])
@@ -96,7 +97,9 @@ async def create_api_key(
 async def create_view(
     body: views.ViewInput, _: AdminDep, request: Request, services: ServicesDep
 ) -> views.ViewOut:
-    """Define a view: base filter, relation form; its 'All relations' list is created."""
+    """Define a view: base filter, relation form; its 'All relations' list is created. A form
+    places action buttons with a tab's ``buttons`` (ids of button rules)."""
+    await rules.check_placed_buttons(services, body.form)
     async with views_changing(request) as session:
         return await views.create_view(session, services, body)
 
