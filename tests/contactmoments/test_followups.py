@@ -83,7 +83,11 @@ async def test_follow_up_events_are_published(cm_api: httpx.AsyncClient, kafka_b
         kafka_bootstrap, CONTACTMOMENTS_TOPIC, until=lambda rs: len(mine(rs)) >= 3
     )
     events = envelopes(mine(records))
-    assert [e.type for e in events] == ["followup.created", "followup.changed", "followup.completed"]
+    assert [e.type for e in events] == [
+        "followup.created",
+        "followup.changed",
+        "followup.completed",
+    ]
     states = [FollowUpPayload.model_validate(e.payload).state for e in events]
     assert [s.version for s in states] == [1, 2, 3]
     assert states[0].relation_ids == [person] and states[2].done

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from relata_gateway.routes import (
     admin,
     auth,
+    contact_moments,
     dashboard,
     live,
     presence,
@@ -32,6 +33,7 @@ ROUTERS = (
     relations.router,
     dashboard.router,
     workspace.router,
+    contact_moments.router,
     selections.router,
     presence.router,
     live.router,
