@@ -5,6 +5,7 @@ view shows (404 outside it, 403 without the form's section or edit rights)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -342,7 +343,7 @@ async def test_follow_ups_and_my_open_follow_ups(gateway: httpx.AsyncClient, adm
 async def test_mail_ingestion_with_a_scoped_api_key(gateway: httpx.AsyncClient, admin: Admin):
     """Catches: a key without the mail.ingest scope ingesting, a mail key reading or writing
     anything else, a replay making a second moment, attachments not recorded, and a body over
-    the limit or of another type read at all."""
+    the limit (declared, or found while streaming) or of another type read at all."""
     world = await _world(gateway, admin)
     mail_key = await _api_key(admin, world.anna, scopes=["mail.ingest"])
     plain_key = await _api_key(admin, world.anna)
@@ -400,6 +401,13 @@ async def test_mail_ingestion_with_a_scoped_api_key(gateway: httpx.AsyncClient, 
     assert as_json.status_code == 415
     too_large = raw + b"x" * MAIL_LIMIT
     assert (await _ingest(gateway, mail_key, too_large)).status_code == 413
+
+    async def undeclared() -> AsyncIterator[bytes]:  # chunked: no Content-Length to refuse
+        for start in range(0, len(too_large), 4096):
+            yield too_large[start : start + 4096]
+
+    streamed = await gateway.post("/mail/messages", content=undeclared(), headers=mail_key | RFC822)
+    assert streamed.status_code == 413
     assert (await gateway.post("/mail/messages", content=raw, headers=RFC822)).status_code == 401
 
 
