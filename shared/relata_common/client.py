@@ -223,6 +223,7 @@ class InternalClient:
         path: str,
         *,
         json: Any = None,
+        content: bytes | None = None,
         params: Mapping[str, Any] | None = None,
         actor: Actor | None = None,
         if_match: int | None = None,
@@ -231,9 +232,11 @@ class InternalClient:
         refusals: Refusals = "raise",
     ) -> Answer:
         """One call. A 4xx raises :class:`Upstream` (or returns, with ``refusals="return"``);
-        no answer in time, no connection or a 5xx raises ``ServiceUnavailable``."""
+        no answer in time, no connection or a 5xx raises ``ServiceUnavailable``.
+
+        ``content`` is a body sent as it is (a raw e-mail), its Content-Type given in
+        ``headers``; ``json`` a body encoded here."""
         sent = self._headers(actor, if_match, headers)
-        content = None
         if json is not None:
             content = _encode(json)
             sent["Content-Type"] = "application/json"

@@ -180,6 +180,36 @@ class ContactMomentPayload(BaseModel):
     )
 
 
+class FollowUpEventType(StrEnum):
+    """Follow-ups of contact moments, on the contact moments topic (keyed by the follow-up)."""
+
+    CREATED = "followup.created"
+    CHANGED = "followup.changed"
+    COMPLETED = "followup.completed"
+
+
+class FollowUpState(BaseModel):
+    """A follow-up as its events carry it: who is to do something about a moment, by when.
+
+    Its note stays in the contact moments service, like a moment's notes.
+    """
+
+    follow_up_id: uuid.UUID
+    version: int
+    contact_moment_id: uuid.UUID
+    relation_ids: list[uuid.UUID] = Field(description="the moment's relations")
+    assignee_id: str = Field(description="the user who is to follow it up")
+    due_on: date
+    done: bool = False
+    done_at: datetime | None = None
+
+
+class FollowUpPayload(BaseModel):
+    """Payload of every follow-up event: its full state after the change."""
+
+    state: FollowUpState
+
+
 # --- crm.lists and crm.lists.membership ---------------------------------------------------------
 
 
@@ -449,6 +479,9 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     ContactMomentEventType.LOGGED: ContactMomentPayload,
     ContactMomentEventType.CHANGED: ContactMomentPayload,
     ContactMomentEventType.DELETED: ContactMomentPayload,
+    FollowUpEventType.CREATED: FollowUpPayload,
+    FollowUpEventType.CHANGED: FollowUpPayload,
+    FollowUpEventType.COMPLETED: FollowUpPayload,
     ListEventType.DEFINED: ListDefinitionPayload,
     ListEventType.CHANGED: ListDefinitionPayload,
     ListEventType.DELETED: ListDefinitionPayload,
@@ -465,7 +498,7 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
 
 TOPIC_EVENTS: dict[str, tuple[str, ...]] = {
     RELATIONS_TOPIC: tuple(RelationEventType),
-    CONTACTMOMENTS_TOPIC: tuple(ContactMomentEventType),
+    CONTACTMOMENTS_TOPIC: (*ContactMomentEventType, *FollowUpEventType),
     LISTS_TOPIC: tuple(ListEventType),
     LIST_MEMBERSHIP_TOPIC: tuple(MembershipEventType),
     SELECTIONS_TOPIC: tuple(SelectionEventType),

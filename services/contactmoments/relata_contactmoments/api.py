@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -19,13 +19,23 @@ from relata_common.web import (
     SessionDep,
     with_etag,
 )
-from relata_contactmoments import history, ingestion, moments, timeline
-from relata_contactmoments.schemas import ContactMoment, Kind, MomentInput, MomentPatch
+from relata_contactmoments import followups, history, ingestion, moments, timeline
+from relata_contactmoments.schemas import (
+    ContactMoment,
+    FollowUp,
+    FollowUpInput,
+    FollowUpPatch,
+    Kind,
+    MomentInput,
+    MomentPatch,
+    OpenFollowUp,
+)
 
 EMAIL_MEDIA_TYPE = "message/rfc822"
 
 moments_router = APIRouter(prefix="/contact-moments", tags=["contact moments"])
 timeline_router = APIRouter(tags=["timeline"])
+follow_ups_router = APIRouter(tags=["follow-ups"])
 
 
 class IngestedEmail(BaseModel):
@@ -96,10 +106,19 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 
 @moments_router.get("/{moment_id}")
 async def get_moment(
-    moment_id: uuid.UUID, session: ReadingSessionDep, response: Response
+    moment_id: uuid.UUID,
+    session: ReadingSessionDep,
+    response: Response,
+    include_deleted: Annotated[
+        bool, Query(description="answer a deleted moment too (deleted: true) instead of 410")
+    ] = False,
 ) -> ContactMoment:
-    """One contact moment with its ETag (410 once deleted)."""
-    return with_etag(response, (await moments.get_live_record(session, moment_id)).out())
+    """One contact moment with its ETag (410 once deleted, unless include_deleted)."""
+    if include_deleted:
+        record = await moments.get_record(session, moment_id)
+    else:
+        record = await moments.get_live_record(session, moment_id)
+    return with_etag(response, record.out())
 
 
 @moments_router.patch("/{moment_id}")
@@ -168,4 +187,63 @@ async def relation_timeline(
     )
 
 
-ROUTERS = (moments_router, timeline_router)
+@follow_ups_router.post(
+    "/contact-moments/{moment_id}/follow-ups", status_code=status.HTTP_201_CREATED
+)
+async def create_follow_up(
+    moment_id: uuid.UUID,
+    body: FollowUpInput,
+    session: SessionDep,
+    actor: ActorDep,
+    response: Response,
+) -> FollowUp:
+    """Ask someone to follow a live contact moment up by a date (410 for a deleted moment)."""
+    record = await followups.create_follow_up(session, moment_id=moment_id, data=body, actor=actor)
+    response.headers["Location"] = f"/follow-ups/{record.id}"
+    return with_etag(response, record.out())
+
+
+@follow_ups_router.get("/contact-moments/{moment_id}/follow-ups")
+async def moment_follow_ups(moment_id: uuid.UUID, session: ReadingSessionDep) -> list[FollowUp]:
+    """A moment's follow-ups, open and done, soonest due first."""
+    return [record.out() for record in await followups.follow_ups_of(session, moment_id)]
+
+
+@follow_ups_router.get("/follow-ups")
+async def open_follow_ups(
+    session: ReadingSessionDep,
+    assignee_id: Annotated[str, Query(min_length=1, max_length=200)],
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    due_before: Annotated[date | None, Query(description="only those due before this day")] = None,
+) -> list[OpenFollowUp]:
+    """The assignee's open follow-ups of live moments, soonest due first."""
+    return await followups.open_follow_ups(
+        session, assignee_id=assignee_id, limit=limit, due_before=due_before
+    )
+
+
+@follow_ups_router.get("/follow-ups/{follow_up_id}")
+async def get_follow_up(
+    follow_up_id: uuid.UUID, session: ReadingSessionDep, response: Response
+) -> FollowUp:
+    """One follow-up with its ETag."""
+    return with_etag(response, (await followups.get_follow_up(session, follow_up_id)).out())
+
+
+@follow_ups_router.patch("/follow-ups/{follow_up_id}")
+async def change_follow_up(
+    follow_up_id: uuid.UUID,
+    body: FollowUpPatch,
+    session: SessionDep,
+    actor: ActorDep,
+    version: IfMatchDep,
+    response: Response,
+) -> FollowUp:
+    """Change, complete (done: true) or reopen a follow-up; If-Match needed (412 when stale)."""
+    record = await followups.change_follow_up(
+        session, follow_up_id=follow_up_id, expected_version=version, patch=body, actor=actor
+    )
+    return with_etag(response, record.out())
+
+
+ROUTERS = (moments_router, timeline_router, follow_ups_router)

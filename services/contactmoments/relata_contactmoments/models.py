@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Identity,
@@ -108,6 +109,37 @@ contact_moment_changes = Table(
     Column("occurred_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_contact_moment_changes_moment_version", "contact_moment_id", "version"),
 )
+
+follow_ups = Table(
+    "follow_ups",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column(
+        "contact_moment_id",
+        Uuid,
+        ForeignKey("contact_moments.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("version", Integer, nullable=False),
+    Column("assignee_id", Text, nullable=False, comment="the user who is to follow it up"),
+    Column("due_on", Date, nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("created_by", Text, comment="the user who asked for it"),
+    Column("done_at", DateTime(timezone=True), comment="null while open"),
+    Column("done_by", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_follow_ups_contact_moment_id", "contact_moment_id"),
+    # "My open follow-ups", soonest due first: one range scan per assignee.
+    Index(
+        "ix_follow_ups_open_by_assignee",
+        "assignee_id",
+        "due_on",
+        "id",
+        postgresql_where=text("done_at IS NULL"),
+    ),
+)
+"""What someone is to do about a contact moment, by when (call back, send the brochure)."""
 
 known_relations = Table(
     "known_relations",

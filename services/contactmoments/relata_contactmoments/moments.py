@@ -37,6 +37,7 @@ from relata_contactmoments.models import (
     contact_moment_changes,
     contact_moment_links,
     contact_moments,
+    follow_ups,
     outbox,
 )
 from relata_contactmoments.schemas import ContactMoment, EmailDetails, MomentInput, MomentPatch
@@ -432,7 +433,8 @@ async def unlink_relation(
     """Remove an erased relation from its moments.
 
     A moment left without relations is deleted and its content wiped (subject, notes, the
-    e-mail's addresses, the values in its history): it was about the erased person alone.
+    e-mail's addresses, the values in its history, its follow-ups' notes): it was about the
+    erased person alone.
     """
     changed = []
     for record in await _moments_linked_to(session, relation_id):
@@ -465,5 +467,8 @@ async def unlink_relation(
             reason="relation.erased",
         )
         await session.execute(_FORGET_HISTORY_VALUES, {"moment_id": record.id})
+        await session.execute(  # what was to be done about the erased person goes too
+            update(follow_ups).where(follow_ups.c.contact_moment_id == record.id).values(note="")
+        )
         changed.append(wiped)
     return changed

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -100,3 +100,54 @@ class ContactMoment(BaseModel):
     deleted_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
+
+
+NOTE_MAX = 5_000
+USER_ID_MAX = 200
+
+
+class FollowUpInput(BaseModel):
+    """What someone is to do about a contact moment, by when; who asked comes from the actor."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    assignee_id: str = Field(min_length=1, max_length=USER_ID_MAX, description="a user id")
+    due_on: date
+    note: str = Field(default="", max_length=NOTE_MAX)
+
+
+class FollowUpPatch(BaseModel):
+    """Only the fields given change; ``done`` true completes it, false opens it again."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    assignee_id: str | None = Field(default=None, min_length=1, max_length=USER_ID_MAX)
+    due_on: date | None = None
+    note: str | None = Field(default=None, max_length=NOTE_MAX)
+    done: bool | None = None
+
+
+class FollowUp(BaseModel):
+    """A follow-up as the API returns it."""
+
+    follow_up_id: uuid.UUID
+    version: int
+    contact_moment_id: uuid.UUID
+    assignee_id: str
+    due_on: date
+    note: str
+    created_by: str | None
+    done: bool
+    done_at: datetime | None
+    done_by: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class OpenFollowUp(FollowUp):
+    """An open follow-up with what its assignee needs to recognise the moment."""
+
+    relation_ids: list[uuid.UUID]
+    subject: str
+    kind: Kind
+    occurred_at: datetime

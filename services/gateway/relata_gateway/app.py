@@ -23,6 +23,7 @@ from relata_gateway.clients import build_services
 from relata_gateway.consumers import CONSUMED_TOPICS, register
 from relata_gateway.directory import Directory
 from relata_gateway.routes import install as install_routes
+from relata_gateway.routes.contact_moments import MAIL_PATH
 from relata_gateway.settings import GatewaySettings, get_settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -57,7 +58,8 @@ def create_api(
         version="1",
         lifespan=lifespan,
     )
-    app.add_middleware(BodyLimitMiddleware)
+    # Raw e-mails are larger than any JSON body: that route reads them under a limit of its own.
+    app.add_middleware(BodyLimitMiddleware, unlimited=(MAIL_PATH,))
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     install_routes(app)

@@ -25,6 +25,11 @@ class GatewaySettings(CommonSettings):
     activity_retention_days: int = 90
     """Days the "recently edited" feed keeps a change (the relation's history keeps it all)."""
     activity_prune_seconds: float = 3600.0
+    max_mail_bytes: int = 10 * 1024 * 1024
+    """The largest raw e-mail POST /mail/messages takes (413 above it); the contact moments
+    service allows as much."""
+    mail_timeout: float = 15.0
+    """Seconds the contact moments service may take to ingest one e-mail."""
 
 
 @lru_cache

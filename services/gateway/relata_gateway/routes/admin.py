@@ -15,6 +15,7 @@ from relata_gateway import views
 from relata_gateway.deps import AdminDep, ServicesDep, SessionDep, views_changing
 from relata_gateway.models import api_keys, users
 from relata_gateway.routes import rules
+from relata_gateway.rights import DEFAULT_KEY_SCOPES, Scope
 from relata_gateway.security import hash_password, new_api_key
 
 router = APIRouter(tags=["administration"])
@@ -68,7 +69,21 @@ async def create_user(body: UserInput, _: AdminDep, session: SessionDep) -> User
 
 
 class ApiKeyInput(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "Import from the website", "scopes": ["read", "write"]},
+                {"name": "Outlook add-in of Anna", "scopes": ["mail.ingest"]},
+            ]
+        }
+    )
+
     name: str = Field(min_length=1, max_length=200)
+    scopes: list[Scope] = Field(
+        default_factory=lambda: list(DEFAULT_KEY_SCOPES),
+        min_length=1,
+        description="what the key may do as its user; read and write when left out",
+    )
 
 
 class ApiKeyOut(BaseModel):
@@ -87,7 +102,12 @@ async def create_api_key(
     key_id = uuid.uuid4()
     await session.execute(
         api_keys.insert().values(
-            id=key_id, user_id=user_id, name=body.name, prefix=key[:8], key_hash=key_hash
+            id=key_id,
+            user_id=user_id,
+            name=body.name,
+            prefix=key[:8],
+            key_hash=key_hash,
+            scopes=[s.value for s in dict.fromkeys(body.scopes)],
         )
     )
     return ApiKeyOut(api_key_id=key_id, key=key)

@@ -1,22 +1,22 @@
 """What the staff web application needs beside the card and the lists: who is logged in, the
-filter builder's catalogue, the named activity feed, a relation's history, functions and
-contact-moment timeline, and logging a contact moment. Every answer passes the view's form:
-only what it shows leaves the gateway, and a relation outside the view answers 404."""
+filter builder's catalogue, the named activity feed, a relation's history and functions (contact
+moments are in :mod:`relata_gateway.routes.contact_moments`). Every answer passes the view's
+form: only what it shows leaves the gateway, and a relation outside the view answers 404."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.errors import Unauthorized
-from relata_gateway import activity, cache, pages, views
+from relata_gateway import activity, pages, views
 from relata_gateway.cards import relation_state, require_visible, visible_ids
 from relata_gateway.deps import (
     Limit,
@@ -24,7 +24,6 @@ from relata_gateway.deps import (
     SnapshotDep,
     UserDep,
     card_context,
-    editable,
     needs_section,
 )
 from relata_gateway.forms import ALWAYS_SHOWN, CRITERIA_NEEDS, filter_fields_outside
@@ -285,104 +284,3 @@ async def relation_functions(
         )
         for f in functions
     ]
-
-
-# --- contact moments ----------------------------------------------------------------------------
-
-
-class TimelinePage(BaseModel):
-    contact_moments: list[dict[str, Any]]
-    next: str | None = None
-
-
-@router.get("/views/{view_id}/relations/{relation_id}/contact-moments")
-async def contact_moment_timeline(
-    view_id: uuid.UUID,
-    relation_id: uuid.UUID,
-    user: UserDep,
-    request: Request,
-    session: SessionDep,
-    limit: Limit = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> TimelinePage:
-    """The relation's contact moments, newest first, a page at a time; linked relations the
-    view does not show are left out of each moment."""
-    view = await views.access(session, user, view_id)
-    needs_section(view, "contact_moments")
-    ctx = card_context(request)
-    await require_visible(ctx, view, relation_id)
-    params: dict[str, Any] = {"limit": limit}
-    if cursor:
-        params["cursor"] = cursor
-    page = (
-        await request.app.state.services.contactmoments.call(
-            "GET", f"/relations/{relation_id}/contact-moments", params=params
-        )
-    ).json()
-    moments = page["items"]
-    others = [r for m in moments for r in m.get("relation_ids", []) if r != str(relation_id)]
-    shown = await visible_ids(ctx, view, others) | {str(relation_id)}
-    loggers = await display_names(session, [m.get("user_id") for m in moments if m.get("user_id")])
-    return TimelinePage(
-        contact_moments=[
-            {
-                **m,
-                "email": None,  # addresses of the mail may name relations the view hides
-                "relation_ids": [r for r in m.get("relation_ids", []) if r in shown],
-                "logged_by": loggers.get(m.get("user_id") or ""),
-            }
-            for m in moments
-        ],
-        next=page.get("next") or page.get("next_cursor"),
-    )
-
-
-class MomentInput(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "kind": "phone",
-                    "direction": "in",
-                    "subject": "Question about the membership fee",
-                    "notes": "Called back, sent the invoice again.",
-                    "occurred_at": "2026-11-26T10:30:00+01:00",
-                }
-            ]
-        },
-    )
-
-    kind: Literal["phone", "email", "visit", "letter", "meeting", "other"]
-    direction: Literal["in", "out"]
-    subject: str = Field(min_length=1, max_length=300)
-    notes: str = Field(default="", max_length=20_000)
-    occurred_at: datetime
-
-
-@router.post(
-    "/views/{view_id}/relations/{relation_id}/contact-moments",
-    status_code=status.HTTP_201_CREATED,
-)
-async def log_contact_moment(
-    view_id: uuid.UUID,
-    relation_id: uuid.UUID,
-    body: MomentInput,
-    user: UserDep,
-    request: Request,
-    session: SessionDep,
-) -> dict[str, Any]:
-    """Log a contact moment with this relation (edit rights in the view needed)."""
-    view = await views.access(session, user, view_id)
-    editable(view)
-    needs_section(view, "contact_moments")
-    ctx = card_context(request)
-    await require_visible(ctx, view, relation_id)
-    created = await request.app.state.services.contactmoments.call(
-        "POST",
-        "/contact-moments",
-        json={**body.model_dump(mode="json"), "relation_ids": [str(relation_id)]},
-        actor=user.actor,
-    )
-    await cache.invalidate(ctx.redis, relation_id, "contact_moments")
-    return {**created.json(), "email": None}
