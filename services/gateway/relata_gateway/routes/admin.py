@@ -14,8 +14,8 @@ from relata_common.errors import InvalidInput
 from relata_gateway import views
 from relata_gateway.deps import AdminDep, ServicesDep, SessionDep, views_changing
 from relata_gateway.models import api_keys, users
-from relata_gateway.routes import rules
 from relata_gateway.rights import DEFAULT_KEY_SCOPES, Scope
+from relata_gateway.routes import rules
 from relata_gateway.security import hash_password, new_api_key
 
 router = APIRouter(tags=["administration"])
