@@ -56,7 +56,7 @@ async def of_list(session: AsyncSession, list_id: uuid.UUID) -> ListReferences:
     """Everything here that uses the list, by kind, in name order."""
     m, p = merge_rules, generated_properties
     merging = await session.execute(
-        select(m.c.rule_id, m.c.name).where(list_id == any_(m.c.list_ids)).order_by(m.c.name)
+        select(m.c.rule_id, m.c.name).where(any_(m.c.list_ids) == list_id).order_by(m.c.name)
     )
     held = await session.execute(
         select(p.c.property_id, p.c.label).where(p.c.list_id == list_id).order_by(p.c.label)
