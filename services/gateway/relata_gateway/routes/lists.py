@@ -41,15 +41,21 @@ VISIBILITY_CHUNK = 100
 LIST_ID = "0b0e4b4e-8c8a-4c53-9f0e-6d1f0c7d1a11"
 UTRECHT: dict[str, Any] = {"kind": "field", "field": "city", "op": "equals", "value": "Utrecht"}
 
-ANSWERS: dict[int | str, dict[str, Any]] = {
-    403: {"description": "the view is read-only for you, or your role lacks lists.manage"},
-    404: {"description": "no such view granted to you, or no such list in it"},
+READ_ANSWERS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such view granted to you, or no such list (or relation) in it"},
 }
-CHANGE_ANSWERS: dict[int | str, dict[str, Any]] = {
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    **READ_ANSWERS,
+    403: {"description": "the view is read-only for you, or your role lacks lists.manage"},
+}
+SAVE_ANSWERS: dict[int | str, dict[str, Any]] = {
     **ANSWERS,
     409: {"description": "the name is taken in the view, or the list is the view's base list"},
-    412: {"description": "If-Match names an older version of the list"},
     422: {"description": "the filter reads what the form does not show (the path is named)"},
+}
+CHANGE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    **SAVE_ANSWERS,
+    412: {"description": "If-Match names an older version of the list"},
 }
 
 
@@ -167,7 +173,7 @@ async def view_lists_all(
     return snapshot.lists_of(view.id)
 
 
-@router.get("/{list_id}", responses=ANSWERS)
+@router.get("/{list_id}", responses=READ_ANSWERS)
 async def list_detail(
     view_id: uuid.UUID,
     list_id: uuid.UUID,
@@ -193,7 +199,7 @@ async def list_detail(
     )
 
 
-@router.get("/{list_id}/members", responses=ANSWERS)
+@router.get("/{list_id}/members", responses=READ_ANSWERS)
 async def list_members(
     view_id: uuid.UUID,
     list_id: uuid.UUID,
@@ -230,7 +236,7 @@ async def list_members(
     return await pages.redact_page(ctx, user, view, page.json())
 
 
-@router.get("/{list_id}/members-at", responses=ANSWERS)
+@router.get("/{list_id}/members-at", responses=READ_ANSWERS)
 async def members_on(
     view_id: uuid.UUID,
     list_id: uuid.UUID,
@@ -277,7 +283,7 @@ def _after(cursor: str | None) -> str | None:
         raise InvalidInput.single(("query", "cursor"), "not a cursor of this page") from None
 
 
-@router.get("/{list_id}/members/{relation_id}/why", responses=ANSWERS)
+@router.get("/{list_id}/members/{relation_id}/why", responses=READ_ANSWERS)
 async def why_member(
     view_id: uuid.UUID,
     list_id: uuid.UUID,
@@ -313,7 +319,7 @@ async def why_member(
 # --- changing ----------------------------------------------------------------------------------
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=CHANGE_ANSWERS)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=SAVE_ANSWERS)
 async def save_list(
     view_id: uuid.UUID, body: SavedList, user: Manager, request: Request
 ) -> views.ListRef:
@@ -346,6 +352,8 @@ async def change_list(
         ref = await rl.list_of_view(session, view, list_id)
         rl.refuse_base_list(view, list_id, "rename or refilter")
         name = body.name or ref.name
+        if name == ref.name and body.filter is None:
+            return ref  # nothing to change
         if name != ref.name:
             await rl.check_name_free(session, view, name)
         if body.filter is not None:
@@ -403,7 +411,7 @@ async def _delete(session: Any, services: Any, view: views.View, list_id: uuid.U
     "/{list_id}/copy",
     status_code=status.HTTP_201_CREATED,
     responses={
-        **CHANGE_ANSWERS,
+        **ANSWERS,
         409: {
             "description": "the name is taken in the target view, or (moving) the list is "
             "still used or is the base list"
