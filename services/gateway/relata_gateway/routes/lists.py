@@ -298,7 +298,7 @@ async def why_member(
     view = await views.access(session, user, view_id)
     await rl.list_of_view(session, view, list_id)
     ctx = card_context(request)
-    memberships = await require_visible(ctx, view, relation_id)
+    await require_visible(ctx, view, relation_id)
     history = (
         await request.app.state.services.lists.call(
             "GET", f"/lists/{list_id}/members/{relation_id}/history"
@@ -311,7 +311,8 @@ async def why_member(
     changed = await rl.changed_fields_of(session, view, event_ids)
     return Why(
         relation_id=relation_id,
-        member=str(list_id) in memberships,
+        # The history itself, not the card's cached lists: it is what the answer explains.
+        member=bool(history) and history[0]["change"] == "entered",
         history=[rl.why_entry(view, list_id, record, names, changed) for record in history],
     )
 
