@@ -164,9 +164,15 @@ async def test_rename_refilter_and_why_a_relation_entered_and_left(
     assert moved.status_code == 200, moved.text
     await wait_members(gateway, anna, v, listed, {ida["relation_id"]})
 
-    why = await gateway.get(
-        f"/views/{v}/lists/{listed}/members/{ida['relation_id']}/why", headers=bert
-    )
+    why_url = f"/views/{v}/lists/{listed}/members/{ida['relation_id']}/why"
+
+    async def edit_recorded() -> bool:
+        # The fields an edit changed come from the gateway's own activity record.
+        latest = (await gateway.get(why_url, headers=bert)).json()["history"][0]
+        return bool(latest["changed_fields"])
+
+    await eventually(edit_recorded, timeout=CATCHING_UP)
+    why = await gateway.get(why_url, headers=bert)
     assert why.status_code == 200, why.text
     history = why.json()["history"]
     assert why.json()["member"] is True
