@@ -4,6 +4,7 @@ conditions, every run recorded."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -341,3 +342,56 @@ async def test_list_triggers_and_generated_property(
     state = (await relations_api.get(f"/relations/{joiner['relation_id']}")).json()
     assert state["fields"]["salutation"] == "Former member"
     assert state["functions"][0]["end_date"] == datetime.now(UTC).date().isoformat()
+
+
+async def test_references_name_what_uses_a_list(
+    lists_api: httpx.AsyncClient,  # noqa: F811
+    automation_api: httpx.AsyncClient,
+):
+    """Before a list is deleted the gateway asks what uses it: rules triggered by it or
+    reading it in their condition, merge rules limited to it, properties held while in it.
+
+    Catches: a reference kind left out (the list would be deleted from under it)."""
+    city = unique("Utrecht")
+    made = await lists_api.post("/lists", json={"name": "Here", "filter": city_filter(city)})
+    list_id = made.json()["list_id"]
+    set_field = [{"kind": "set_field", "field": "salutation", "value": "Dear"}]
+    await rule(
+        automation_api,
+        {
+            "name": "On entering",
+            "trigger": {"kind": "entered_list", "list_id": list_id},
+            "actions": set_field,
+        },
+    )
+    await rule(
+        automation_api,
+        {
+            "name": "When in it",
+            "trigger": {"kind": "created"},
+            "condition": {"not": {"kind": "in_list", "list_id": list_id}},
+            "actions": set_field,
+        },
+    )
+    await rule(
+        automation_api, {"name": "Unrelated", "trigger": {"kind": "created"}, "actions": set_field}
+    )
+    merging = await automation_api.post(
+        "/merge-rules",
+        json={"name": "Merge here", "list_ids": [list_id], "match_fields": ["email"]},
+    )
+    assert merging.status_code == 201, merging.text
+    held = await automation_api.post(
+        "/properties", json={"key": unique("here"), "label": "Lives here", "list_id": list_id}
+    )
+    assert held.status_code == 201, held.text
+
+    found = (await automation_api.get("/references", params={"list_id": list_id})).json()
+    assert [(r["name"], r["how"]) for r in found["rules"]] == [
+        ("On entering", "trigger"),
+        ("When in it", "condition"),
+    ]
+    assert [r["name"] for r in found["merge_rules"]] == ["Merge here"]
+    assert [r["name"] for r in found["properties"]] == ["Lives here"]
+    other = await automation_api.get("/references", params={"list_id": str(uuid.uuid4())})
+    assert other.json() == {"rules": [], "merge_rules": [], "properties": []}

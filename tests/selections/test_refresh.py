@@ -3,7 +3,7 @@ refresh-then-members call of a mailing."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 import httpx
 import pytest
@@ -245,3 +245,43 @@ async def test_daily_refresh(
     assert not await refresh_due_selection(
         selections_sessions, lists_source, today=tomorrow + timedelta(days=1), cap=10
     )
+
+
+@pytest.mark.usefixtures("relations_relay", "lists_worker")
+async def test_daily_refresh_waits_for_its_time_of_day(
+    relations_api: httpx.AsyncClient,
+    lists_api: httpx.AsyncClient,
+    selections_api: httpx.AsyncClient,
+    selections_sessions: async_sessionmaker[AsyncSession],
+    lists_source: ListsSource,
+):
+    """A selection refreshed "at 06:30" is not due at 06:29, and is at 06:30 (once a day).
+
+    Catches: a claim that ignores the time of day, or a patch that drops it."""
+    await create(relations_api, person("Noord", addresses=[{"city": ZWOLLE}]))
+    await wait_for_count(lists_api, city_filter(ZWOLLE), 1)
+    made = await create_selection(
+        selections_api, "Morning", {"kind": "filter", "filter": city_filter(ZWOLLE)}
+    )
+    url = f"/selections/{made['selection_id']}"
+    patched = await selections_api.patch(
+        url,
+        json={"daily_at": "06:30"},
+        headers={"If-Match": await etag_of(selections_api, made["selection_id"])},
+    )
+    assert patched.status_code == 200, patched.text
+    assert (patched.json()["daily_refresh"], patched.json()["daily_at"]) == (True, "06:30:00")
+
+    tomorrow = today() + timedelta(days=1)
+    early = time(6, 29)
+    assert not await refresh_due_selection(
+        selections_sessions, lists_source, today=tomorrow, at=early, cap=10
+    )
+    assert await refresh_due_selection(
+        selections_sessions, lists_source, today=tomorrow, at=time(6, 30), cap=10
+    )
+    assert not await refresh_due_selection(
+        selections_sessions, lists_source, today=tomorrow, at=time(23, 0), cap=10
+    )
+    history = (await selections_api.get(f"{url}/refreshes")).json()
+    assert [h["trigger"] for h in history] == ["daily"]

@@ -11,7 +11,15 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
-from relata_automation import bulk, duplicates, merge_rules, properties, review, rules
+from relata_automation import (
+    bulk,
+    duplicates,
+    merge_rules,
+    properties,
+    references,
+    review,
+    rules,
+)
 from relata_automation.batch import run_batch
 from relata_automation.blocking import blocking_keys, profile_of
 from relata_automation.clients import Services
@@ -28,6 +36,7 @@ merge_rules_router = APIRouter(prefix="/merge-rules", tags=["merge rules"])
 properties_router = APIRouter(tags=["generated properties"])
 bulk_router = APIRouter(prefix="/bulk-edits", tags=["bulk edits"])
 rules_router = APIRouter(prefix="/rules", tags=["adjustment rules"])
+references_router = APIRouter(tags=["references"])
 Limit = Annotated[int, Query(ge=1, le=500)]
 NIL = uuid.UUID(int=0)
 
@@ -402,8 +411,19 @@ async def press_button(
     )
 
 
+# --- what uses a relation list -----------------------------------------------------------------
+
+
+@references_router.get("/references")
+async def list_references(list_id: uuid.UUID, session: SessionDep) -> references.ListReferences:
+    """The rules, merge rules and generated properties that use a relation list (asked
+    before the list is deleted)."""
+    return await references.of_list(session, list_id)
+
+
 ROUTERS: tuple[APIRouter, ...] = (
     rules_router,
+    references_router,
     duplicates_router,
     merge_rules_router,
     properties_router,

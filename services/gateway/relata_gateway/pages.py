@@ -74,6 +74,17 @@ async def wrap_cursor(redis: Redis, user: User, view: View, cursor: str) -> str:
     return token
 
 
+async def page_params(
+    ctx: CardContext, user: User, view: View, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    """A service's paging parameters from a client's limit and opaque cursor."""
+    params: dict[str, Any] = {"limit": limit}
+    service_cursor = await unwrap_cursor(ctx.redis, user, view, cursor)
+    if service_cursor:
+        params["cursor"] = service_cursor
+    return params
+
+
 async def unwrap_cursor(redis: Redis, user: User, view: View, token: str | None) -> str | None:
     if not token:
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -59,6 +60,9 @@ class SelectionCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     source: SourceIn
     daily_refresh: bool = False
+    daily_at: time | None = Field(
+        default=None, description="local time of day (Europe/Amsterdam) of the daily refresh"
+    )
 
 
 class RelationIds(BaseModel):
@@ -97,7 +101,8 @@ async def create_selection(
             session,
             name=body.name,
             source=source,
-            daily_refresh=body.daily_refresh,
+            daily_refresh=body.daily_refresh or body.daily_at is not None,
+            daily_at=body.daily_at,
             relation_ids=ids,
             actor=actor,
         )
@@ -128,7 +133,8 @@ async def change_selection(
     version: IfMatchDep,
     response: Response,
 ) -> SelectionOut:
-    """Rename a selection or switch its daily refresh (If-Match)."""
+    """Rename a selection, switch its daily refresh or set the time of day it runs from
+    (If-Match)."""
     changed = await selections.change_selection(
         session, selection_id=selection_id, patch=body, expected_version=version, actor=actor
     )

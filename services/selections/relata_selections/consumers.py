@@ -25,7 +25,7 @@ from relata_common.logging import get_logger
 from relata_selections import relation_events
 from relata_selections.models import inbox
 from relata_selections.refresh import refresh_due_selection
-from relata_selections.selections import today
+from relata_selections.selections import local_now
 from relata_selections.settings import SelectionsSettings
 from relata_selections.sources import ListsSource
 
@@ -96,6 +96,13 @@ def internal_client(
     )
 
 
+async def _refresh_one_due(app: FastAPI, source: ListsSource, cap: int) -> bool:
+    now = local_now()
+    return await refresh_due_selection(
+        app.state.sessions, source, today=now.date(), at=now.time(), cap=cap
+    )
+
+
 def daily_schedule(
     settings: SelectionsSettings, transports: Mapping[str, httpx.AsyncBaseTransport] | None = None
 ) -> Callable[[FastAPI], Awaitable[None]]:
@@ -105,9 +112,7 @@ def daily_schedule(
         async with internal_client(settings, transports) as client:
             source = ListsSource(client)
             while True:
-                while await refresh_due_selection(
-                    app.state.sessions, source, today=today(), cap=settings.event_id_cap
-                ):
+                while await _refresh_one_due(app, source, settings.event_id_cap):
                     pass
                 await asyncio.sleep(settings.daily_refresh_interval)
 

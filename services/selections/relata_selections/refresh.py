@@ -10,7 +10,7 @@ members stay whatever the source says.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Literal
 
 from pydantic import BaseModel
@@ -286,9 +286,10 @@ async def refresh_changes_page(
 
 
 async def _claim_due(
-    sessions: async_sessionmaker[AsyncSession], today: date
+    sessions: async_sessionmaker[AsyncSession], today: date, at: time
 ) -> tuple[uuid.UUID, SelectionSource, date | None] | None:
-    """Take one selection due for today's refresh and mark it run today.
+    """Take one selection due for today's refresh (its time of day reached by ``at``) and
+    mark it run today.
 
     ``SKIP LOCKED`` lets several workers share the daily run without doing one twice.
     """
@@ -300,6 +301,7 @@ async def _claim_due(
                     .where(
                         selections.c.daily_refresh,
                         (selections.c.daily_run_on.is_(None)) | (selections.c.daily_run_on < today),
+                        (selections.c.daily_at.is_(None)) | (selections.c.daily_at <= at),
                     )
                     .limit(1)
                     .with_for_update(skip_locked=True)
@@ -324,10 +326,14 @@ async def refresh_due_selection(
     *,
     today: date,
     cap: int,
+    at: time = time.max,
 ) -> bool:
     """Refresh one selection due for its daily refresh; False when none is due, or when the
-    lists service does not answer (the claim is released so a later round tries again)."""
-    claimed = await _claim_due(sessions, today)
+    lists service does not answer (the claim is released so a later round tries again).
+
+    ``at`` is the local time of day now: a selection with a ``daily_at`` later than that waits
+    (the default, the end of the day, finds every selection due today)."""
+    claimed = await _claim_due(sessions, today, at)
     if claimed is None:
         return False
     selection_id, wanted, previous_day = claimed

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import RowMapping, Uuid, bindparam, func, insert, select, text, update
@@ -32,11 +33,18 @@ from relata_selections.freezing import RelationIds, freeze_members
 from relata_selections.models import selection_exclusions, selection_members, selections
 
 IDS = bindparam("ids", type_=ARRAY(Uuid))
+LOCAL_ZONE = ZoneInfo("Europe/Amsterdam")
+"""Where the organisation's days and times of day are counted: a daily refresh "at 06:30"
+means half past six there, summer and winter."""
+
+
+def local_now() -> datetime:
+    return datetime.now(LOCAL_ZONE)
 
 
 def today() -> date:
-    """The day daily refreshes count by (UTC)."""
-    return datetime.now(UTC).date()
+    """The day daily refreshes count by (in :data:`LOCAL_ZONE`)."""
+    return local_now().date()
 
 
 class SelectionOut(BaseModel):
@@ -44,6 +52,9 @@ class SelectionOut(BaseModel):
     name: str
     source: SelectionSource
     daily_refresh: bool
+    daily_at: time | None = Field(
+        default=None, description="local time of day (Europe/Amsterdam) of the daily refresh"
+    )
     version: int
     member_count: int
     created_by: str | None
@@ -57,12 +68,19 @@ class SelectionPatch(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     daily_refresh: bool | None = None
+    daily_at: time | None = Field(
+        default=None,
+        description="refresh daily from this local time on (null: the first round of the day)",
+    )
 
 
 def selection_out(row: RowMapping) -> SelectionOut:
     state = publishing.state_of(row)
     return SelectionOut(
-        **state.model_dump(exclude={"source"}), source=state.source, created_by=row["created_by"]
+        **state.model_dump(exclude={"source"}),
+        source=state.source,
+        created_by=row["created_by"],
+        daily_at=row["daily_at"],
     )
 
 
@@ -99,6 +117,7 @@ async def create_selection(
     daily_refresh: bool,
     relation_ids: RelationIds,
     actor: Actor,
+    daily_at: time | None = None,
 ) -> SelectionOut:
     """Create a selection and freeze ``relation_ids`` (distinct) as its members.
 
@@ -120,6 +139,7 @@ async def create_selection(
                     list_id=source.list_id,
                     filter=source.filter,
                     daily_refresh=daily_refresh,
+                    daily_at=daily_at,
                     version=1,
                     member_count=len(relation_ids),
                     created_by=actor.id,
@@ -159,16 +179,13 @@ async def change_selection(
     expected_version: int,
     actor: Actor,
 ) -> SelectionOut:
-    """Rename it or switch its daily refresh (If-Match)."""
+    """Rename it, switch its daily refresh or set its time of day (If-Match)."""
     row = await get_row(session, selection_id, lock=True)
     _check_version(row, expected_version)
     values: dict[str, Any] = {}
     if patch.name is not None and patch.name != row["name"]:
         values["name"] = patch.name
-    if patch.daily_refresh is not None and patch.daily_refresh != row["daily_refresh"]:
-        if patch.daily_refresh and row["source_kind"] == "manual":
-            raise Conflict("a hand-made selection has no source to refresh from daily")
-        values["daily_refresh"] = patch.daily_refresh
+    values |= _daily_changes(row, patch)
     if not values:
         return selection_out(row)
     row = await _bump(session, selection_id, **values)
@@ -183,6 +200,22 @@ async def change_selection(
         actor=actor,
     )
     return selection_out(row)
+
+
+def _daily_changes(row: RowMapping, patch: SelectionPatch) -> dict[str, Any]:
+    """The daily-refresh columns a patch changes; a time given without ``daily_refresh``
+    switches the daily refresh on."""
+    values: dict[str, Any] = {}
+    daily = patch.daily_refresh
+    if "daily_at" in patch.model_fields_set and patch.daily_at != row["daily_at"]:
+        values["daily_at"] = patch.daily_at
+        if daily is None and patch.daily_at is not None:
+            daily = True
+    if daily is not None and daily != row["daily_refresh"]:
+        if daily and row["source_kind"] == "manual":
+            raise Conflict("a hand-made selection has no source to refresh from daily")
+        values["daily_refresh"] = daily
+    return values
 
 
 async def _bump(session: AsyncSession, selection_id: uuid.UUID, **values: Any) -> RowMapping:

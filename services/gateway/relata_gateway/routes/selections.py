@@ -1,5 +1,7 @@
 """Selections in a view: frozen from one of the view's lists (kept by the selections service),
-refreshed with who was added and removed, exported as CSV.
+refreshed with who was added and removed (by hand, daily at a chosen time, or just before a
+mailing), exported as CSV, renamed and deleted. Changing one needs edit rights in the view and
+the right ``selections.manage``.
 
 The gateway records which view a selection was made in; only that view shows it. Members are
 named as the view's form names them, relations that left the view since are counted but not
@@ -12,7 +14,7 @@ import asyncio
 import csv
 import io
 import uuid
-from datetime import datetime
+from datetime import datetime, time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -22,12 +24,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.client import Upstream
 from relata_common.errors import InvalidInput, NotFound, ServiceUnavailable
+from relata_common.web import OptionalIfMatchDep
 from relata_gateway import pages, views
 from relata_gateway.cards import CardContext, visible_ids
-from relata_gateway.deps import Limit, SessionDep, UserDep, card_context, editable
+from relata_gateway.deps import Limit, SessionDep, UserDep, card_context, editable, needs
 from relata_gateway.models import view_selections
+from relata_gateway.rights import Right
+from relata_gateway.security import User
 
 router = APIRouter(prefix="/views/{view_id}/selections", tags=["selections"])
+Manager = Annotated[User, needs(Right.SELECTIONS_MANAGE)]
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "the view is read-only for you, or your role lacks selections.manage"},
+    404: {"description": "no such view granted to you, or no such selection in it"},
+}
 CHANGES_SHOWN = 200
 VISIBILITY_CHUNK = 100
 
@@ -76,6 +86,10 @@ class ViewSelection(BaseModel):
     member_count: int | None = Field(description="null when the selections service is down")
     created_at: datetime
     refreshed_at: datetime | None = None
+    daily_refresh: bool | None = Field(default=None, description="refreshed every day")
+    daily_at: time | None = Field(
+        default=None, description="local time of day (Europe/Amsterdam) of the daily refresh"
+    )
 
 
 class Refresh(BaseModel):
@@ -142,6 +156,8 @@ def _out(row: Any, service: dict[str, Any] | None, list_names: dict[uuid.UUID, s
         "member_count": service.get("member_count") if service else None,
         "created_at": row["created_at"],
         "refreshed_at": service.get("refreshed_at") if service else None,
+        "daily_refresh": service.get("daily_refresh") if service else None,
+        "daily_at": service.get("daily_at") if service else None,
     }
 
 
@@ -178,9 +194,9 @@ async def view_selections_list(
     ]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=ANSWERS)
 async def create_selection(
-    view_id: uuid.UUID, body: SelectionInput, user: UserDep, request: Request, session: SessionDep
+    view_id: uuid.UUID, body: SelectionInput, user: Manager, request: Request, session: SessionDep
 ) -> ViewSelection:
     """Freeze the members of one of the view's lists as a selection (edit rights needed)."""
     view = await views.access(session, user, view_id)
@@ -312,11 +328,11 @@ async def _changes(
     )
 
 
-@router.post("/{selection_id}/refresh")
+@router.post("/{selection_id}/refresh", responses=ANSWERS)
 async def refresh_selection(
     view_id: uuid.UUID,
     selection_id: uuid.UUID,
-    user: UserDep,
+    user: Manager,
     request: Request,
     session: SessionDep,
 ) -> RefreshChanges:
@@ -411,3 +427,186 @@ async def _only_shown(ctx: CardContext, view: views.View, text: str, keep_id: bo
         if r and r[0] in shown:
             writer.writerow(r[skip:])
     return out.getvalue()
+
+
+# --- settings, deletion and the refresh before a mailing ---------------------------------------
+
+
+class SelectionChange(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"daily_at": "06:30"},
+                {"name": "Newsletter January"},
+                {"daily_refresh": False},
+            ]
+        },
+    )
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    daily_refresh: bool | None = Field(default=None, description="refresh every day, or stop")
+    daily_at: time | None = Field(
+        default=None,
+        description="refresh every day from this time (Europe/Amsterdam); giving one switches "
+        "the daily refresh on, null: at the first round of the day",
+    )
+
+
+async def _service_version(request: Request, selection_id: uuid.UUID, given: int | None) -> int:
+    """The version to change: the one the client named (If-Match), else the current one."""
+    if given is not None:
+        return given
+    current = await request.app.state.services.selections.call("GET", f"/selections/{selection_id}")
+    version: int = current.json()["version"]
+    return version
+
+
+@router.patch(
+    "/{selection_id}",
+    responses={
+        **ANSWERS,
+        409: {"description": "a daily refresh asked of a selection without a source"},
+        412: {"description": "If-Match names an older version"},
+    },
+)
+async def change_selection(
+    view_id: uuid.UUID,
+    selection_id: uuid.UUID,
+    body: SelectionChange,
+    user: Manager,
+    request: Request,
+    session: SessionDep,
+    version: OptionalIfMatchDep,
+) -> ViewSelection:
+    """Rename a selection, or have it refreshed every day at a chosen time (optionally
+    If-Match, with the selection's version)."""
+    view = await views.access(session, user, view_id)
+    editable(view)
+    row = await _row(session, view, selection_id)
+    patch = body.model_dump(exclude_unset=True)
+    if "name" in patch:
+        patch["name"] = f"{view.name}: {body.name}"
+        await session.execute(
+            view_selections.update()
+            .where(view_selections.c.selection_id == selection_id)
+            .values(name=body.name)
+        )
+    changed = await request.app.state.services.selections.call(
+        "PATCH",
+        f"/selections/{selection_id}",
+        json=patch,
+        actor=user.actor,
+        if_match=await _service_version(request, selection_id, version),
+    )
+    shown = {**row, "name": body.name or row["name"]}
+    return ViewSelection.model_validate(
+        _out(shown, changed.json(), await _list_names(session, view))
+    )
+
+
+@router.delete("/{selection_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ANSWERS)
+async def delete_selection(
+    view_id: uuid.UUID,
+    selection_id: uuid.UUID,
+    user: Manager,
+    request: Request,
+    session: SessionDep,
+    version: OptionalIfMatchDep,
+) -> None:
+    """Delete a selection with its members and refresh history."""
+    view = await views.access(session, user, view_id)
+    editable(view)
+    await _row(session, view, selection_id)
+    try:
+        await request.app.state.services.selections.call(
+            "DELETE",
+            f"/selections/{selection_id}",
+            actor=user.actor,
+            if_match=await _service_version(request, selection_id, version),
+        )
+    except Upstream as refused:
+        if refused.status_code != 404:  # gone there already: only our record is left
+            raise
+    await session.execute(
+        view_selections.delete().where(view_selections.c.selection_id == selection_id)
+    )
+
+
+class MailingRefresh(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "refresh": {
+                        "refresh_id": "5b1f3c1e-3f7e-4c55-9a53-3c4b1a0c9e01",
+                        "at": "2026-12-07T06:30:00Z",
+                        "trigger": "mailing",
+                        "source_count": 2,
+                        "added_count": 1,
+                        "removed_count": 1,
+                        "added": [
+                            {
+                                "relation_id": "0b0e4b4e-8c8a-4c53-9f0e-6d1f0c7d1a11",
+                                "display_name": "Ida Bakker",
+                            }
+                        ],
+                        "removed": [],
+                        "not_shown": 1,
+                    },
+                    "member_count": 2,
+                    "relations": [
+                        {
+                            "relation_id": "0b0e4b4e-8c8a-4c53-9f0e-6d1f0c7d1a11",
+                            "display_name": "Ida Bakker",
+                        }
+                    ],
+                    "next": None,
+                }
+            ]
+        }
+    )
+
+    refresh: RefreshChanges | None = Field(description="null for a selection made by hand")
+    member_count: int
+    relations: list[NamedRelation] = Field(
+        description="the fresh members, a first page (page on with GET members)"
+    )
+    next: str | None = None
+
+
+@router.post("/{selection_id}/mailing-refresh", responses=ANSWERS)
+async def mailing_refresh(
+    view_id: uuid.UUID,
+    selection_id: uuid.UUID,
+    user: Manager,
+    request: Request,
+    session: SessionDep,
+    limit: Limit = 200,
+) -> MailingRefresh:
+    """For a mailing module, just before it sends (a user or an API key with the write
+    scope): refresh from the list, so whoever left it since is out, and answer with the fresh
+    members and who was added and removed."""
+    view = await views.access(session, user, view_id)
+    editable(view)
+    await _row(session, view, selection_id)
+    answer = (
+        await request.app.state.services.selections.call(
+            "POST",
+            f"/selections/{selection_id}/mailing",
+            params={"limit": limit},
+            actor=user.actor,
+            timeout=60.0,
+        )
+    ).json()
+    done = answer.get("refresh")
+    changes = await _changes(request, view, selection_id, done) if done else None
+    named, _ = await _named(
+        card_context(request), view, [m["relation_id"] for m in answer["members"]]
+    )
+    return MailingRefresh(
+        refresh=changes,
+        member_count=answer["member_count"],
+        relations=named,
+        next=answer.get("next_cursor"),
+    )
