@@ -69,7 +69,11 @@ async def test_found_on_create_scored_with_reasons_and_rescored_on_change(
 
     await eventually(rescored, timeout=CATCHING_UP)
     now = (await automation_api.get(f"/duplicates/{pair['pair_id']}")).json()
-    assert {"points": 1, "reason": "birth date one typing error apart"} in now["reasons"]
+    assert {
+        "points": 1,
+        "reason": "birth date one typing error apart",
+        "fields": ["birth_date"],
+    } in now["reasons"]
 
     # Then it turns out to be another birth date altogether: no longer a candidate.
     await patch(relations_api, twin, {"birth_date": "1988-11-23"})

@@ -13,7 +13,9 @@ from fastapi.staticfiles import StaticFiles
 from relata_gateway.routes import (
     admin,
     auth,
+    automation,
     dashboard,
+    duplicates,
     live,
     presence,
     relation_cards,
@@ -35,6 +37,8 @@ ROUTERS = (
     selections.router,
     presence.router,
     live.router,
+    duplicates.router,
+    automation.router,
 )
 
 _root = APIRouter(include_in_schema=False)
