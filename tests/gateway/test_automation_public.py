@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from relata_gateway.app import create_api
 from tests.automation.conftest import (  # noqa: F401 - the automation service's fixtures
     automation_api,
     automation_database,
@@ -219,7 +220,7 @@ async def test_a_duplicate_registration_from_the_rules_source_is_merged_as_it_sa
     assert rule.status_code == 201, rule.text
 
     email = f"{uuid.uuid4().hex[:8]}@example.org"
-    person = {
+    person: dict[str, Any] = {
         "last_name": "de Boer",
         "birth_date": "1984-03-09",
         "emails": [{"address": email}],
@@ -266,3 +267,29 @@ async def test_a_duplicate_registration_from_the_rules_source_is_merged_as_it_sa
         f"/views/{view['view_id']}/relations/{from_desk['relation_id']}", headers=admin.headers
     )
     assert desk_card.status_code == 200  # still there: the rule is for the web form only
+
+
+def test_the_automation_routes_are_documented_with_examples():
+    document = create_api().openapi()
+    paths = document["paths"]
+    for path in (
+        "/views/{view_id}/duplicates",
+        "/views/{view_id}/duplicates/{pair_id}/decision",
+        "/automation/merge-rules/{rule_id}",
+        "/automation/properties/{property_id}",
+    ):
+        assert path in paths, path
+    schemas = document["components"]["schemas"]
+    for name in (
+        "DuplicatePage",
+        "DuplicatePair",
+        "DuplicateDecision",
+        "DuplicateDecided",
+        "MergeRuleInput",
+        "MergeRule",
+        "GeneratedPropertyInput",
+        "DefinedProperty",
+    ):
+        assert schemas[name]["examples"], name
+    decision = paths["/views/{view_id}/duplicates/{pair_id}/decision"]["post"]["responses"]
+    assert {"403", "404", "409", "422"} <= set(decision)

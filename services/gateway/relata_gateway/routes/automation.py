@@ -196,7 +196,7 @@ async def delete_merge_rule(rule_id: uuid.UUID, user: Manager, services: Service
 # --- generated properties ----------------------------------------------------------------------
 
 
-class PropertyInput(BaseModel):
+class GeneratedPropertyInput(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -215,7 +215,7 @@ class PropertyInput(BaseModel):
     list_id: uuid.UUID = Field(description="a relation holds the property while in this list")
 
 
-class GeneratedProperty(PropertyInput):
+class GeneratedProperty(GeneratedPropertyInput):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -266,7 +266,7 @@ async def generated_properties(user: Manager, services: ServicesDep) -> list[Gen
     responses=_FORBIDDEN | _UNKNOWN_LIST | {409: {"description": "the key is taken"}},
 )
 async def define_property(
-    body: PropertyInput, user: Manager, services: ServicesDep, response: Response
+    body: GeneratedPropertyInput, user: Manager, services: ServicesDep, response: Response
 ) -> DefinedProperty:
     """Define a property a relation holds while it is in a relation list ("Active member"
     while in "Paying members this year"). The list's members hold it at once; cards whose

@@ -38,12 +38,12 @@ HIDDEN_REASON = "fields this view does not show"
 _NOT_FOUND = {"description": "no such view for you, or a relation of the pair is not in it"}
 
 
-class Reason(BaseModel):
+class DuplicateReason(BaseModel):
     points: int
     reason: str = Field(description="e.g. same e-mail address, different birth date")
 
 
-class PairRelation(BaseModel):
+class DuplicateRelation(BaseModel):
     relation_id: uuid.UUID
     relation_type: Literal["person", "organisation"]
     relation_number: int | None = Field(description="when the form shows it")
@@ -96,9 +96,9 @@ class DuplicatePair(BaseModel):
 
     pair_id: uuid.UUID
     stars: int = Field(ge=1, le=5, description="how alike: 5 is almost certainly one relation")
-    reasons: list[Reason] = Field(description="the points for and against, per reason")
+    reasons: list[DuplicateReason] = Field(description="the points for and against, per reason")
     note: str | None = Field(description="why an automatic merge rule left it to a reviewer")
-    relations: list[PairRelation] = Field(min_length=2, max_length=2)
+    relations: list[DuplicateRelation] = Field(min_length=2, max_length=2)
     found_at: datetime
 
 
@@ -114,7 +114,7 @@ class DuplicatePage(BaseModel):
     )
 
 
-class Decision(BaseModel):
+class DuplicateDecision(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -143,7 +143,7 @@ class Decision(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _consistent(self) -> Decision:
+    def _consistent(self) -> DuplicateDecision:
         if self.decision == "merge" and self.survivor_id is None:
             raise ValueError("a merge needs survivor_id: which of the two relations stays")
         if self.decision == "not_duplicate" and (self.survivor_id or self.choices):
@@ -151,7 +151,7 @@ class Decision(BaseModel):
         return self
 
 
-class Decided(BaseModel):
+class DuplicateDecided(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -176,25 +176,25 @@ class Decided(BaseModel):
 # --- narrowing pairs to a view -----------------------------------------------------------------
 
 
-def shown_reasons(form: Form, reasons: list[dict[str, Any]]) -> list[Reason]:
+def shown_reasons(form: Form, reasons: list[dict[str, Any]]) -> list[DuplicateReason]:
     """The reasons resting on fields the form shows; the others' points summed in one line
     (a reason that names no fields is treated as hidden)."""
-    shown: list[Reason] = []
+    shown: list[DuplicateReason] = []
     hidden = 0
     for reason in reasons:
         fields = reason.get("fields") or []
         if fields and all(form.shows(name) for name in fields):
-            shown.append(Reason(points=reason["points"], reason=reason["reason"]))
+            shown.append(DuplicateReason(points=reason["points"], reason=reason["reason"]))
         else:
             hidden += int(reason["points"])
     if hidden:
-        shown.append(Reason(points=hidden, reason=HIDDEN_REASON))
+        shown.append(DuplicateReason(points=hidden, reason=HIDDEN_REASON))
     return shown
 
 
-def _relation(form: Form, state: dict[str, Any]) -> PairRelation:
+def _relation(form: Form, state: dict[str, Any]) -> DuplicateRelation:
     fields = state.get("fields", {})
-    return PairRelation(
+    return DuplicateRelation(
         relation_id=state["relation_id"],
         relation_type=state["relation_type"],
         relation_number=state.get("relation_number") if form.shows("relation_number") else None,
@@ -331,11 +331,11 @@ async def duplicate_pair(
 async def decide(
     view_id: uuid.UUID,
     pair_id: uuid.UUID,
-    body: Decision,
+    body: DuplicateDecision,
     user: Reviewer,
     session: SessionDep,
     request: Request,
-) -> Decided:
+) -> DuplicateDecided:
     """Decide a pair of the view's queue: merge the two relations (the survivor stays, taking
     per field the value chosen; fields outside the view's form keep the survivor's value unless
     it is empty) or mark them "not a duplicate", after which the pair is never proposed again."""
@@ -360,7 +360,7 @@ async def decide(
         await cache.invalidate_many(
             ctx.redis, {str(r.relation_id): set(cache.PARTS) for r in pair.relations}
         )
-    return Decided.model_validate(answer.json())
+    return DuplicateDecided.model_validate(answer.json())
 
 
 def _choosable(form: Form, name: str) -> bool:
