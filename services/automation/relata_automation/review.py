@@ -81,7 +81,11 @@ async def queue(
             params |= {"cs": int(stars), "cp": int(points), "cid": uuid.UUID(pair_id)}
         except ValueError:
             raise InvalidInput.single(("query", "cursor"), "not a cursor this API gave") from None
-        after = " AND (-stars, -points, pair_id) > (-:cs, -:cp, :cid)"
+        # Typed: a bare "-$1" is ambiguous to PostgreSQL (which minus?), a 500 on every page 2.
+        after = (
+            " AND (-stars, -points, pair_id)"
+            " > (-CAST(:cs AS integer), -CAST(:cp AS integer), CAST(:cid AS uuid))"
+        )
     rows = (
         await session.execute(
             text(
