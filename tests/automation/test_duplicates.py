@@ -69,7 +69,11 @@ async def test_found_on_create_scored_with_reasons_and_rescored_on_change(
 
     await eventually(rescored, timeout=CATCHING_UP)
     now = (await automation_api.get(f"/duplicates/{pair['pair_id']}")).json()
-    assert {"points": 1, "reason": "birth date one typing error apart"} in now["reasons"]
+    assert {
+        "points": 1,
+        "reason": "birth date one typing error apart",
+        "fields": ["birth_date"],
+    } in now["reasons"]
 
     # Then it turns out to be another birth date altogether: no longer a candidate.
     await patch(relations_api, twin, {"birth_date": "1988-11-23"})
@@ -286,3 +290,53 @@ async def test_batch_run_and_check_before_creating(
     assert check.status_code == 200, check.text
     assert {c["relation_id"] for c in check.json()} >= {made[0]["relation_id"]}
     assert check.json()[0]["stars"] >= 3
+
+
+def itself(relation: dict) -> dict[str, str]:
+    """Headers of a change the relation makes itself, through self-service (logged in)."""
+    return {"X-Actor-Kind": "relation", "X-Actor-Id": relation["relation_id"]}
+
+
+@pytest.mark.usefixtures("automation_worker")
+async def test_two_relations_with_a_self_service_login_are_never_merged(
+    relations_api: httpx.AsyncClient, automation_api: httpx.AsyncClient
+):
+    """Catches: a reviewer's merge or a merge rule taking one of two logins away (the guard
+    removed from review.decide; or from both the rule's choice of pairs and the merge it
+    queues, which each hold it)."""
+    rule = await automation_api.post(
+        "/merge-rules", json={"name": "Same e-mail", "match_fields": ["email"], "min_stars": 2}
+    )
+    assert rule.status_code == 201, rule.text
+    email = f"{unique('login')}@example.org"
+    mine = await create(relations_api, jan(email))
+    changed = await relations_api.patch(
+        f"/relations/{mine['relation_id']}",
+        json={"fields": {"phones": [{"number": "0611111111"}]}},
+        headers={"If-Match": f'"{mine["version"]}"', **itself(mine)},
+    )
+    assert changed.status_code == 200, changed.text
+    # The second signs up through self-service: it holds a login from its creation on.
+    signed_up = await relations_api.post(
+        "/relations",
+        json=jan(email, last_name=mine["fields"]["last_name"]),
+        headers={"X-Actor-Kind": "relation"},
+    )
+    assert signed_up.status_code == 201, signed_up.text
+    theirs = signed_up.json()
+    [pair] = await pairs_with(automation_api, theirs["relation_id"])
+
+    async def noted() -> bool:
+        now = (await automation_api.get(f"/duplicates/{pair['pair_id']}")).json()
+        return "self-service login" in (now["note"] or "")
+
+    await eventually(noted, timeout=CATCHING_UP)
+    refused = await automation_api.post(
+        f"/duplicates/{pair['pair_id']}/decision",
+        json={"decision": "merge", "survivor_id": mine["relation_id"]},
+    )
+    assert refused.status_code == 409, refused.text
+    assert "self-service login" in refused.text
+    for relation in (mine, theirs):
+        state = (await relations_api.get(f"/relations/{relation['relation_id']}")).json()
+        assert state["status"] == "active"

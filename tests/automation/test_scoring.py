@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from pathlib import Path
 from typing import Any
 
+from relata_automation import scoring
 from relata_automation.blocking import blocking_keys, fold, profile_of
 from relata_automation.duplicates import Pair
 from relata_automation.merge_rules import (
@@ -164,3 +167,12 @@ def test_the_relation_created_first_survives_a_rule_merge():
     expected = (uuid.UUID(older["relation_id"]), uuid.UUID(newer["relation_id"]))
     assert older_survives(older, newer) == expected
     assert older_survives(newer, older) == expected
+
+
+def test_every_reason_names_the_fields_it_rests_on():
+    """Catches: a reason added to the scorer without its fields (a view hiding that field
+    would then be told what two relations share there, or lose the reason altogether)."""
+    source = Path(scoring.__file__).read_text()
+    given = set(re.findall(r'tally\.add\(-?\d+, "([^"]+)"\)', source))
+    assert given and given == set(scoring.REASON_FIELDS)
+    assert all(scoring.REASON_FIELDS[reason] for reason in given)

@@ -16,7 +16,7 @@ from sqlalchemy import Uuid, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relata_automation import duplicates, merge_rules, properties, review, rules
+from relata_automation import duplicates, logins, merge_rules, properties, review, rules
 from relata_automation.blocking import Profile
 from relata_automation.clients import open_services
 from relata_automation.models import inbox
@@ -25,6 +25,8 @@ from relata_common.db import transaction
 from relata_common.events import (
     LIST_MEMBERSHIP_TOPIC,
     RELATIONS_TOPIC,
+    Actor,
+    ActorKind,
     Envelope,
     MembershipEventType,
     MembershipPayload,
@@ -47,14 +49,22 @@ async def apply_merge_rules(
     relation_id: uuid.UUID,
     profile: Profile,
     pairs: list[duplicates.Pair],
+    *,
+    creator: str,
 ) -> None:
-    """Let the first rule that some candidate meets decide: exactly one -> merge it
-    automatically; several -> they wait in the review queue with a note saying so."""
+    """Let the first rule (for the new relation's source) that some candidate meets decide:
+    exactly one -> merge it automatically; several -> they wait in the review queue with a note
+    saying so. Pairs of two relations that both hold a self-service login are never merged."""
     if not pairs:
         return
-    rules_ = await merge_rules.all_rules(session, enabled_only=True)
+    rules_ = [
+        rule
+        for rule in await merge_rules.all_rules(session, enabled_only=True)
+        if merge_rules.applies_to(rule, creator)
+    ]
     if not rules_:
         return
+    pairs = await _without_two_logins(session, relation_id, pairs)
     others = await duplicates.profiles(session, [p.other(relation_id) for p in pairs])
     for rule in rules_:
         members: set[uuid.UUID] = set()
@@ -95,6 +105,25 @@ async def apply_merge_rules(
         return
 
 
+async def _without_two_logins(
+    session: AsyncSession, relation_id: uuid.UUID, pairs: list[duplicates.Pair]
+) -> list[duplicates.Pair]:
+    """The pairs a rule may merge; the others get a note saying why they wait for review."""
+    holding = await logins.holders(session, [relation_id, *(p.other(relation_id) for p in pairs)])
+    if relation_id not in holding:
+        return pairs
+    kept = [p for p in pairs if p.other(relation_id) not in holding]
+    barred = [p.pair_id for p in pairs if p.other(relation_id) in holding]
+    if barred:
+        await session.execute(
+            text("UPDATE duplicate_pairs SET note = :n WHERE pair_id = ANY(:ids)").bindparams(
+                bindparam("ids", type_=ARRAY(Uuid))
+            ),
+            {"n": f"not merged automatically: {logins.BOTH_HOLD_A_LOGIN}", "ids": barred},
+        )
+    return kept
+
+
 def batch_applier(
     settings: AutomationSettings,
 ) -> Callable[[AsyncSession, list[Envelope]], Awaitable[None]]:
@@ -123,6 +152,14 @@ async def apply_changes(
     if not envelopes:
         return
     changed = [RelationChangedPayload.model_validate(e.payload) for e in envelopes]
+    await logins.record(
+        session,
+        [
+            c.state.relation_id
+            for e, c in zip(envelopes, changed, strict=True)
+            if e.actor.kind == ActorKind.RELATION
+        ],
+    )
     found_by = {c.state.relation_id: e.type for e, c in zip(envelopes, changed, strict=True)}
     stored = await duplicates.store_relations(session, [c.state for c in changed])
     newest = {c.state.relation_id: c.state for c in changed}
@@ -135,19 +172,26 @@ async def apply_changes(
         max_block=settings.max_block,
         max_candidates=settings.max_candidates,
     )
-    created_ids = {
-        c.state.relation_id
+    creators = {
+        c.state.relation_id: _source(e.actor)
         for e, c in zip(envelopes, changed, strict=True)
         if e.type == RelationEventType.CREATED
     }
-    created = [i for i in active if i in created_ids]
+    created = [i for i in active if i in creators]
     if created and await merge_rules.any_enabled(session):
         for relation_id in created:
             pairs = await duplicates.open_pairs_of(session, relation_id)
-            await apply_merge_rules(session, relation_id, active[relation_id], pairs)
+            await apply_merge_rules(
+                session, relation_id, active[relation_id], pairs, creator=creators[relation_id]
+            )
     if await rules.any_enabled(session):
         for envelope, payload in zip(envelopes, changed, strict=True):
             await rules.queue_for_relation_event(session, envelope, payload)
+
+
+def _source(actor: Actor) -> str:
+    """A creation's source as merge rules name it: ``kind:id`` (``module:events``)."""
+    return f"{actor.kind.value}:{actor.id or ''}"
 
 
 async def apply_other(session: AsyncSession, envelope: Envelope) -> None:
@@ -155,12 +199,14 @@ async def apply_other(session: AsyncSession, envelope: Envelope) -> None:
     if envelope.type == RelationEventType.MERGED:
         merged = RelationMergedPayload.model_validate(envelope.payload)
         await duplicates.forget_relation(session, merged.merged_id)
+        await logins.follow_merge(session, merged.merged_id, merged.survivor_id)
         # Nothing moves to the survivor here: the lists service re-evaluates it and announces
         # its memberships, which bring its properties; the merged relation's simply go.
         await properties.forget(session, merged.merged_id)
     elif envelope.type == RelationEventType.ERASED:
         erased = RelationErasedPayload.model_validate(envelope.payload)
         await duplicates.forget_relation(session, erased.relation_id)
+        await logins.forget(session, erased.relation_id)
         await properties.forget(session, erased.relation_id)
     elif envelope.type in (MembershipEventType.ENTERED, MembershipEventType.LEFT):
         membership = MembershipPayload.model_validate(envelope.payload)

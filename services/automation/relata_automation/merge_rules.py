@@ -2,7 +2,9 @@
 relation, which fields must match, and which value to keep of each field that differs.
 
 When exactly one existing relation meets a rule, the new relation is merged into it
-automatically; with none or several, the pairs stay in the review queue.
+automatically; with none or several, the pairs stay in the review queue. A rule may be limited
+to relations from named sources (the registrations of one module, say). Two relations that both
+hold a self-service login are never merged automatically (see :mod:`relata_automation.logins`).
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +35,7 @@ MatchField = Literal[
     "coc_number",
     "iban",
 ]
+SourceName = Annotated[str, StringConstraints(pattern=r"^(user|relation|system|module):\S{0,200}$")]
 Keep = Literal["newest", "oldest", "non_empty", "existing", "new"]
 EMPTY: tuple[Any, ...] = (None, "", [], {})
 
@@ -58,7 +61,20 @@ class MergeRuleInput(BaseModel):
     )
     default_keep: Keep = "non_empty"
     min_stars: int = Field(default=3, ge=1, le=5, description="and at least this many stars")
+    sources: list[SourceName] = Field(
+        default_factory=list,
+        max_length=50,
+        description="apply only to relations created by these sources, as their creation "
+        "names them (``module:events`` for the events module's registrations, ``user:<id>`` "
+        "for a user or an API key); empty: every new relation",
+        json_schema_extra={"example": ["module:events"]},
+    )
     enabled: bool = True
+
+
+def applies_to(rule: MergeRuleInput, creator: str) -> bool:
+    """Whether the rule looks at a relation created by ``creator`` (see ``sources``)."""
+    return not rule.sources or creator in rule.sources
 
 
 class MergeRuleOut(MergeRuleInput):

@@ -46,6 +46,15 @@ relation_profiles = Table(
     comment="active relations only: merged and erased ones are removed",
 )
 
+self_service_logins = Table(
+    "self_service_logins",
+    metadata,
+    Column("relation_id", Uuid, primary_key=True),
+    Column("since", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    comment="relations that have acted themselves (self-service): they hold a login, and two of "
+    "them are never merged (one would lose their login)",
+)
+
 blocking_keys = Table(
     "blocking_keys",
     metadata,
@@ -118,6 +127,13 @@ merge_rules = Table(
     Column("default_keep", Text, nullable=False),
     Column("min_stars", Integer, nullable=False),
     Column("enabled", Boolean, nullable=False, server_default="true"),
+    Column(
+        "sources",
+        ARRAY(Text),
+        nullable=False,
+        server_default="{}",
+        comment="who created the new relation (actor kind:id); empty: any creation",
+    ),
     Column("position", Integer, nullable=False, comment="rules are tried in this order"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -4,6 +4,10 @@ member" while in "Paying members this year").
 Staff who may not see the list's criteria (payments, say) still see the property on the relation
 card: the card shows the property, not the data behind it. Membership events keep it current;
 a property defined for a list that already has members is filled from the lists service.
+
+Every relation that gains or loses a property is announced (``property.changed``), also when a
+definition is made or deleted: a card cached before the definition would otherwise go on
+showing what it held, however long its cache lives.
 """
 
 from __future__ import annotations
@@ -17,9 +21,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_automation import publishing
-from relata_automation.models import generated_properties, property_holders
+from relata_automation.models import generated_properties, outbox, property_holders
 from relata_common.errors import Conflict, NotFound
-from relata_common.events import AutomationEventType, MembershipPayload, PropertyChangedPayload
+from relata_common.events import (
+    AUTOMATION_TOPIC,
+    AutomationEventType,
+    MembershipPayload,
+    PropertyChangedPayload,
+)
 
 KEY_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 
@@ -68,15 +77,19 @@ async def define(session: AsyncSession, data: PropertyInput) -> PropertyOut:
 
 
 async def fill(session: AsyncSession, prop: PropertyOut, relation_ids: list[uuid.UUID]) -> None:
-    """Give a new property to the list's current members (read from the lists service)."""
+    """Give a new property to the list's current members (read from the lists service) and
+    announce each of them."""
     if relation_ids:
-        await session.execute(
-            insert(property_holders).on_conflict_do_nothing(),
+        gained = await session.execute(
+            insert(property_holders)
+            .on_conflict_do_nothing()
+            .returning(property_holders.c.relation_id),
             [
                 {"property_id": prop.property_id, "relation_id": r, "since": today()}
                 for r in relation_ids
             ],
         )
+        await _announce_many(session, prop, list(gained.scalars()), held=True)
 
 
 async def all_properties(session: AsyncSession) -> list[PropertyOut]:
@@ -85,13 +98,28 @@ async def all_properties(session: AsyncSession) -> list[PropertyOut]:
 
 
 async def delete(session: AsyncSession, property_id: uuid.UUID) -> None:
-    gone = await session.execute(
-        generated_properties.delete()
-        .where(generated_properties.c.property_id == property_id)
-        .returning(generated_properties.c.key)
+    """Delete a definition; every relation that held it is announced as no longer holding it."""
+    held = await session.execute(
+        property_holders.delete()
+        .where(property_holders.c.property_id == property_id)
+        .returning(property_holders.c.relation_id)
     )
-    if gone.first() is None:
+    holders: list[uuid.UUID] = list(held.scalars())
+    row = (
+        (
+            await session.execute(
+                generated_properties.delete()
+                .where(generated_properties.c.property_id == property_id)
+                .returning(generated_properties)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
         raise NotFound(f"generated property {property_id} does not exist")
+    prop = PropertyOut.model_validate(dict(row))
+    await _announce_many(session, prop, holders, held=False)
 
 
 async def of_relation(session: AsyncSession, relation_id: uuid.UUID) -> list[HeldProperty]:
@@ -169,6 +197,31 @@ async def _announce(
             relation_id=relation_id,
             held=held,
             since=today() if held else None,
+        ),
+    )
+
+
+async def _announce_many(
+    session: AsyncSession, prop: PropertyOut, relation_ids: list[uuid.UUID], *, held: bool
+) -> None:
+    since = today() if held else None
+    await outbox.add_many(
+        session,
+        (
+            publishing.PUBLISHER.event(
+                AUTOMATION_TOPIC,
+                AutomationEventType.PROPERTY_CHANGED,
+                relation_id,
+                PropertyChangedPayload(
+                    property_id=prop.property_id,
+                    key=prop.key,
+                    label=prop.label,
+                    relation_id=relation_id,
+                    held=held,
+                    since=since,
+                ),
+            )
+            for relation_id in relation_ids
         ),
     )
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from relata_automation import publishing
+from relata_automation import logins, publishing
 from relata_automation.clients import Services
 from relata_automation.duplicates import Pair
 from relata_automation.merge_rules import MergeRuleOut, merge_choices, older_survives
@@ -81,7 +81,11 @@ async def queue(
             params |= {"cs": int(stars), "cp": int(points), "cid": uuid.UUID(pair_id)}
         except ValueError:
             raise InvalidInput.single(("query", "cursor"), "not a cursor this API gave") from None
-        after = " AND (-stars, -points, pair_id) > (-:cs, -:cp, :cid)"
+        # Typed: a bare "-$1" is ambiguous to PostgreSQL (which minus?), a 500 on every page 2.
+        after = (
+            " AND (-stars, -points, pair_id)"
+            " > (-CAST(:cs AS integer), -CAST(:cp AS integer), CAST(:cid AS uuid))"
+        )
     rows = (
         await session.execute(
             text(
@@ -186,7 +190,8 @@ async def decide(
     decision: Decision,
     actor: Actor,
 ) -> PairOut:
-    """Record a reviewer's decision; a merge goes through the relations service first.
+    """Record a reviewer's decision; a merge goes through the relations service first. Two
+    relations that both hold a self-service login are not merged (409).
 
     The pair stays locked during the merge call, so two reviewers cannot decide it twice.
     """
@@ -203,6 +208,7 @@ async def decide(
             raise InvalidInput.single(
                 ("body", "survivor_id"), "the survivor must be one of the pair's two relations"
             )
+        await logins.refuse_if_both(session, pair.first_id, pair.second_id)
         merged = pair.second_id if survivor == pair.first_id else pair.first_id
         answer = await services.call(
             "relations",
@@ -284,6 +290,8 @@ async def _try_rule_merge(
     """Merge as the rule says; the reason it could not, or None when done."""
     if rule is None:
         return "its merge rule was deleted"
+    if await logins.both_hold_one(session, pair.first_id, pair.second_id):
+        return f"not merged automatically: {logins.BOTH_HOLD_A_LOGIN}"
     states = await services.lookup([pair.first_id, pair.second_id])
     if len(states) < 2 or any(s.get("status") != "active" for s in states.values()):
         return "a relation of the pair is no longer active"

@@ -15,13 +15,48 @@ from relata_automation.blocking import Profile
 STAR_THRESHOLDS: tuple[tuple[int, int], ...] = ((10, 5), (7, 4), (5, 3), (3, 2))
 
 
+REASON_FIELDS: dict[str, tuple[str, ...]] = {
+    "same names, first and last swapped": ("first_name", "last_name"),
+    "same last name": ("last_name",),
+    "nearly the same last name": ("last_name",),
+    "different last name": ("last_name",),
+    "same first name": ("first_name",),
+    "nearly the same first name": ("first_name",),
+    "different first name": ("first_name",),
+    "same first initial": ("initials",),
+    "different first initial": ("initials",),
+    "same birth date": ("birth_date",),
+    "birth date one typing error apart": ("birth_date",),
+    "different birth date": ("birth_date",),
+    "different gender": ("gender",),
+    "same chamber-of-commerce number": ("coc_number",),
+    "different chamber-of-commerce number": ("coc_number",),
+    "same organisation name": ("organisation_name",),
+    "nearly the same organisation name": ("organisation_name",),
+    "different organisation name": ("organisation_name",),
+    "same e-mail address": ("emails",),
+    "same phone number": ("phones",),
+    "same IBAN": ("iban",),
+    "same postal code and house number": ("addresses",),
+    "same street and house number": ("addresses",),
+    "same postal code": ("addresses",),
+    "same street": ("addresses",),
+}
+"""The stored fields each reason rests on: a reviewer whose form hides a field is not told
+what the two relations have in common there."""
+
+
 @dataclass(frozen=True, slots=True)
 class Reason:
     points: int
     reason: str
 
-    def as_dict(self) -> dict[str, int | str]:
-        return {"points": self.points, "reason": self.reason}
+    def as_dict(self) -> dict[str, int | str | list[str]]:
+        return {
+            "points": self.points,
+            "reason": self.reason,
+            "fields": list(REASON_FIELDS.get(self.reason, ())),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +67,7 @@ class Score:
     points: int
     reasons: list[Reason]
 
-    def reasons_as_dicts(self) -> list[dict[str, int | str]]:
+    def reasons_as_dicts(self) -> list[dict[str, int | str | list[str]]]:
         return [r.as_dict() for r in self.reasons]
 
 

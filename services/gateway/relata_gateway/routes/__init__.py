@@ -13,9 +13,11 @@ from fastapi.staticfiles import StaticFiles
 from relata_gateway.routes import (
     admin,
     auth,
+    automation,
     bulk,
     contact_moments,
     dashboard,
+    duplicates,
     lists,
     live,
     presence,
@@ -43,6 +45,8 @@ ROUTERS = (
     live.router,
     rules.router,
     bulk.router,
+    duplicates.router,
+    automation.router,
 )
 
 _root = APIRouter(include_in_schema=False)
