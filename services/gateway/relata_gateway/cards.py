@@ -1,7 +1,7 @@
 """The relation card: one relation as a view shows it, composed from the relations, contact
-moments, lists and automation (generated properties) services in parallel. A part whose
-service is down or slow is left out and named under ``unavailable``; whether the relation is in
-the view at all is never guessed."""
+moments, lists (memberships, donations, registrations) and automation (generated properties)
+services in parallel. A part whose service is down or slow is left out and named under
+``unavailable``; whether the relation is in the view at all is never guessed."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
 from relata_common.client import Upstream
@@ -19,6 +19,9 @@ from relata_gateway import cache
 from relata_gateway.clients import Services
 from relata_gateway.forms import display_name, visible_tabs
 from relata_gateway.views import ListRef, View
+
+CARD_EVENTS = 5
+"""Events the card shows; the rest are a page away."""
 
 
 class ViewRef(BaseModel):
@@ -39,6 +42,40 @@ class Card(BaseModel):
     lists: list[ListRef] | None = None
     properties: list[dict[str, Any]] | None = None
     """Generated properties held ({key, label, since}), when the form shows ``properties``."""
+    donations: dict[str, Any] | None = Field(
+        default=None,
+        description="the donations in short, when the form shows ``donations``: count, totals "
+        "per currency, first and last gift (the list: ``.../relations/{relation_id}/donations``)",
+        examples=[
+            {
+                "count": 3,
+                "total": [{"currency": "EUR", "amount": "85.00", "count": 3}],
+                "first_gift": {"received_on": "2024-12-20", "amount": "25.00", "currency": "EUR"},
+                "last_gift": {"received_on": "2026-11-02", "amount": "35.00", "currency": "EUR"},
+            }
+        ],
+    )
+    registrations: list[dict[str, Any]] | None = Field(
+        default=None,
+        description=f"the {CARD_EVENTS} latest events registered for, each with its "
+        "registrations, when the form shows ``registrations`` (all of them: "
+        "``.../relations/{relation_id}/registrations``)",
+        examples=[
+            [
+                {
+                    "event_code": "GALA-2026",
+                    "event_date": "2026-12-12",
+                    "registrations": [
+                        {
+                            "registration_id": "8b7e0c1a-3d4f-4e5a-9b6c-7d8e9f0a1b2c",
+                            "status": "registered",
+                            "registered_at": "2026-11-20T09:12:00Z",
+                        }
+                    ],
+                }
+            ]
+        ],
+    )
     other_views: list[ViewRef] = []
     """The user's other views that show this relation (to switch view from the card)."""
     unavailable: list[str] = []
@@ -147,6 +184,31 @@ async def generated_properties(
     return await cache.cached(ctx.redis, "properties", relation_id, ctx.ttl, load, prefetched)
 
 
+async def donation_summary(
+    ctx: CardContext, relation_id: uuid.UUID, prefetched: cache.Prefetched | None = None
+) -> dict[str, Any]:
+    async def load() -> dict[str, Any]:
+        response = await ctx.services.lists.call(
+            "GET", f"/relations/{relation_id}/donations/summary"
+        )
+        return response.json()
+
+    return await cache.cached(ctx.redis, "donations", relation_id, ctx.ttl, load, prefetched)
+
+
+async def latest_registrations(
+    ctx: CardContext, relation_id: uuid.UUID, prefetched: cache.Prefetched | None = None
+) -> list[dict[str, Any]]:
+    async def load() -> list[dict[str, Any]]:
+        response = await ctx.services.lists.call(
+            "GET", f"/relations/{relation_id}/registrations", params={"limit": CARD_EVENTS}
+        )
+        events: list[dict[str, Any]] = response.json()["events"]
+        return events
+
+    return await cache.cached(ctx.redis, "registrations", relation_id, ctx.ttl, load, prefetched)
+
+
 async def _bounded(ctx: CardContext, coroutine: Any) -> Any:
     return await asyncio.wait_for(coroutine, timeout=ctx.timeout)
 
@@ -169,6 +231,8 @@ async def compose(
         for part, load in (
             ("contact_moments", recent_contact_moments),
             ("properties", generated_properties),
+            ("donations", donation_summary),
+            ("registrations", latest_registrations),
         )
         if form.shows(part)
     }
@@ -204,6 +268,8 @@ async def compose(
         contact_moments=moments,
         lists=in_view_lists,
         properties=_answered(parts, "properties"),
+        donations=_answered(parts, "donations"),
+        registrations=_answered(parts, "registrations"),
         other_views=[
             ViewRef(view_id=v.id, name=v.name)
             for v in views_of_user
