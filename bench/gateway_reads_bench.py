@@ -15,7 +15,8 @@ recently waits for.
 Reads are measured in rounds (``--repeats``), each read once per round in turn, so a change in
 the machine's load shows as spread between rounds rather than as a difference between reads.
 Other reads of a relation are added by URL template (``--read name=/path``, repeatable) with
-``{view_id}``, ``{relation_id}`` and ``{base_list_id}`` filled in, e.g. the duplicate queue or
+``{view_id}``, ``{relation_id}``, ``{base_list_id}`` and ``{plain_view_id}`` (a view of the
+same relations whose form shows no donations) filled in, e.g. the duplicate queue or
 why-in-list once they exist::
 
     uv run python bench/gateway_reads_bench.py --relations 10000
@@ -48,12 +49,16 @@ FORM = [
     {"name": "Person", "fields": ["first_name", "last_name", "emails", "addresses"]},
     {"name": "Donations", "fields": ["donations", "registrations", "lists"]},
 ]
+PLAIN_FORM = FORM[:1]
 CARD = "/views/{view_id}/relations/{relation_id}"
 BUILT_IN_READS = {
     "card_with_donations": CARD,
     "donations_page": CARD + "/donations?limit=20",
+    "card_without_donations": "/views/{plain_view_id}/relations/{relation_id}",
 }
-PARTS = ("relation", "contact_moments", "lists", "properties", "donations", "registrations")
+"""The card of a view whose form shows donations and registrations, their page, and (the
+baseline in the same run) the same relation's card in a view whose form shows neither."""
+PARTS = ("relation", "contact_moments", "lists", "properties", "facts")
 """The card parts the gateway caches (relata_gateway.cache.PARTS), deleted before each read."""
 
 
@@ -201,8 +206,8 @@ async def _in_chunks(connection: asyncpg.Connection, sql: str, total: int, *args
         await connection.execute(sql, start, min(total, start + CHUNK - 1), *args)
 
 
-async def seed_databases(stack: ReadsStack, base_list_id: str) -> dict[str, Any]:
-    """The relations, the read model and the view's base list; seconds and row counts."""
+async def seed_databases(stack: ReadsStack, base_list_ids: list[str]) -> dict[str, Any]:
+    """The relations, the read model and the views' base lists; seconds and row counts."""
     total = stack.options.relations
     facts: dict[str, Any] = {}
     started = time.perf_counter()
@@ -218,7 +223,8 @@ async def seed_databases(stack: ReadsStack, base_list_id: str) -> dict[str, Any]
     lists = await asyncpg.connect(_dsn(stack, "lists"))
     try:
         await _in_chunks(lists, SEED_READ_MODEL, total)
-        await _in_chunks(lists, SEED_MEMBERS, total, base_list_id)
+        for base_list_id in base_list_ids:
+            await _in_chunks(lists, SEED_MEMBERS, total, base_list_id)
         await _in_chunks(lists, SEED_DONATIONS, total)
         await _in_chunks(lists, SEED_REGISTRATIONS, total)
         await lists.execute("VACUUM ANALYZE")
@@ -238,6 +244,7 @@ async def seed_databases(stack: ReadsStack, base_list_id: str) -> dict[str, Any]
 class World:
     view_id: str
     base_list_id: str
+    plain_view_id: str
     users: list[dict[str, str]]
     seeding: dict[str, Any] = field(default_factory=dict)
 
@@ -261,6 +268,13 @@ async def seed(stack: ReadsStack) -> World:
         )
         view.raise_for_status()
         view_id, base = view.json()["view_id"], view.json()["lists"][0]["list_id"]
+        plain = await gateway.post(
+            "/admin/views",
+            json={"name": "Persons", "base_filter": VIEW_FILTER, "form": {"tabs": PLAIN_FORM}},
+            headers=admin,
+        )
+        plain.raise_for_status()
+        plain_id, plain_base = plain.json()["view_id"], plain.json()["lists"][0]["list_id"]
         users = []
         for u in range(options.clients):
             password = f"bench-user-{u}-password"
@@ -275,16 +289,17 @@ async def seed(stack: ReadsStack) -> World:
                 headers=admin,
             )
             created.raise_for_status()
-            grant = await gateway.put(
-                f"/admin/views/{view_id}/grants",
-                json={"user_id": created.json()["user_id"], "can_edit": False},
-                headers=admin,
-            )
-            grant.raise_for_status()
+            for granted in (view_id, plain_id):
+                grant = await gateway.put(
+                    f"/admin/views/{granted}/grants",
+                    json={"user_id": created.json()["user_id"], "can_edit": False},
+                    headers=admin,
+                )
+                grant.raise_for_status()
             users.append(await log_in(gateway, f"u{u}", password))
     say(f"writing {options.relations} relations with donations into the databases")
-    facts = await seed_databases(stack, base)
-    return World(view_id, base, users, facts)
+    facts = await seed_databases(stack, [base, plain_base])
+    return World(view_id, base, plain_id, users, facts)
 
 
 # --- measuring ---------------------------------------------------------------------------------
@@ -308,7 +323,10 @@ async def measure(
                 rid = relation_id(i)
                 await redis.delete(*(f"card:{part}:{rid}" for part in PARTS))
                 path = template.format(
-                    view_id=world.view_id, relation_id=rid, base_list_id=world.base_list_id
+                    view_id=world.view_id,
+                    relation_id=rid,
+                    base_list_id=world.base_list_id,
+                    plain_view_id=world.plain_view_id,
                 )
                 start = time.perf_counter()
                 status, _ = await connection.get(path, world.users[who])
@@ -362,7 +380,7 @@ def summary(rounds: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]
         median = sorted(measured, key=lambda m: m["p95_ms"])[len(measured) // 2]
         out[name] = {
             "p50_ms": median["p50_ms"],
-            "p95_ms": statistics.median(p95s),
+            "p95_ms": round(statistics.median(p95s), 2),
             "p99_ms": median["p99_ms"],
             "max_ms": max(m["max_ms"] for m in measured),
             "per_second": median["per_second"],

@@ -43,9 +43,9 @@ CONSUMED_TOPICS = (
     REGISTRATIONS_TOPIC,
 )
 FACT_PARTS = {
-    "donation.received": "donations",
-    "registration.created": "registrations",
-    "registration.cancelled": "registrations",
+    "donation.received": "facts",
+    "registration.created": "facts",
+    "registration.cancelled": "facts",
 }
 """Facts of other platform modules and the card part each changes."""
 

@@ -250,6 +250,17 @@ async def donation_summary(relation_id: uuid.UUID, session: SessionDep) -> facts
     return await facts.donation_summary(session, relation_id)
 
 
+@facts_router.get("/facts")
+async def card_facts(
+    relation_id: uuid.UUID,
+    session: SessionDep,
+    events: Annotated[int, Query(ge=1, le=50)] = 5,
+) -> facts.CardFacts:
+    """What a relation card shows of a relation's facts: the donation summary and the
+    ``events`` latest events registered for, in one call."""
+    return await facts.card_facts(session, relation_id, events=events)
+
+
 @facts_router.get("/donations")
 async def donations(
     relation_id: uuid.UUID, session: SessionDep, limit: Limit = 50, after: Cursor = None

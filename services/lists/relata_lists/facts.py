@@ -224,3 +224,16 @@ async def _registrations_of(
             Registration.model_validate(row, from_attributes=True)
         )
     return held
+
+
+class CardFacts(BaseModel):
+    """What the relation card shows of a relation's facts, read in one call."""
+
+    donations: DonationSummary
+    registrations: list[EventRegistrations]
+
+
+async def card_facts(session: AsyncSession, relation_id: uuid.UUID, *, events: int) -> CardFacts:
+    summary = await donation_summary(session, relation_id)
+    latest = await registrations(session, relation_id, limit=events, after=None)
+    return CardFacts(donations=summary, registrations=latest.events)
