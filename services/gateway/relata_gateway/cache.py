@@ -20,7 +20,8 @@ import orjson
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-PARTS = ("relation", "contact_moments", "lists", "properties")
+PARTS = ("relation", "contact_moments", "lists", "properties", "facts")
+"""``facts``: what other modules published of the relation (donations, registrations)."""
 
 Raw = bytes | str | None
 """A value as Redis answers it. The gateway's clients do not decode answers, so it is bytes or

@@ -1,7 +1,7 @@
 """The relation card: one relation as a view shows it, composed from the relations, contact
-moments, lists and automation (generated properties) services in parallel. A part whose
-service is down or slow is left out and named under ``unavailable``; whether the relation is in
-the view at all is never guessed."""
+moments, lists (memberships, donations, registrations) and automation (generated properties)
+services in parallel. A part whose service is down or slow is left out and named under
+``unavailable``; whether the relation is in the view at all is never guessed."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ from relata_gateway import cache
 from relata_gateway.clients import Services
 from relata_gateway.forms import Form, display_name, visible_tabs
 from relata_gateway.views import ListRef, View
+
+CARD_EVENTS = 5
+"""Events the card shows; the rest are a page away."""
 
 
 class ViewRef(BaseModel):
@@ -49,6 +52,40 @@ class Card(BaseModel):
     """Generated properties held ({key, label, since}), when the form shows ``properties``."""
     buttons: list[CardButton] | None = None
     """Action buttons the form places (enabled button rules only), when it places any."""
+    donations: dict[str, Any] | None = Field(
+        default=None,
+        description="the donations in short, when the form shows ``donations``: count, totals "
+        "per currency, first and last gift (the list: ``.../relations/{relation_id}/donations``)",
+        examples=[
+            {
+                "count": 3,
+                "total": [{"currency": "EUR", "amount": "85.00", "count": 3}],
+                "first_gift": {"received_on": "2024-12-20", "amount": "25.00", "currency": "EUR"},
+                "last_gift": {"received_on": "2026-11-02", "amount": "35.00", "currency": "EUR"},
+            }
+        ],
+    )
+    registrations: list[dict[str, Any]] | None = Field(
+        default=None,
+        description=f"the {CARD_EVENTS} latest events registered for, each with its "
+        "registrations, when the form shows ``registrations`` (all of them: "
+        "``.../relations/{relation_id}/registrations``)",
+        examples=[
+            [
+                {
+                    "event_code": "GALA-2026",
+                    "event_date": "2026-12-12",
+                    "registrations": [
+                        {
+                            "registration_id": "8b7e0c1a-3d4f-4e5a-9b6c-7d8e9f0a1b2c",
+                            "status": "registered",
+                            "registered_at": "2026-11-20T09:12:00Z",
+                        }
+                    ],
+                }
+            ]
+        ],
+    )
     other_views: list[ViewRef] = []
     """The user's other views that show this relation (to switch view from the card)."""
     unavailable: list[str] = []
@@ -183,6 +220,31 @@ async def placed_buttons(ctx: CardContext, form: Form) -> list[CardButton]:
     ]
 
 
+FACT_SECTIONS = ("donations", "registrations")
+"""Card sections read from the lists read model in one call and cached as one part, ``facts``."""
+
+
+async def relation_facts(
+    ctx: CardContext, relation_id: uuid.UUID, prefetched: cache.Prefetched | None = None
+) -> dict[str, Any]:
+    """The donation summary and the latest events registered for, in one call: a cold card
+    of a donor then costs one internal call more than a card without them, not two."""
+
+    async def load() -> dict[str, Any]:
+        response = await ctx.services.lists.call(
+            "GET", f"/relations/{relation_id}/facts", params={"events": CARD_EVENTS}
+        )
+        return response.json()
+
+    return await cache.cached(ctx.redis, "facts", relation_id, ctx.ttl, load, prefetched)
+
+
+def _shows(form: Any, part: str) -> bool:
+    if part == "facts":
+        return any(form.shows(section) for section in FACT_SECTIONS)
+    return form.shows(part)
+
+
 async def _bounded(ctx: CardContext, coroutine: Any) -> Any:
     return await asyncio.wait_for(coroutine, timeout=ctx.timeout)
 
@@ -205,8 +267,9 @@ async def compose(
         for part, load in (
             ("contact_moments", recent_contact_moments),
             ("properties", generated_properties),
+            ("facts", relation_facts),
         )
-        if form.shows(part)
+        if _shows(form, part)
     }
     if form.buttons:
         optional["buttons"] = _bounded(ctx, placed_buttons(ctx, form))
@@ -219,7 +282,14 @@ async def compose(
     if state.get("status") != "active":
         raise NotFound(f"relation {relation_id} does not exist")
     parts = dict(zip(optional, results[1:], strict=True))
-    unavailable = [part for part, value in parts.items() if isinstance(value, BaseException)]
+    unavailable = [
+        section
+        for part, value in parts.items()
+        if isinstance(value, BaseException)
+        for section in (FACT_SECTIONS if part == "facts" else (part,))
+        if form.shows(section)
+    ]
+    facts = _answered(parts, "facts") or {}
     moments = _answered(parts, "contact_moments")
     if moments:
         moments = await _moments_within_view(ctx, view, relation_id, moments)
@@ -243,6 +313,8 @@ async def compose(
         lists=in_view_lists,
         properties=_answered(parts, "properties"),
         buttons=_answered(parts, "buttons"),
+        donations=facts.get("donations") if form.shows("donations") else None,
+        registrations=facts.get("registrations") if form.shows("registrations") else None,
         other_views=[
             ViewRef(view_id=v.id, name=v.name)
             for v in views_of_user

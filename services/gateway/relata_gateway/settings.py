@@ -21,6 +21,10 @@ class GatewaySettings(CommonSettings):
     call_timeout: float = 2.0
     """Seconds a card waits for one service before it leaves that part out."""
     card_cache_seconds: int = 300
+    fact_settle_seconds: float = 2.0
+    """Seconds after a donation or registration event at which its card part is dropped once
+    more: the part is read from the lists read model, which applies the same event in its own
+    consumer, so a card read in between would keep the old part until it expires."""
     recent_items: int = 20
     activity_retention_days: int = 90
     """Days the "recently edited" feed keeps a change (the relation's history keeps it all)."""

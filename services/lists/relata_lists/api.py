@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from relata_common.fields import STANDARD_FIELDS, FieldSpec
 from relata_common.web import IfMatchDep, SessionDep, with_etag
-from relata_lists import browsing, clock, definitions
+from relata_lists import browsing, clock, definitions, facts
 from relata_lists.compiler import Compiler
 from relata_lists.membership import NODE, ListDef, evaluate_fully
 from relata_lists.readmodel import Cause
@@ -19,7 +19,9 @@ from relata_lists.settings import ListsSettings
 
 lists_router = APIRouter(prefix="/lists", tags=["lists"])
 filters_router = APIRouter(tags=["filters"])
+facts_router = APIRouter(prefix="/relations/{relation_id}", tags=["facts"])
 Limit = Annotated[int, Query(ge=1, le=500)]
+Cursor = Annotated[str | None, Query(max_length=200, description="the page before's ``next``")]
 
 
 class FieldInfo(BaseModel):
@@ -242,4 +244,37 @@ async def membership_history(
     return await browsing.why(session, list_id=list_id, relation_id=relation_id)
 
 
-ROUTERS = (filters_router, lists_router)
+@facts_router.get("/donations/summary")
+async def donation_summary(relation_id: uuid.UUID, session: SessionDep) -> facts.DonationSummary:
+    """A relation's donations in short: count, totals per currency, first and last gift."""
+    return await facts.donation_summary(session, relation_id)
+
+
+@facts_router.get("/facts")
+async def card_facts(
+    relation_id: uuid.UUID,
+    session: SessionDep,
+    events: Annotated[int, Query(ge=1, le=50)] = 5,
+) -> facts.CardFacts:
+    """What a relation card shows of a relation's facts: the donation summary and the
+    ``events`` latest events registered for, in one call."""
+    return await facts.card_facts(session, relation_id, events=events)
+
+
+@facts_router.get("/donations")
+async def donations(
+    relation_id: uuid.UUID, session: SessionDep, limit: Limit = 50, after: Cursor = None
+) -> facts.DonationPage:
+    """A relation's donations, newest first, a page at a time."""
+    return await facts.donations(session, relation_id, limit=limit, after=after)
+
+
+@facts_router.get("/registrations")
+async def registrations(
+    relation_id: uuid.UUID, session: SessionDep, limit: Limit = 50, after: Cursor = None
+) -> facts.RegistrationPage:
+    """The events a relation registered for, newest first, each with its registrations."""
+    return await facts.registrations(session, relation_id, limit=limit, after=after)
+
+
+ROUTERS = (filters_router, lists_router, facts_router)

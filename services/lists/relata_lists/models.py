@@ -110,7 +110,11 @@ rm_donations = Table(
     Column("relation_id", Uuid, nullable=False),
     Column("amount", Numeric(14, 2), nullable=False),
     Column("received_on", Date, nullable=False),
-    Index("ix_rm_donations_relation", "relation_id", "received_on"),
+    Column("currency", Text, nullable=False, server_default="EUR"),
+    Column("campaign", Text),
+    # Newest first per relation, keyset-paged on (received_on, donation_id); the filter
+    # criteria's windows on received_on use the same index.
+    Index("ix_rm_donations_relation", "relation_id", "received_on", "donation_id"),
 )
 
 rm_registrations = Table(
@@ -120,6 +124,12 @@ rm_registrations = Table(
     Column("relation_id", Uuid, nullable=False, index=True),
     Column("event_code", Text, nullable=False),
     Column("status", Text, nullable=False),
+    Column("event_date", Date),
+    Column(
+        "registered_at",
+        DateTime(timezone=True),
+        comment="when the registration was made (its created event); null for older rows",
+    ),
     Index("ix_rm_registrations_event", "event_code", "relation_id"),
 )
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -525,6 +525,8 @@ async def _apply_donation(
             relation_id=owner,
             amount=donation.amount,
             received_on=donation.received_on,
+            currency=donation.currency,
+            campaign=donation.campaign,
         )
         .on_conflict_do_nothing()
         .returning(rm_donations.c.donation_id)
@@ -547,11 +549,21 @@ async def _apply_registration(
         relation_id=owner,
         event_code=registration.event_code,
         status=status,
+        event_date=registration.event_date,
+        # A cancellation seen first (out of order) leaves the time of registering unknown.
+        registered_at=None if cancelled else envelope.occurred_at,
     )
+    excluded = statement.excluded
     upsert = statement.on_conflict_do_update(
         index_elements=[rm_registrations.c.registration_id],
-        set_={"status": statement.excluded.status},
-        where=rm_registrations.c.status != statement.excluded.status,
+        set_={
+            "status": excluded.status,
+            "event_date": func.coalesce(excluded.event_date, rm_registrations.c.event_date),
+            "registered_at": func.coalesce(
+                rm_registrations.c.registered_at, excluded.registered_at
+            ),
+        },
+        where=rm_registrations.c.status != excluded.status,
     ).returning(rm_registrations.c.registration_id)
     if (await session.execute(upsert)).first() is not None:
         touch(touches, owner, {REGISTRATIONS}, cause)

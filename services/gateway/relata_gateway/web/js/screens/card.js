@@ -250,7 +250,7 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
     const box = h("section", { class: "panel", "aria-labelledby": id, "data-section": name }, h("h2", { id }, fieldLabel(name)));
     const body = h("div", {}, h("p", { class: "muted" }, t("loading")));
     box.append(body);
-    const loaders = { functions: functionsOf, contact_moments: timelineOf, history: historyOf };
+    const loaders = { functions: functionsOf, contact_moments: timelineOf, history: historyOf, donations: donationsOf, registrations: registrationsOf };
     if (name === "lists") mount(body, listsOf());
     else if (name === "properties") mount(body, propertiesOf());
     else if (loaders[name]) {
@@ -332,6 +332,57 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
           )
         : h("p", { class: "muted" }, t("no_moments")),
       page.next ? h("button", { type: "button", onclick: () => timelineOf(body, page.next, all) }, t("older")) : null,
+    );
+  }
+
+  // Donations, as the donations module published them: the card's summary, then the gifts.
+  const money = (amount, currency) => `${currency} ${amount}`;
+  async function donationsOf(body, after = null, items = []) {
+    const summary = card.donations;
+    if (!summary) return mount(body, h("p", { class: "muted" }, t("not_available")));
+    if (!summary.count) return mount(body, h("p", { class: "muted" }, t("no_donations")));
+    const page = await get(`${base}/donations${query({ limit: 20, after })}`);
+    const all = [...items, ...page.donations];
+    const gift = (g) => `${money(g.amount, g.currency)} · ${g.received_on}`;
+    mount(
+      body,
+      h(
+        "p",
+        { id: "donation-summary" },
+        `${summary.count} ${t("donations_count")} · ${summary.total.map((x) => money(x.amount, x.currency)).join(" + ")}`,
+        h("br"),
+        h("span", { class: "muted" }, `${t("first_gift")}: ${gift(summary.first_gift)} · ${t("last_gift")}: ${gift(summary.last_gift)}`),
+      ),
+      h(
+        "ol",
+        { class: "plain-list", id: "donations" },
+        all.map((d) => h("li", {}, `${d.received_on} · ${money(d.amount, d.currency)}${d.campaign ? ` · ${d.campaign}` : ""}`)),
+      ),
+      page.next ? h("button", { type: "button", onclick: () => donationsOf(body, page.next, all) }, t("older")) : null,
+    );
+  }
+
+  async function registrationsOf(body, after = null, items = []) {
+    const page = await get(`${base}/registrations${query({ limit: 20, after })}`);
+    const all = [...items, ...page.events];
+    mount(
+      body,
+      all.length
+        ? h(
+            "ul",
+            { class: "plain-list", id: "registrations" },
+            all.map((e) =>
+              h(
+                "li",
+                {},
+                h("strong", {}, e.event_code),
+                e.event_date ? ` · ${e.event_date}` : "",
+                h("span", { class: "muted" }, ` · ${e.registrations.map((r) => t(`registration_${r.status}`)).join(", ")}`),
+              ),
+            ),
+          )
+        : h("p", { class: "muted" }, t("no_registrations")),
+      page.next ? h("button", { type: "button", onclick: () => registrationsOf(body, page.next, all) }, t("older")) : null,
     );
   }
 
