@@ -60,7 +60,7 @@ class FieldDifference(BaseModel):
     survivor: Any = Field(description="the survivor's value")
     merged: Any = Field(description="the merged relation's value")
     default: Choice = Field(description="which value wins without a choice")
-    can_keep_both: bool = Field(description="whether 'both' may be chosen (addresses, phones, emails)")
+    can_keep_both: bool = Field(description="whether 'both' may be chosen (list fields)")
 
 
 class MergePreview(BaseModel):
