@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 
 from tests.gateway.conftest import Admin
 from tests.gateway.public import create_relation
+from tests.helpers import CATCHING_UP, eventually
 
 PERSONS = {"kind": "field", "field": "relation_type", "op": "equals", "value": "person"}
 FORM = [{"name": "Person", "fields": ["first_name", "last_name", "emails", "organisation_name"]}]
@@ -62,3 +65,180 @@ async def test_creating_needs_an_editable_view_the_form_and_valid_fields(
     other = await admin.user("carla")
     unknown = await gateway.post(url, json=body, headers=other)
     assert unknown.status_code == 404  # a view not granted does not exist for her
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+JANSENS = {"kind": "field", "field": "last_name", "op": "equals", "value": "Jansen"}
+"""A second view of persons: only those named Jansen."""
+
+
+def card_url(view: dict, relation: dict) -> str:
+    return f"/views/{view['view_id']}/relations/{relation['relation_id']}"
+
+
+async def card_status(gateway: httpx.AsyncClient, url: str, headers: dict) -> int:
+    return (await gateway.get(url, headers=headers)).status_code
+
+
+async def until_card(gateway: httpx.AsyncClient, url: str, headers: dict, status: int) -> None:
+    """Wait until the card answers ``status`` (the lists follow a change within moments)."""
+
+    async def answers() -> bool:
+        return await card_status(gateway, url, headers) == status
+
+    await eventually(answers, timeout=CATCHING_UP)
+
+
+# --- the card's PATCH --------------------------------------------------------------------------
+
+
+async def test_relation_type_is_refused_wherever_the_patch_puts_it(
+    gateway: httpx.AsyncClient, admin: Admin
+):
+    """Catches: relation_type beside the fields silently ignored with 200 (the card's body
+    allowing extra keys), or among the fields answered as a mere field outside the form; and
+    any other unknown key beside the fields passing."""
+    view = await admin.view("Persons", PERSONS, FORM)
+    anna = await admin.user("anna")
+    await admin.grant(anna, view, can_edit=True)
+    sanne = await create_relation(gateway, anna, view, first_name="Sanne", last_name="Bakker")
+    url = card_url(view, sanne)
+    if_match = {**anna, "If-Match": sanne["etag"]}
+
+    for body, loc in (
+        (
+            {"relation_type": "organisation", "fields": {"last_name": "B"}},
+            ["body", "relation_type"],
+        ),
+        ({"fields": {"relation_type": "organisation"}}, ["body", "fields", "relation_type"]),
+    ):
+        refused = await gateway.patch(url, json=body, headers=if_match)
+        assert refused.status_code == 422, refused.text
+        assert [e["loc"] for e in refused.json()["detail"]] == [loc]
+        assert "never changes" in refused.json()["detail"][0]["msg"]
+
+    strange = await gateway.patch(
+        url, json={"fields": {"last_name": "B"}, "colour": "blue"}, headers=if_match
+    )
+    assert strange.status_code == 422
+    assert strange.json()["detail"][0]["loc"] == ["body", "colour"]
+    card = (await gateway.get(url, headers=anna)).json()
+    assert card["relation_type"] == "person" and card["version"] == sanne["version"]
+
+
+# --- archiving ---------------------------------------------------------------------------------
+
+
+async def test_archiving_and_unarchiving_from_the_view(gateway: httpx.AsyncClient, admin: Admin):
+    """Catches: archiving without If-Match or with a stale one, from a read-only grant or
+    outside the view; an answer naming fields the form hides; and the archived relation, whose
+    card is gone, no longer reachable to unarchive from the view that archived it."""
+    view = await admin.view("Persons", PERSONS, FORM)
+    anna = await admin.user("anna")
+    bert = await admin.user("bert")
+    await admin.grant(anna, view, can_edit=True)
+    await admin.grant(bert, view)
+    sanne = await create_relation(gateway, anna, view, first_name="Sanne", last_name="Bakker")
+    url = card_url(view, sanne)
+
+    assert (await gateway.post(f"{url}/archive", headers=anna)).status_code == 428
+    stale = await gateway.post(f"{url}/archive", headers={**anna, "If-Match": '"99"'})
+    assert stale.status_code == 412
+    read_only = await gateway.post(f"{url}/archive", headers={**bert, "If-Match": sanne["etag"]})
+    assert read_only.status_code == 403
+
+    archived = await gateway.post(f"{url}/archive", headers={**anna, "If-Match": sanne["etag"]})
+    assert archived.status_code == 200, archived.text
+    shown = archived.json()
+    assert shown["status"] == "archived" and shown["display_name"] == "Sanne Bakker"
+    assert archived.headers["ETag"] == f'"{shown["version"]}"'
+    assert shown["version"] == sanne["version"] + 1
+    assert set(shown["tabs"][0]["fields"]) == set(FORM[0]["fields"])
+    await until_card(gateway, url, anna, 404)  # an archived relation has no card
+
+    back = await gateway.post(f"{url}/unarchive", headers={**anna, "If-Match": '"1"'})
+    assert back.status_code == 412  # reachable, but the version is stale
+    back = await gateway.post(
+        f"{url}/unarchive", headers={**anna, "If-Match": archived.headers["ETag"]}
+    )
+    assert back.status_code == 200, back.text
+    assert back.json()["status"] == "active"
+    await until_card(gateway, url, anna, 200)
+    assert (await gateway.get(url, headers=anna)).json()["version"] == back.json()["version"]
+
+
+async def test_an_archived_relation_stays_in_the_views_that_showed_it_when_archived(
+    gateway: httpx.AsyncClient, admin: Admin
+):
+    """Catches: unarchiving (or learning of) an archived relation through a view that never
+    showed it, or one it had left before it was archived (no list shows an archived relation,
+    so only its last leaving of the view's base list, at the archiving, puts it in scope)."""
+    persons = await admin.view("Persons", PERSONS, FORM)
+    jansens = await admin.view("Jansens", JANSENS, FORM)
+    anna = await admin.user("anna")
+    await admin.grant(anna, persons, can_edit=True)
+    await admin.grant(anna, jansens, can_edit=True)
+    sanne = await create_relation(gateway, anna, persons, first_name="Sanne", last_name="Bakker")
+    jan = await create_relation(gateway, anna, persons, first_name="Jan", last_name="Jansen")
+    await until_card(gateway, card_url(jansens, jan), anna, 200)
+
+    # Jan leaves the Jansens by a new name, and is archived after that.
+    renamed = await gateway.patch(
+        card_url(persons, jan),
+        json={"fields": {"last_name": "Smit"}},
+        headers={**anna, "If-Match": jan["etag"]},
+    )
+    assert renamed.status_code == 200, renamed.text
+    await until_card(gateway, card_url(jansens, jan), anna, 404)
+    for relation, etag in ((sanne, sanne["etag"]), (jan, renamed.headers["ETag"])):
+        url = card_url(persons, relation)
+        archived = await gateway.post(f"{url}/archive", headers={**anna, "If-Match": etag})
+        assert archived.status_code == 200, archived.text
+        relation["etag"] = archived.headers["ETag"]
+        await until_card(gateway, url, anna, 404)
+
+    for relation in (sanne, jan):
+        elsewhere = f"{card_url(jansens, relation)}/unarchive"
+        refused = await gateway.post(elsewhere, headers={**anna, "If-Match": relation["etag"]})
+        assert refused.status_code == 404, refused.text
+        erasing = await gateway.post(
+            f"{card_url(jansens, relation)}/erasure", headers=admin.headers
+        )
+        assert erasing.status_code == 404
+    back = await gateway.post(
+        f"{card_url(persons, jan)}/unarchive", headers={**anna, "If-Match": jan["etag"]}
+    )
+    assert back.status_code == 200, back.text
+
+
+# --- erasure -----------------------------------------------------------------------------------
+
+
+async def test_erasure_needs_its_own_right_and_the_view(gateway: httpx.AsyncClient, admin: Admin):
+    """Catches: staff erasing without the right relations.erase, erasing outside the view,
+    and the erased relation's card still served from the cache."""
+    persons = await admin.view("Persons", PERSONS, FORM)
+    jansens = await admin.view("Jansens", JANSENS, FORM)
+    anna = await admin.user("anna")
+    await admin.grant(anna, persons, can_edit=True)
+    sanne = await create_relation(gateway, anna, persons, first_name="Sanne", last_name="Bakker")
+    url = card_url(persons, sanne)
+
+    refused = await gateway.post(f"{url}/erasure", headers=anna)
+    assert refused.status_code == 403
+    assert "relations.erase" in refused.text
+    outside = await gateway.post(f"{card_url(jansens, sanne)}/erasure", headers=admin.headers)
+    assert outside.status_code == 404
+    assert (await gateway.get(url, headers=anna)).status_code == 200  # cached now
+
+    erased = await gateway.post(f"{url}/erasure", headers=admin.headers)
+    assert erased.status_code == 200, erased.text
+    assert erased.json() == {
+        "relation_id": sanne["relation_id"],
+        "status": "erased",
+        "version": sanne["version"] + 1,
+    }
+    assert (await gateway.get(url, headers=anna)).status_code == 404  # at once, not eventually
+    unknown = f"/views/{persons['view_id']}/relations/{uuid.uuid4()}/erasure"
+    assert (await gateway.post(unknown, headers=admin.headers)).status_code == 404
