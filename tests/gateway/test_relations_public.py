@@ -249,3 +249,105 @@ async def test_erasure_needs_its_own_right_and_the_view(gateway: httpx.AsyncClie
     assert (await gateway.get(url, headers=anna)).status_code == 404  # at once, not eventually
     unknown = f"/views/{persons['view_id']}/relations/{uuid.uuid4()}/erasure"
     assert (await gateway.post(unknown, headers=admin.headers)).status_code == 404
+
+
+# --- merges ------------------------------------------------------------------------------------
+
+FULL = [{"name": "All", "fields": ["first_name", "last_name", "emails", "phones", "birth_date"]}]
+"""A form showing more than FORM: phones and birth dates, which the Persons form hides."""
+
+
+async def test_merging_two_relations_of_the_view_and_undoing_it(
+    gateway: httpx.AsyncClient, admin: Admin
+):
+    """Catches: a preview, a choice or a decision naming a field the form hides (phones,
+    birth date); merging, reading or undoing a merge outside the view or without the right
+    relations.merge (staff lack it); and the merged relation's card outliving the merge."""
+    persons = await admin.view("Persons", PERSONS, FORM)
+    jansens = await admin.view("Jansens", JANSENS, FORM)
+    everything = await admin.view("Everything", PERSONS, FULL)
+    anna = await admin.user("anna")
+    await admin.grant(anna, persons, can_edit=True)
+    berg = await create_relation(
+        gateway,
+        admin.headers,
+        everything,
+        first_name="Jan",
+        last_name="Berg",
+        emails=[{"address": "jan@example.org"}],
+        phones=[{"number": "0612345678"}],
+    )
+    bergh = await create_relation(
+        gateway,
+        admin.headers,
+        everything,
+        first_name="Jan",
+        last_name="Bergh",
+        emails=[{"address": "jan@acme.example", "type": "work"}],
+        phones=[{"number": "020-1234567", "type": "home"}],
+        birth_date="1970-05-01",
+    )
+    for relation in (berg, bergh):
+        await until_card(gateway, card_url(persons, relation), anna, 200)
+    merges = f"/views/{persons['view_id']}/merges"
+    pair = {"survivor_id": berg["relation_id"], "merged_id": bergh["relation_id"]}
+
+    refused = await gateway.get(f"{merges}/preview", params=pair, headers=anna)
+    assert refused.status_code == 403 and "relations.merge" in refused.text
+    elsewhere = f"/views/{jansens['view_id']}/merges"
+    assert (
+        await gateway.get(f"{elsewhere}/preview", params=pair, headers=admin.headers)
+    ).status_code == 404
+    preview = await gateway.get(f"{merges}/preview", params=pair, headers=admin.headers)
+    assert preview.status_code == 200, preview.text
+    differences = {d["field"]: d for d in preview.json()["differences"]}
+    assert sorted(differences) == ["emails", "last_name"]  # not phones, not the birth date
+    assert differences["last_name"]["merged"] == "Bergh"
+    assert differences["emails"]["can_keep_both"] is True
+
+    hidden = {**pair, "choices": {"phones": "both", "last_name": "merged"}}
+    chosen = await gateway.post(merges, json=hidden, headers=admin.headers)
+    assert chosen.status_code == 422
+    assert [e["loc"] for e in chosen.json()["detail"]] == [["body", "choices", "phones"]]
+    body = {
+        **pair,
+        "choices": {"last_name": "merged", "emails": "both"},
+        "survivor_version": preview.json()["survivor_version"],
+    }
+    assert (await gateway.post(merges, json=body, headers=anna)).status_code == 403
+    assert (await gateway.post(elsewhere, json=body, headers=admin.headers)).status_code == 404
+    merged = await gateway.post(merges, json=body, headers=admin.headers)
+    assert merged.status_code == 201, merged.text
+    merge = merged.json()
+    assert merged.headers["Location"] == f"{merges}/{merge['merge_id']}"
+    assert merge["decisions"] == {"last_name": "merged", "emails": "both"}
+    survivor_fields = merge["survivor"]["tabs"][0]["fields"]
+    assert survivor_fields["last_name"] == "Bergh" and len(survivor_fields["emails"]) == 2
+    assert set(survivor_fields) == set(FORM[0]["fields"])
+    assert await card_status(gateway, card_url(persons, bergh), anna) == 404
+    card = (await gateway.get(card_url(persons, berg), headers=anna)).json()
+    assert card["display_name"] == "Jan Bergh"
+
+    # The merged relation has left the lists: the view it was merged in still has the merge.
+    await until_out_of_lists(gateway, card_url(persons, bergh), anna)
+    url = f"{merges}/{merge['merge_id']}"
+    assert (await gateway.get(url, headers=anna)).status_code == 403
+    assert (
+        await gateway.get(f"{elsewhere}/{merge['merge_id']}", headers=admin.headers)
+    ).status_code == 404
+    read = await gateway.get(url, headers=admin.headers)
+    assert read.status_code == 200, read.text
+    assert read.json() == {**merge, "survivor": None}
+
+    assert (await gateway.post(f"{url}/undo", headers=anna)).status_code == 403
+    assert (
+        await gateway.post(f"{elsewhere}/{merge['merge_id']}/undo", headers=admin.headers)
+    ).status_code == 404
+    undone = await gateway.post(f"{url}/undo", headers=admin.headers)
+    assert undone.status_code == 200, undone.text
+    assert undone.json()["survivor"]["display_name"] == "Jan Berg"
+    assert undone.json()["restored"]["status"] == "active"
+    assert undone.json()["restored"]["display_name"] == "Jan Bergh"
+    await until_card(gateway, card_url(persons, bergh), anna, 200)
+    assert (await gateway.post(f"{url}/undo", headers=admin.headers)).status_code == 409
+    assert (await gateway.get(url, headers=admin.headers)).json()["undone"] is True
