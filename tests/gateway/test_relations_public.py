@@ -298,6 +298,13 @@ async def test_merging_two_relations_of_the_view_and_undoing_it(
     assert (
         await gateway.get(f"{elsewhere}/preview", params=pair, headers=admin.headers)
     ).status_code == 404
+    jansen = await create_relation(gateway, admin.headers, jansens, last_name="Jansen")
+    for survivor, other in ((jansen, berg), (berg, jansen)):  # one of the two outside
+        half = {"survivor_id": survivor["relation_id"], "merged_id": other["relation_id"]}
+        outside = await gateway.get(f"{elsewhere}/preview", params=half, headers=admin.headers)
+        assert outside.status_code == 404
+        outside = await gateway.post(elsewhere, json=half, headers=admin.headers)
+        assert outside.status_code == 404
     preview = await gateway.get(f"{merges}/preview", params=pair, headers=admin.headers)
     assert preview.status_code == 200, preview.text
     differences = {d["field"]: d for d in preview.json()["differences"]}
