@@ -322,6 +322,8 @@ async def test_merging_two_relations_of_the_view_and_undoing_it(
         "survivor_version": preview.json()["survivor_version"],
     }
     assert (await gateway.post(merges, json=body, headers=anna)).status_code == 403
+    stale = {**body, "survivor_version": body["survivor_version"] + 1}
+    assert (await gateway.post(merges, json=stale, headers=admin.headers)).status_code == 412
     assert (await gateway.post(elsewhere, json=body, headers=admin.headers)).status_code == 404
     merged = await gateway.post(merges, json=body, headers=admin.headers)
     assert merged.status_code == 201, merged.text

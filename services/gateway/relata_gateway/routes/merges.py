@@ -159,7 +159,7 @@ class MergeInput(BaseModel):
         "wins; 'both' keeps the entries of both for addresses, phones and emails",
     )
     survivor_version: int | None = Field(
-        default=None, description="the version read (409 when no longer current)"
+        default=None, description="the version read (412 when no longer current)"
     )
     merged_version: int | None = None
 
@@ -203,7 +203,8 @@ class MergeOut(BaseModel):
 _MERGE_ANSWERS: dict[int | str, dict[str, Any]] = {
     403: {"description": "the view is read-only or the role lacks relations.merge"},
     404: {"description": "the view does not show one of the relations"},
-    409: {"description": "a relation changed since the versions given, or was merged/erased"},
+    409: {"description": "one of the relations was merged or erased"},
+    412: {"description": "a relation changed since the version given"},
     422: {"description": "a choice for a field the form does not show, or an impossible pair"},
 }
 

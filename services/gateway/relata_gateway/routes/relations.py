@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.errors import InvalidInput
 from relata_common.fields import custom_field, filter_values
@@ -204,7 +205,7 @@ async def _set_archived(
     relation_id: uuid.UUID,
     user: User,
     version: int,
-    session: SessionDep,
+    session: AsyncSession,
     request: Request,
     response: Response,
 ) -> RelationAsShown:
