@@ -285,6 +285,8 @@ async def test_functions_link_relations_with_dated_roles(relations_api: httpx.As
         f"/functions/{function['function_id']}", json={"end_date": "2021-01-01"}
     )
     assert ended.json()["active"] is False
+    one = await relations_api.get(f"/functions/{function['function_id']}")
+    assert one.json() == ended.json()
 
     wrong_way = await relations_api.post(
         f"/relations/{acme['relation_id']}/functions",
@@ -300,4 +302,5 @@ async def test_functions_link_relations_with_dated_roles(relations_api: httpx.As
 
     removed = await relations_api.delete(f"/functions/{function['function_id']}")
     assert removed.status_code == 204
+    assert (await relations_api.get(f"/functions/{function['function_id']}")).status_code == 404
     assert (await relations_api.get(f"/relations/{jan['relation_id']}")).json()["functions"] == []

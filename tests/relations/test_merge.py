@@ -138,6 +138,42 @@ async def test_fields_merge_one_by_one_as_chosen(relations_api: httpx.AsyncClien
     assert stored == {**result, "survivor": None}
 
 
+async def test_a_preview_lists_the_differing_fields_and_changes_nothing(
+    relations_api: httpx.AsyncClient,
+):
+    """Catches: a preview that leaves out a differing field (custom ones included) or gives a
+    default other than the merge itself takes (the decisions name exactly the fields that
+    differed)."""
+    survivor, merged = await two_people(relations_api)
+    ids = {"survivor_id": survivor["relation_id"], "merged_id": merged["relation_id"]}
+    response = await relations_api.get("/merges/preview", params=ids)
+    assert response.status_code == 200, response.text
+    preview = response.json()
+    assert (preview["survivor_version"], preview["merged_version"]) == (1, 1)
+    by_field = {d["field"]: d for d in preview["differences"]}
+    differing = ["first_name", "last_name", "infix", "birth_date", "emails", "phones"]
+    differing += ["addresses", "custom.source", "custom.region"]
+    assert sorted(by_field) == sorted(differing)
+    assert by_field["last_name"] == {
+        "field": "last_name",
+        "survivor": "Berg",
+        "merged": "Bergh",
+        "default": "survivor",
+        "can_keep_both": False,
+    }
+    assert by_field["infix"]["default"] == "merged"  # the survivor has none
+    assert by_field["emails"]["can_keep_both"] is True
+    result = await merged_ok(relations_api, survivor, merged)
+    assert result["decisions"] == {name: d["default"] for name, d in by_field.items()}
+
+    same = await relations_api.get(
+        "/merges/preview", params={**ids, "merged_id": survivor["relation_id"]}
+    )
+    assert same.status_code == 422
+    gone = await relations_api.get("/merges/preview", params=ids)
+    assert gone.status_code == 409  # the merged relation is a tombstone now
+
+
 async def test_the_merged_relation_becomes_a_read_only_tombstone(relations_api: httpx.AsyncClient):
     survivor, merged = await two_people(relations_api)
     acme = await create(relations_api, organisation("Acme BV"))

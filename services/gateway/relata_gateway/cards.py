@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
 
 from relata_common.client import Upstream
@@ -91,6 +92,48 @@ class Card(BaseModel):
     unavailable: list[str] = []
 
 
+class RelationAsShown(BaseModel):
+    """A relation as a view's form shows it, whatever its status: the answer to a change after
+    which the relation may have no card (an archived or merged relation leaves every list)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "relation_id": "0b6f3c3e-8f7e-4d47-9a43-3c1f0f8f0a11",
+                    "relation_type": "person",
+                    "status": "archived",
+                    "version": 4,
+                    "display_name": "Sanne Bakker",
+                    "view_id": "5d0c1f8e-2b7a-4c1e-9a43-1f0f8f0a11c3",
+                    "tabs": [{"name": "Person", "fields": {"last_name": "Bakker"}}],
+                }
+            ]
+        }
+    )
+
+    relation_id: uuid.UUID
+    relation_type: str
+    status: str
+    version: int
+    display_name: str
+    view_id: uuid.UUID
+    tabs: list[dict[str, Any]]
+
+
+def as_shown(view: View, state: dict[str, Any]) -> RelationAsShown:
+    """The relation's state through the view's form (nothing the form hides)."""
+    return RelationAsShown(
+        relation_id=state["relation_id"],
+        relation_type=state["relation_type"],
+        status=state["status"],
+        version=state["version"],
+        display_name=display_name(view.form, state.get("fields", {}), state.get("relation_number")),
+        view_id=view.id,
+        tabs=visible_tabs(view.form, state),
+    )
+
+
 @dataclass
 class CardContext:
     services: Services
@@ -162,6 +205,52 @@ async def require_visible(
     return memberships
 
 
+RETIRED = ("archived", "merged")
+"""Statuses of a relation that has left every list but can come back (unarchive, undo)."""
+
+
+async def require_visible_or_retired(
+    ctx: CardContext, view: View, relation_id: uuid.UUID
+) -> dict[str, Any]:
+    """The relation's state when the view shows it, or showed it when it was archived or
+    merged away; else 404 (as if it did not exist).
+
+    An archived or merged relation is in no list, so no view's scope takes it in any more.
+    It belongs to the views that showed it until then: those whose base list it left when
+    it was retired, not before (a relation that had left a view earlier stays outside it).
+    """
+    try:
+        memberships, state = await asyncio.gather(
+            lists_of(ctx, relation_id), relation_state(ctx, relation_id)
+        )
+    except Upstream as error:
+        if error.status_code == 404:
+            raise NotFound(f"relation {relation_id} does not exist") from None
+        raise
+    if str(view.base_list_id) in memberships:
+        return state  # shown (or the lists service has not yet heard of its retirement)
+    if state.get("status") in RETIRED and await _left_when_retired(ctx, view, relation_id):
+        return state
+    raise NotFound(f"relation {relation_id} does not exist")
+
+
+async def _left_when_retired(ctx: CardContext, view: View, relation_id: uuid.UUID) -> bool:
+    """Whether the relation's last change in the view's base list is leaving it, no earlier
+    than the relation's last change of status (its archiving or merge): the lists service
+    hears of a change only after the relations service committed it."""
+    changes, memberships = await asyncio.gather(
+        ctx.services.relations.call(
+            "GET", f"/relations/{relation_id}/history", params={"field": "status", "limit": 1}
+        ),
+        ctx.services.lists.call("GET", f"/lists/{view.base_list_id}/members/{relation_id}/history"),
+    )
+    if not changes.json() or not memberships.json():
+        return False
+    retired_at = datetime.fromisoformat(changes.json()[0]["occurred_at"])
+    newest = memberships.json()[0]
+    return newest["change"] == "left" and datetime.fromisoformat(newest["at"]) >= retired_at
+
+
 async def relation_state(
     ctx: CardContext, relation_id: uuid.UUID, prefetched: cache.Prefetched | None = None
 ) -> dict[str, Any]:
@@ -169,6 +258,18 @@ async def relation_state(
         return (await ctx.services.relations.call("GET", f"/relations/{relation_id}")).json()
 
     return await cache.cached(ctx.redis, "relation", relation_id, ctx.ttl, load, prefetched)
+
+
+async def keep_state(ctx: CardContext, state: dict[str, Any]) -> None:
+    """A relation's state as a change answered it: cached as the card's relation part at once
+    (the event that would drop the old part follows later)."""
+
+    async def given() -> dict[str, Any]:
+        return state
+
+    relation_id = uuid.UUID(str(state["relation_id"]))
+    await cache.invalidate(ctx.redis, relation_id, "relation")
+    await cache.cached(ctx.redis, "relation", relation_id, ctx.ttl, given)
 
 
 async def recent_contact_moments(

@@ -284,6 +284,12 @@ async def list_functions(
     return await functions.list_functions(session, relation_id=relation_id, side=side)
 
 
+@functions_router.get("/functions/{function_id}")
+async def get_function(function_id: uuid.UUID, session: SessionDep) -> functions.FunctionOut:
+    """One function, with both its relations."""
+    return await functions.get_function(session, function_id)
+
+
 @functions_router.patch("/functions/{function_id}")
 async def change_function(
     function_id: uuid.UUID, body: functions.FunctionUpdate, session: SessionDep, actor: ActorDep
@@ -352,6 +358,15 @@ async def merge_relations(
 ) -> merges.MergeOut:
     """Merge one relation into another, choosing per field which value survives."""
     return await merges.merge_relations(session, request=body, actor=actor)
+
+
+@merges_router.get("/preview")
+async def preview_merge(
+    survivor_id: uuid.UUID, merged_id: uuid.UUID, session: ReadingSessionDep
+) -> merges.MergePreview:
+    """What a merge of these two would ask: each field that differs (custom fields as
+    custom.<key>), both values, which wins without a choice, and whether both can be kept."""
+    return await merges.preview_merge(session, survivor_id=survivor_id, merged_id=merged_id)
 
 
 @merges_router.get("/{merge_id}")

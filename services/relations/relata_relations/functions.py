@@ -149,6 +149,10 @@ async def _function_row(session: AsyncSession, function_id: uuid.UUID) -> Any:
     return row
 
 
+async def get_function(session: AsyncSession, function_id: uuid.UUID) -> FunctionOut:
+    return _out(await _function_row(session, function_id))
+
+
 async def change_function(
     session: AsyncSession, *, function_id: uuid.UUID, data: FunctionUpdate, actor: Actor
 ) -> tuple[FunctionOut, RelationState]:

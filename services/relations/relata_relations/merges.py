@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from relata_common.errors import Conflict, InvalidInput, NotFound
 from relata_common.events import Actor, RelationEventType, RelationState, RelationStatus
 from relata_common.versions import check_version
-from relata_relations.merging import Choice, decide
+from relata_relations.merging import LIST_FIELDS, Choice, decide, default_choice, differences
 from relata_relations.models import functions, merges, relations
 from relata_relations.relations import (
     RelationRecord,
@@ -55,6 +55,56 @@ class MergeOut(BaseModel):
     survivor: RelationState | None = None
 
 
+class FieldDifference(BaseModel):
+    field: str = Field(description="a field name; custom fields as custom.<key>")
+    survivor: Any = Field(description="the survivor's value")
+    merged: Any = Field(description="the merged relation's value")
+    default: Choice = Field(description="which value wins without a choice")
+    can_keep_both: bool = Field(description="whether 'both' may be chosen (list fields)")
+
+
+class MergePreview(BaseModel):
+    survivor_id: uuid.UUID
+    merged_id: uuid.UUID
+    survivor_version: int
+    merged_version: int
+    differences: list[FieldDifference]
+
+
+def _check_pair(survivor: RelationRecord, merged: RelationRecord) -> None:
+    if survivor.relation_type != merged.relation_type:
+        raise InvalidInput.single(
+            ("body", "merged_id"), "a person and an organisation cannot be merged"
+        )
+
+
+async def preview_merge(
+    session: AsyncSession, *, survivor_id: uuid.UUID, merged_id: uuid.UUID
+) -> MergePreview:
+    """What merging would ask: the fields that differ, with both values and the default."""
+    if survivor_id == merged_id:
+        raise InvalidInput.single(("query", "merged_id"), "a relation cannot merge with itself")
+    survivor = await get_active_record(session, survivor_id)
+    merged = await get_active_record(session, merged_id)
+    _check_pair(survivor, merged)
+    return MergePreview(
+        survivor_id=survivor.id,
+        merged_id=merged.id,
+        survivor_version=survivor.version,
+        merged_version=merged.version,
+        differences=[
+            FieldDifference(
+                field=name,
+                survivor=mine,
+                merged=theirs,
+                default=default_choice(mine),
+                can_keep_both=name in LIST_FIELDS,
+            )
+            for name, (mine, theirs) in differences(survivor.fields, merged.fields).items()
+        ],
+    )
+
+
 async def _lock_pair(
     session: AsyncSession, first: uuid.UUID, second: uuid.UUID
 ) -> tuple[RelationRecord, RelationRecord]:
@@ -73,10 +123,7 @@ async def merge_relations(
     await _lock_pair(session, request.survivor_id, request.merged_id)
     survivor = await get_active_record(session, request.survivor_id)
     merged = await get_active_record(session, request.merged_id)
-    if survivor.relation_type != merged.relation_type:
-        raise InvalidInput.single(
-            ("body", "merged_id"), "a person and an organisation cannot be merged"
-        )
+    _check_pair(survivor, merged)
     for record, expected in (
         (survivor, request.survivor_version),
         (merged, request.merged_version),

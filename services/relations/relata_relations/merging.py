@@ -32,6 +32,23 @@ def _unflatten(flat: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def default_choice(mine: Any) -> Choice:
+    """Without a choice the survivor's value wins, unless it is empty (and so differs from a
+    merged value that is not)."""
+    return "merged" if mine in EMPTY else "survivor"
+
+
+def differences(survivor: dict[str, Any], merged: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """The fields whose values differ (custom fields as ``custom.<key>``), by name, with the
+    survivor's and the merged relation's value: what a merge asks a choice for."""
+    left, right = _flatten(survivor), _flatten(merged)
+    return {
+        name: (left.get(name), right.get(name))
+        for name in sorted(set(left) | set(right))
+        if left.get(name) != right.get(name)
+    }
+
+
 def decide(
     survivor: dict[str, Any], merged: dict[str, Any], choices: dict[str, Choice]
 ) -> tuple[dict[str, Any], dict[str, Choice]]:
@@ -61,7 +78,7 @@ def decide(
         if mine == theirs:
             result[name] = mine
             continue
-        choice = choices.get(name) or ("merged" if mine in EMPTY else "survivor")
+        choice = choices.get(name) or default_choice(mine)
         decisions[name] = choice
         if choice == "both":
             result[name] = (mine or []) + [

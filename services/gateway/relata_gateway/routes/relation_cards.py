@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from relata_common.errors import InvalidInput
+from relata_common.errors import FieldError, InvalidInput
 from relata_common.web import IfMatchDep, etag
 from relata_gateway import cache, dashboard, directory, views
 from relata_gateway.cards import Card, compose, require_visible
@@ -61,6 +61,11 @@ async def relation_card(
 
 
 class CardEdit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    relation_type: Any = Field(
+        default=None, description="never changes: refused (422) if given, here or in fields"
+    )
     fields: dict[str, Any] = Field(
         description="changed fields of the form; null clears one",
         examples=[
@@ -103,6 +108,7 @@ async def edit_relation(
     with the refreshed card and its new ETag, as a GET of the card would."""
     view = await views.access(session, user, view_id)
     editable(view)
+    _refuse_type_change(body)
     outside = patch_fields_outside(view.form, body.fields)
     if outside:
         raise InvalidInput.single(("body", "fields"), f"not in this view's form: {outside}")
@@ -120,6 +126,30 @@ async def edit_relation(
     await cache.invalidate(ctx.redis, relation_id, "relation")
     await cache.cached(ctx.redis, "relation", relation_id, ctx.ttl, _given(changed.body))
     return await relation_card(view_id, relation_id, user, request)
+
+
+def _refuse_type_change(body: CardEdit) -> None:
+    """A person stays a person: relation_type is refused wherever the body puts it (beside
+    the fields or among them), rather than ignored or called a field outside the form."""
+    where = [
+        loc
+        for loc, given in (
+            (("body", "relation_type"), "relation_type" in body.model_fields_set),
+            (("body", "fields", "relation_type"), "relation_type" in body.fields),
+        )
+        if given
+    ]
+    if where:
+        raise InvalidInput(
+            [
+                FieldError(
+                    loc,
+                    "relation_type never changes: a person stays a person, an "
+                    "organisation an organisation",
+                )
+                for loc in where
+            ]
+        )
 
 
 def _given(value: Any) -> Callable[[], Awaitable[Any]]:

@@ -1,11 +1,11 @@
 """What the staff web application needs beside the card and the lists: who is logged in, the
-filter builder's catalogue, the named activity feed, a relation's history and functions (contact
-moments are in :mod:`relata_gateway.routes.contact_moments`). Every answer passes the view's
-form: only what it shows leaves the gateway, and a relation outside the view answers 404."""
+filter builder's catalogue, the named activity feed and a relation's history (contact
+moments: :mod:`relata_gateway.routes.contact_moments`; functions:
+:mod:`relata_gateway.routes.functions`). Every answer passes the view's form: only what
+it shows leaves the gateway, and a relation outside the view answers 404."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.errors import Unauthorized
 from relata_gateway import activity, pages, views
-from relata_gateway.cards import relation_state, require_visible, visible_ids
+from relata_gateway.cards import require_visible
 from relata_gateway.deps import (
     Limit,
     SessionDep,
@@ -239,48 +239,3 @@ async def relation_history(
             )
         )
     return out
-
-
-# --- functions ----------------------------------------------------------------------------------
-
-
-class NamedFunction(BaseModel):
-    function_id: uuid.UUID
-    role: str
-    role_label: str
-    object_id: uuid.UUID | None = Field(description="null when the view does not show it")
-    object_name: str | None
-    start_date: str
-    end_date: str | None = None
-
-
-@router.get("/views/{view_id}/relations/{relation_id}/functions")
-async def relation_functions(
-    view_id: uuid.UUID, relation_id: uuid.UUID, user: UserDep, request: Request, session: SessionDep
-) -> list[NamedFunction]:
-    """The relation's functions with role labels and the other relation's name, when the view
-    shows that relation (else only the role)."""
-    view = await views.access(session, user, view_id)
-    needs_section(view, "functions")
-    ctx = card_context(request)
-    await require_visible(ctx, view, relation_id)
-    state, roles = await asyncio.gather(
-        relation_state(ctx, relation_id),
-        request.app.state.services.relations.call("GET", "/roles"),
-    )
-    labels = {r["code"]: r["label"] for r in roles.json()}
-    functions = state.get("functions") or []
-    shown = await visible_ids(ctx, view, [f["object_id"] for f in functions if f.get("object_id")])
-    names = await pages.names(ctx, view, [{"relation_id": r} for r in shown])
-    return [
-        NamedFunction(
-            function_id=f["function_id"],
-            role=f["role"],
-            role_label=labels.get(f["role"], f["role"]),
-            object_id=f["object_id"] if f["object_id"] in shown else None,
-            object_name=names.get(f["object_id"]),
-            start_date=str(f["start_date"]),
-            end_date=str(f["end_date"]) if f.get("end_date") else None,
-        )
-        for f in functions
-    ]

@@ -287,18 +287,18 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
         ? h(
             "ul",
             { class: "plain-list" },
-            functions.map((f) =>
-              h(
-                "li",
-                {},
-                h("strong", {}, f.role_label),
-                " ",
-                t("at"),
-                " ",
-                f.object_id ? h("a", { href: `#/views/${viewId}/relations/${f.object_id}` }, f.object_name) : h("span", { class: "muted" }, t("not_in_view")),
-                h("span", { class: "muted" }, ` · ${f.start_date}${f.end_date ? ` – ${f.end_date}` : ""}`),
-              ),
-            ),
+            functions.map((f) => {
+              // Held by this relation: "Director at Acme"; held at it: "Jan de Vries, Director".
+              const held = f.subject_id === relationId;
+              const [otherId, otherName] = held ? [f.object_id, f.object_name] : [f.subject_id, f.subject_name];
+              const other = otherId
+                ? h("a", { href: `#/views/${viewId}/relations/${otherId}` }, otherName)
+                : h("span", { class: "muted" }, t("not_in_view"));
+              const dates = h("span", { class: "muted" }, ` · ${f.start_date}${f.end_date ? ` – ${f.end_date}` : ""}`);
+              return held
+                ? h("li", {}, h("strong", {}, f.role_label), " ", t("at"), " ", other, dates)
+                : h("li", {}, other, ", ", h("strong", {}, f.role_label), dates);
+            }),
           )
         : h("p", { class: "muted" }, t("no_functions")),
     );
