@@ -39,6 +39,79 @@ class CardButton(BaseModel):
 
 
 class Card(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "relation_id": "0b6f3c3e-8f7e-4d47-9a43-3c1f0f8f0a11",
+                    "relation_type": "person",
+                    "version": 7,
+                    "display_name": "Sanne Bakker",
+                    "view_id": "5d0c2f4e-2a57-4c1e-8d0a-6f3a2b1c9e77",
+                    "can_edit": True,
+                    "tabs": [
+                        {
+                            "name": "Person",
+                            "fields": {
+                                "first_name": "Sanne",
+                                "infix": None,
+                                "last_name": "Bakker",
+                                "emails": [{"address": "sanne@bakker.example"}],
+                            },
+                        }
+                    ],
+                    "functions": [
+                        {
+                            "function_id": "4d5e6f70-8192-4a3b-8c4d-5e6f708192a3",
+                            "role": "director",
+                            "object_id": "3c2e1f0a-4b5d-4e6f-8a7b-9c0d1e2f3a4b",
+                            "start_date": "2024-01-01",
+                            "end_date": None,
+                        }
+                    ],
+                    "contact_moments": [
+                        {
+                            "moment_id": "6f708192-a3b4-4c5d-8e6f-708192a3b4c5",
+                            "channel": "phone",
+                            "subject": "Membership renewal",
+                            "occurred_at": "2026-12-01T10:30:00Z",
+                        }
+                    ],
+                    "lists": [
+                        {
+                            "list_id": "1f2e3d4c-5b6a-4798-8a9b-0c1d2e3f4a5b",
+                            "name": "All relations",
+                        },
+                        {
+                            "list_id": "7e1d2c3b-4a5f-4e6d-9c8b-0a1f2e3d4c5b",
+                            "name": "Members in Utrecht",
+                        },
+                    ],
+                    "properties": [
+                        {
+                            "key": "active_member",
+                            "label": "Active member",
+                            "since": "2026-01-03T08:00:00Z",
+                        }
+                    ],
+                    "buttons": [
+                        {
+                            "rule_id": "8192a3b4-c5d6-4e7f-8091-a2b3c4d5e6f7",
+                            "label": "Send welcome pack",
+                            "tab": "Person",
+                        }
+                    ],
+                    "donations": None,
+                    "registrations": None,
+                    "other_views": [
+                        {"view_id": "c4d5e6f7-0819-4a2b-9c3d-4e5f60718293", "name": "Donors"}
+                    ],
+                    "unavailable": [],
+                }
+            ]
+        }
+    )
+
     relation_id: uuid.UUID
     relation_type: str
     version: int

@@ -41,11 +41,53 @@ class ViewInput(BaseModel):
 
 
 class ListRef(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"list_id": "7e1d2c3b-4a5f-4e6d-9c8b-0a1f2e3d4c5b", "name": "Members in Utrecht"}
+            ]
+        }
+    )
+
     list_id: uuid.UUID
     name: str
 
 
 class ViewOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "view_id": "5d0c2f4e-2a57-4c1e-8d0a-6f3a2b1c9e77",
+                    "name": "Membership administration",
+                    "form": {
+                        "tabs": [
+                            {
+                                "name": "Person",
+                                "fields": ["first_name", "infix", "last_name", "emails"],
+                            },
+                            {
+                                "name": "Relations",
+                                "fields": ["functions", "lists", "contact_moments"],
+                            },
+                        ]
+                    },
+                    "lists": [
+                        {
+                            "list_id": "1f2e3d4c-5b6a-4798-8a9b-0c1d2e3f4a5b",
+                            "name": "All relations",
+                        },
+                        {
+                            "list_id": "7e1d2c3b-4a5f-4e6d-9c8b-0a1f2e3d4c5b",
+                            "name": "Members in Utrecht",
+                        },
+                    ],
+                    "can_edit": True,
+                }
+            ]
+        }
+    )
+
     view_id: uuid.UUID
     name: str
     form: Form

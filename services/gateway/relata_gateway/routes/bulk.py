@@ -171,6 +171,22 @@ class BulkEdit(BaseModel):
 
 
 class BulkItem(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "relation_id": "0b6f3c3e-8f7e-4d47-9a43-3c1f0f8f0a11",
+                    "outcome": "changed",
+                    "changes": [
+                        {"field": "salutation", "old": "Dear Ms Bakker", "new": "Dear friend"}
+                    ],
+                    "error": None,
+                    "undo_outcome": None,
+                }
+            ]
+        }
+    )
+
     relation_id: uuid.UUID
     outcome: str = Field(description="changed, unchanged or failed")
     changes: list[FieldChange]

@@ -83,6 +83,26 @@ class ListChange(BaseModel):
 
 
 class ListDetail(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "list_id": "7e1d2c3b-4a5f-4e6d-9c8b-0a1f2e3d4c5b",
+                    "name": "Members in Utrecht",
+                    "filter": {
+                        "kind": "field",
+                        "field": "city",
+                        "op": "equals",
+                        "value": "Utrecht",
+                    },
+                    "member_count": 412,
+                    "version": 3,
+                    "base": False,
+                }
+            ]
+        }
+    )
+
     list_id: uuid.UUID
     name: str
     filter: dict[str, Any] = Field(description="as given (without the narrowing to the view)")

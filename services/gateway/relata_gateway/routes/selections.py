@@ -79,6 +79,22 @@ class SelectionInput(BaseModel):
 
 
 class ViewSelection(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "selection_id": "2a3b4c5d-6e7f-4809-9a1b-2c3d4e5f6a7b",
+                    "name": "Newsletter December",
+                    "list_id": "7e1d2c3b-4a5f-4e6d-9c8b-0a1f2e3d4c5b",
+                    "list_name": "Members in Utrecht",
+                    "member_count": 412,
+                    "created_at": "2026-12-01T08:00:00Z",
+                    "refreshed_at": "2026-12-07T06:30:00Z",
+                }
+            ]
+        }
+    )
+
     selection_id: uuid.UUID
     name: str
     list_id: uuid.UUID
@@ -109,6 +125,28 @@ class NamedRelation(BaseModel):
 
 
 class RefreshChanges(Refresh):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "refresh_id": "a1b2c3d4-e5f6-4789-9abc-def012345678",
+                    "at": "2026-12-07T06:30:00Z",
+                    "trigger": "daily",
+                    "source_count": 415,
+                    "added_count": 1,
+                    "removed_count": 1,
+                    "added": [
+                        {
+                            "relation_id": "0b6f3c3e-8f7e-4d47-9a43-3c1f0f8f0a11",
+                            "display_name": "Sanne Bakker",
+                        }
+                    ],
+                    "removed": [{"relation_id": None, "display_name": None}],
+                }
+            ]
+        }
+    )
+
     added: list[NamedRelation]
     removed: list[NamedRelation]
     not_shown: int = Field(description="changed relations the view no longer shows (not named)")
@@ -120,6 +158,23 @@ class SelectionDetail(ViewSelection):
 
 
 class MembersPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "member_count": 412,
+                    "relations": [
+                        {
+                            "relation_id": "0b6f3c3e-8f7e-4d47-9a43-3c1f0f8f0a11",
+                            "display_name": "Sanne Bakker",
+                        }
+                    ],
+                    "next": "c2Fubm",
+                }
+            ]
+        }
+    )
+
     member_count: int
     relations: list[NamedRelation]
     next: str | None = None

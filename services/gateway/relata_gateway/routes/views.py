@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from relata_gateway import activity, directory, pages, relation_lists, views
 from relata_gateway.deps import Limit, SnapshotDep, UserDep, card_context
@@ -41,6 +41,26 @@ async def search(
 
 
 class FilterInput(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "filter": {
+                        "all": [
+                            {"kind": "field", "field": "city", "op": "equals", "value": "Utrecht"},
+                            {
+                                "not": {
+                                    "kind": "contact",
+                                    "within_last": {"amount": 90, "unit": "days"},
+                                }
+                            },
+                        ]
+                    }
+                }
+            ]
+        }
+    )
+
     filter: dict[str, Any] = Field(
         description="a filter tree: all/any/not over criteria (see the lists service's "
         "field catalogue)",

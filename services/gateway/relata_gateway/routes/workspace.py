@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,6 +54,26 @@ async def display_names(session: AsyncSession, user_ids: list[str]) -> dict[str,
 
 
 class Me(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "9a7d1c2b-3e4f-4a5b-8c6d-7e8f9a0b1c2d",
+                    "username": "anouk",
+                    "display_name": "Anouk Jansen",
+                    "role": "staff",
+                    "rights": [
+                        "buttons.run",
+                        "lists.manage",
+                        "relations.archive",
+                        "relations.create",
+                        "selections.manage",
+                    ],
+                }
+            ]
+        }
+    )
+
     user_id: uuid.UUID
     username: str
     display_name: str
@@ -103,6 +123,32 @@ class RoleRef(BaseModel):
 
 
 class ViewCatalogue(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "fields": [
+                        {
+                            "name": "city",
+                            "label": "City",
+                            "type": "text",
+                            "operators": ["equals", "contains", "starts_with", "is_empty"],
+                            "choices": [],
+                        }
+                    ],
+                    "criteria": ["function", "contact", "in_list"],
+                    "lists": [
+                        {
+                            "list_id": "7e1d2c3b-4a5f-4e6d-9c8b-0a1f2e3d4c5b",
+                            "name": "Members in Utrecht",
+                        }
+                    ],
+                    "roles": [{"code": "director", "label": "Director"}],
+                }
+            ]
+        }
+    )
+
     fields: list[CatalogueField] = Field(description="fields the view's form lets one filter on")
     criteria: list[str] = Field(description="other criterion kinds the form allows")
     lists: list[views.ListRef] = Field(description="the view's lists, for 'in list' criteria")
@@ -188,6 +234,27 @@ class HistoryChange(BaseModel):
 
 
 class HistoryItem(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "version": 7,
+                    "kind": "relation.updated",
+                    "actor_kind": "user",
+                    "actor_name": "Anouk Jansen",
+                    "occurred_at": "2026-12-07T09:15:00Z",
+                    "changes": [
+                        {
+                            "field": "addresses",
+                            "old": [{"street": "Stationsplein", "city": "Amersfoort"}],
+                            "new": [{"street": "Oudegracht", "city": "Utrecht"}],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     version: int
     kind: str
     actor_kind: str
