@@ -17,7 +17,7 @@ from relata_common.client import Upstream
 from relata_common.errors import NotFound, ServiceUnavailable
 from relata_gateway import cache
 from relata_gateway.clients import Services
-from relata_gateway.forms import display_name, visible_tabs
+from relata_gateway.forms import Labels, display_name, visible_tabs
 from relata_gateway.views import ListRef, View
 
 
@@ -39,6 +39,9 @@ class Card(BaseModel):
     lists: list[ListRef] | None = None
     properties: list[dict[str, Any]] | None = None
     """Generated properties held ({key, label, since}), when the form shows ``properties``."""
+    labels: dict[str, Labels] = {}
+    """The label of every field and section on the tabs, per language (the form's own, else
+    the default; a custom field's from its definition)."""
     other_views: list[ViewRef] = []
     """The user's other views that show this relation (to switch view from the card)."""
     unavailable: list[str] = []
