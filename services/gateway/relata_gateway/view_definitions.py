@@ -5,7 +5,7 @@ A view's base filter is its 'All relations' list in the lists service; changing 
 changes that list (which re-evaluates its members, and the members of the view's other lists
 follow, as they are always taken within it). A view is deleted with its lists but not while
 selections were made in it: they are frozen sets somebody made for a purpose (a mailing), and
-deleting them is a decision of its own (``DELETE /views/{view_id}/selections/{id}``).
+deleting them is a decision of its own, taken first.
 
 Every change here runs in :func:`relata_gateway.deps.views_changing`, so every process loads
 the views again: a card composed after the change shows the new form.
@@ -158,9 +158,14 @@ async def delete_lists(services: Services, list_ids: list[uuid.UUID]) -> None:
     named by its view id, and is logged (no view shows it any more)."""
     for list_id in list_ids:
         try:
-            await services.lists.call("DELETE", f"/lists/{list_id}", refusals="return")
+            answer = await services.lists.call("DELETE", f"/lists/{list_id}", refusals="return")
         except ServiceUnavailable:
             log.warning("list of a deleted view left behind", list_id=str(list_id))
+            continue
+        if not answer.ok and answer.status != 404:
+            log.warning(
+                "list of a deleted view left behind", list_id=str(list_id), error=answer.error()
+            )
 
 
 # --- grants ------------------------------------------------------------------------------------

@@ -24,8 +24,36 @@ from relata_gateway.security import User
 ALL_RELATIONS = "All relations"
 
 
+FORM_EXAMPLE: dict[str, Any] = {
+    "tabs": [
+        {
+            "name": "Person",
+            "labels": {"nl": "Persoon", "en": "Person"},
+            "fields": ["first_name", "last_name", "emails", "custom.member_since", "functions"],
+        }
+    ],
+    "field_labels": {"custom.member_since": {"nl": "Lid sinds", "en": "Member since"}},
+}
+
+
 class ViewInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Members",
+                    "base_filter": {
+                        "kind": "field",
+                        "field": "relation_type",
+                        "op": "equals",
+                        "value": "person",
+                    },
+                    "form": FORM_EXAMPLE,
+                }
+            ]
+        },
+    )
 
     name: str = Field(min_length=1, max_length=200)
     base_filter: dict[str, Any] = Field(
@@ -46,6 +74,22 @@ class ListRef(BaseModel):
 
 
 class ViewOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "view_id": "8d3c1f0e-2b4a-4e6f-9a1b-3c5d7e9f1a2b",
+                    "name": "Members",
+                    "form": FORM_EXAMPLE,
+                    "lists": [
+                        {"list_id": "1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b", "name": ALL_RELATIONS}
+                    ],
+                    "can_edit": True,
+                }
+            ]
+        }
+    )
+
     view_id: uuid.UUID
     name: str
     form: Form

@@ -104,13 +104,25 @@ class CustomFieldInput(BaseModel):
     type: Literal["text", "number", "date", "boolean", "choice", "money"]
 
 
-CustomField = dict[str, Any]
+class CustomField(BaseModel):
+    """A custom field definition as the relations service answers it (its validation
+    settings included)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={"examples": [CUSTOM_FIELD_EXAMPLE | {"currency": "EUR"}]},
+    )
+
+    key: str
+    label: str
+    type: str
 
 
 @router.get("/custom-fields", **ADMIN)
 async def list_custom_fields(_: Administrator, services: ServicesDep) -> list[CustomField]:
     """Every custom field definition."""
-    return (await services.relations.call("GET", "/custom-fields")).json()
+    answer = await services.relations.call("GET", "/custom-fields")
+    return [CustomField.model_validate(d) for d in answer.json()]
 
 
 @router.post(
@@ -127,7 +139,7 @@ async def define_custom_field(
         "POST", "/custom-fields", json=body.model_dump(mode="json", exclude_none=True)
     )
     await labels.custom_fields_changed(card_context(request))
-    return answer.json()
+    return CustomField.model_validate(answer.json())
 
 
 @router.put(
@@ -145,4 +157,4 @@ async def change_custom_field(
         "PUT", f"/custom-fields/{key}", json=body.model_dump(mode="json", exclude_none=True)
     )
     await labels.custom_fields_changed(card_context(request))
-    return answer.json()
+    return CustomField.model_validate(answer.json())
