@@ -66,9 +66,9 @@ async def change_user(
     user_id: uuid.UUID, body: accounts.UserChange, by: Administrator, session: SessionDep
 ) -> accounts.UserOut:
     """Change a user's display name, role or whether they are active. A deactivated user
-    cannot log in or refresh a token, and their API keys stop at once; a new role takes effect
-    for API keys at once and for a logged-in user at their next token refresh (access tokens
-    are short-lived)."""
+    cannot log in or refresh a token and their API keys stop at once; an access token already
+    issued runs out within its short lifetime. A new role takes effect for API keys at once and
+    for a logged-in user at their next token refresh."""
     return await accounts.change_user(session, user_id, body, by)
 
 
