@@ -4,6 +4,7 @@ directly or sends the internal token."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -151,6 +152,10 @@ async def test_users_listed_changed_deactivated_and_given_a_new_password(
     assert _fields(await gateway.post("/admin/users", json=unknown, headers=admin.headers)) == [
         ["body", "role"]
     ]
+    taken = unknown | {"username": "daan", "role": "staff"}
+    assert _fields(await gateway.post("/admin/users", json=taken, headers=admin.headers)) == [
+        ["body", "username"]
+    ]
     assert _fields(
         await gateway.patch(
             f"/admin/users/{daan_id}", json={"role": "nobody"}, headers=admin.headers
@@ -228,7 +233,8 @@ async def test_the_door_stays_open(gateway: httpx.AsyncClient, admin: Admin):
 async def test_roles_with_rights_and_labels(gateway: httpx.AsyncClient, admin: Admin):
     """Rights are listed with labels; roles are created and changed with known rights only,
     admin keeps every right, built-in roles and roles in use stay. Catches: a role saved with
-    a right the gateway does not know, or the admin role losing one."""
+    a right the gateway does not know, or the admin role losing one; a role created in two
+    statements (two administrators creating it at once: one gets a 500)."""
     rights = (await gateway.get("/admin/rights", headers=admin.headers)).json()
     assert {"right": "administration", "labels": {"nl": "Beheer", "en": "Administration"}} in rights
     every = {r["right"] for r in rights}
@@ -281,6 +287,17 @@ async def test_roles_with_rights_and_labels(gateway: httpx.AsyncClient, admin: A
         headers=admin.headers,
     )
     assert _fields(reduced) == [["body", "rights"]]
+
+    # Created by two administrators at once: one creates, the other changes; neither fails.
+    twins = await asyncio.gather(
+        *(
+            gateway.put(
+                "/admin/roles/twin", json={"labels": labels, "rights": []}, headers=admin.headers
+            )
+            for _ in range(4)
+        )
+    )
+    assert sorted(t.status_code for t in twins) == [200, 200, 200, 201], [t.text for t in twins]
 
     for built_in in ("admin", "staff"):
         assert (

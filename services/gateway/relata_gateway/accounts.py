@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -134,7 +135,9 @@ async def role(session: AsyncSession, name: str) -> RoleOut:
 
 
 async def role_exists(session: AsyncSession, name: str) -> bool:
-    return await session.scalar(select(roles.c.name).where(roles.c.name == name)) is not None
+    """Whether the role exists; it stays until this transaction ends (share-locked)."""
+    found = select(roles.c.name).where(roles.c.name == name).with_for_update(read=True)
+    return await session.scalar(found) is not None
 
 
 async def save_role(session: AsyncSession, name: str, data: RoleInput) -> tuple[RoleOut, bool]:
@@ -142,20 +145,24 @@ async def save_role(session: AsyncSession, name: str, data: RoleInput) -> tuple[
     if name == ADMIN_ROLE and set(data.rights) != EVERY_RIGHT:
         raise InvalidInput.single(("body", "rights"), "the admin role always has every right")
     values = {"labels": data.labels.model_dump(), "rights": data.rights}
-    existed = await session.scalar(
-        select(roles.c.name).where(roles.c.name == name).with_for_update()
+    # One statement, so two administrators creating the same role at once do not collide;
+    # xmax is 0 for a row this statement inserted.
+    upsert = insert(roles).values(name=name, **values)
+    created = await session.scalar(
+        upsert.on_conflict_do_update(index_elements=[roles.c.name], set_=values).returning(
+            literal_column("xmax = 0")
+        )
     )
-    if existed:
-        await session.execute(roles.update().where(roles.c.name == name).values(**values))
-    else:
-        await session.execute(roles.insert().values(name=name, **values))
-    return await role(session, name), not existed
+    return await role(session, name), bool(created)
 
 
 async def delete_role(session: AsyncSession, name: str) -> None:
     """Delete a role no user has; the built-in roles stay."""
     if name in BUILT_IN_ROLES:
         raise Conflict(f"the built-in role {name!r} cannot be deleted")
+    # Locked: a user given the role meanwhile waits, then finds it gone (422), instead of a
+    # user left with a role that no longer exists.
+    await session.execute(select(roles.c.name).where(roles.c.name == name).with_for_update())
     found = await role(session, name)
     if found.users:
         raise Conflict(f"{found.users} user(s) have the role {name!r}: give them another first")
@@ -274,18 +281,21 @@ async def _known_role(session: AsyncSession, name: str, by: User) -> None:
 
 async def create_user(session: AsyncSession, data: UserInput, by: User) -> UserOut:
     await _known_role(session, data.role, by)
-    if await session.scalar(select(users.c.id).where(users.c.username == data.username)):
-        raise InvalidInput.single(("body", "username"), "this username is taken")
     user_id = uuid.uuid4()
-    await session.execute(
-        users.insert().values(
+    inserted = await session.scalar(
+        insert(users)
+        .values(
             id=user_id,
             username=data.username,
             display_name=data.display_name,
             password_hash=hash_password(data.password),
             role=data.role,
         )
+        .on_conflict_do_nothing(index_elements=[users.c.username])
+        .returning(users.c.id)
     )
+    if inserted is None:
+        raise InvalidInput.single(("body", "username"), "this username is taken")
     return await get_user(session, user_id)
 
 
