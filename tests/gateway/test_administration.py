@@ -507,6 +507,7 @@ async def test_a_changed_form_shows_on_the_next_card(gateway: httpx.AsyncClient,
         x for x in (await gateway.get("/views", headers=admin.headers)).json() if x["view_id"] == v
     )
     assert mine["form"] == changed.json()["form"]
+    assert mine["labels"] == card["labels"]
 
 
 async def test_custom_fields_defined_changed_and_labelled(gateway: httpx.AsyncClient, admin: Admin):
@@ -549,6 +550,12 @@ async def test_custom_fields_defined_changed_and_labelled(gateway: httpx.AsyncCl
     assert relabelled.status_code == 200, relabelled.text
     card = (await gateway.get(url, headers=admin.headers)).json()
     assert card["labels"][f"custom.{key}"] == {"nl": "Lid sinds", "en": "Lid sinds"}
+    mine = next(
+        x
+        for x in (await gateway.get("/views", headers=admin.headers)).json()
+        if x["view_id"] == view["view_id"]
+    )
+    assert mine["labels"] == card["labels"]
     catalogue = (await gateway.get("/admin/forms/catalogue", headers=admin.headers)).json()["items"]
     assert {
         "name": f"custom.{key}",

@@ -87,21 +87,36 @@ def default_label(name: str, custom: dict[str, Labels]) -> Labels:
     return DEFAULT_LABELS[name]
 
 
-async def form_labels(
-    ctx: CardContext, form: Form, raw: tuple[cache.Raw, cache.Raw] | None = None
+def needs_definitions(form: Form) -> bool:
+    """Whether the form shows a custom field without a label of its own."""
+    return any(is_custom(name) and name not in form.field_labels for name in form.fields)
+
+
+async def custom_labels(
+    ctx: CardContext, raw: tuple[cache.Raw, cache.Raw] | None = None
 ) -> dict[str, Labels]:
-    """The label of every field and section the form shows: the form's own, else the
-    default. The custom field definitions are read only when the form shows one without a
-    label of its own; when the relations service does not answer, such a field keeps its key."""
-    custom: dict[str, Labels] = {}
-    if any(is_custom(n) and n not in form.field_labels for n in form.fields):
-        try:
-            definitions = await custom_field_definitions(ctx, raw)
-        except ServiceUnavailable:
-            definitions = []
-        custom = {d["key"]: custom_label(d) for d in definitions}
+    """Each custom field's label by key; none when the relations service does not answer
+    (such a field then keeps its key: a label is not worth failing a card for)."""
+    try:
+        definitions = await custom_field_definitions(ctx, raw)
+    except ServiceUnavailable:
+        return {}
+    return {d["key"]: custom_label(d) for d in definitions}
+
+
+def resolved(form: Form, custom: dict[str, Labels]) -> dict[str, Labels]:
+    """The label of every field and section the form shows: the form's own, else the default."""
     return {
         name: form.field_labels.get(name) or default_label(name, custom)
         for tab in form.tabs
         for name in tab.fields
     }
+
+
+async def form_labels(
+    ctx: CardContext, form: Form, raw: tuple[cache.Raw, cache.Raw] | None = None
+) -> dict[str, Labels]:
+    """The label of every field and section the form shows; the custom field definitions
+    are read only when the form needs them."""
+    custom = await custom_labels(ctx, raw) if needs_definitions(form) else {}
+    return resolved(form, custom)

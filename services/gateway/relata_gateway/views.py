@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.errors import Conflict, InvalidInput, NotFound
 from relata_gateway.clients import Services
-from relata_gateway.forms import Form, check_filter_depth
+from relata_gateway.forms import Form, Labels, check_filter_depth
 from relata_gateway.models import grants, role_grants, users, view_lists, views
 from relata_gateway.security import User
 
@@ -95,6 +95,11 @@ class ViewOut(BaseModel):
     form: Form
     lists: list[ListRef]
     can_edit: bool
+    labels: dict[str, Labels] = Field(
+        default_factory=dict,
+        description="the label of every field and section of the form, per language (the "
+        "form's own, else the default; a custom field's from its definition)",
+    )
 
 
 @dataclass(frozen=True)
