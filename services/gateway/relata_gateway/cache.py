@@ -46,7 +46,13 @@ def _generation_key(part: str, relation_id: uuid.UUID | str) -> str:
     return f"{key(part, relation_id)}:gen"
 
 
-def _generation(raw: Raw) -> str:
+def keys_of(part: str, relation_id: uuid.UUID | str) -> tuple[str, str]:
+    """A part's key and its generation's key (for reading them with other keys)."""
+    return key(part, relation_id), _generation_key(part, relation_id)
+
+
+def generation(raw: Raw) -> str:
+    """A generation as read from Redis (0 when never invalidated)."""
     if raw is None:
         return "0"
     return raw.decode() if isinstance(raw, bytes) else raw
@@ -100,15 +106,13 @@ async def cached(
 ) -> Any:
     """The cached part, or load it, store it (unless invalidated meanwhile) and return it."""
     if prefetched is not None and prefetched.relation_id == relation_id:
-        hit, generation = prefetched.raw[part]
+        hit, counted = prefetched.raw[part]
     else:
-        hit, generation = await redis.mget(
-            key(part, relation_id), _generation_key(part, relation_id)
-        )
+        hit, counted = await redis.mget(key(part, relation_id), _generation_key(part, relation_id))
     if hit is not None:
         return orjson.loads(hit)
     value = await load()
-    await store(redis, part, relation_id, _generation(generation), value, ttl)
+    await store(redis, part, relation_id, generation(counted), value, ttl)
     return value
 
 
@@ -129,11 +133,11 @@ async def cached_many(
     found: dict[str, Any] = {}
     missing: dict[str, str] = {}
     for i, relation_id in enumerate(ids):
-        hit, generation = raw[2 * i], raw[2 * i + 1]
+        hit, counted = raw[2 * i], raw[2 * i + 1]
         if hit is not None:
             found[relation_id] = orjson.loads(hit)
         else:
-            missing[relation_id] = _generation(generation)
+            missing[relation_id] = generation(counted)
     if missing:
         loaded = await load(list(missing))
         for relation_id, value in loaded.items():

@@ -18,7 +18,7 @@ from relata_common.client import Upstream
 from relata_common.errors import NotFound, ServiceUnavailable
 from relata_gateway import cache
 from relata_gateway.clients import Services
-from relata_gateway.forms import Form, display_name, visible_tabs
+from relata_gateway.forms import Form, Labels, display_name, visible_tabs
 from relata_gateway.views import ListRef, View
 
 CARD_EVENTS = 5
@@ -160,6 +160,9 @@ class Card(BaseModel):
             ]
         ],
     )
+    labels: dict[str, Labels] = {}
+    """The label of every field and section on the tabs, per language (the form's own, else
+    the default; a custom field's from its definition)."""
     other_views: list[ViewRef] = []
     """The user's other views that show this relation (to switch view from the card)."""
     unavailable: list[str] = []

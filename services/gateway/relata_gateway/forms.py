@@ -37,6 +37,17 @@ MAX_BUTTONS = 10
 """Action buttons one tab may place."""
 
 
+class Labels(BaseModel):
+    """What the web application shows for a tab, field or right, in Dutch and English."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"nl": "Lidmaatschap", "en": "Membership"}]}
+    )
+
+    nl: str = Field(min_length=1, max_length=200)
+    en: str = Field(min_length=1, max_length=200)
+
+
 class Tab(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -47,6 +58,9 @@ class Tab(BaseModel):
         max_length=MAX_BUTTONS,
         description="action buttons the tab places on the card: ids of button rules "
         "(/automation/rules with a button trigger), in the order shown",
+    )
+    labels: Labels | None = Field(
+        default=None, description="the tab's title per language (else its name)"
     )
 
     @field_validator("fields")
@@ -62,6 +76,19 @@ class Form(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tabs: list[Tab] = Field(min_length=1, max_length=30)
+    field_labels: dict[str, Labels] = Field(
+        default_factory=dict,
+        description="labels of fields and sections of this form, per language, where the "
+        "defaults (GET /admin/forms/catalogue) do not fit",
+        examples=[{"custom.member_since": {"nl": "Lid sinds", "en": "Member since"}}],
+    )
+
+    @model_validator(mode="after")
+    def _labels_of_shown_fields(self) -> Form:
+        for name in self.field_labels:
+            if not self.shows(name):
+                raise ValueError(f"field_labels names {name!r}, which no tab of the form shows")
+        return self
 
     @model_validator(mode="after")
     def _buttons_once(self) -> Form:
@@ -92,12 +119,18 @@ def field_value(fields: dict[str, Any], name: str, state: dict[str, Any]) -> Any
     return stored_value(fields, name)
 
 
+def tab_title(tab: Tab) -> dict[str, str]:
+    """A tab's title per language: its own labels, else its name."""
+    return tab.labels.model_dump() if tab.labels else {"nl": tab.name, "en": tab.name}
+
+
 def visible_tabs(form: Form, state: dict[str, Any]) -> list[dict[str, Any]]:
     """The relation's values, tab by tab, for only the fields of the form."""
     fields = state.get("fields", {})
     return [
         {
             "name": tab.name,
+            "labels": tab_title(tab),
             "fields": {
                 name: field_value(fields, name, state)
                 for name in tab.fields

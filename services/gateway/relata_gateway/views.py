@@ -17,15 +17,43 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.errors import Conflict, InvalidInput, NotFound
 from relata_gateway.clients import Services
-from relata_gateway.forms import Form, check_filter_depth
+from relata_gateway.forms import Form, Labels, check_filter_depth
 from relata_gateway.models import grants, role_grants, users, view_lists, views
 from relata_gateway.security import User
 
 ALL_RELATIONS = "All relations"
 
 
+FORM_EXAMPLE: dict[str, Any] = {
+    "tabs": [
+        {
+            "name": "Person",
+            "labels": {"nl": "Persoon", "en": "Person"},
+            "fields": ["first_name", "last_name", "emails", "custom.member_since", "functions"],
+        }
+    ],
+    "field_labels": {"custom.member_since": {"nl": "Lid sinds", "en": "Member since"}},
+}
+
+
 class ViewInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Members",
+                    "base_filter": {
+                        "kind": "field",
+                        "field": "relation_type",
+                        "op": "equals",
+                        "value": "person",
+                    },
+                    "form": FORM_EXAMPLE,
+                }
+            ]
+        },
+    )
 
     name: str = Field(min_length=1, max_length=200)
     base_filter: dict[str, Any] = Field(
@@ -58,29 +86,11 @@ class ViewOut(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "view_id": "5d0c2f4e-2a57-4c1e-8d0a-6f3a2b1c9e77",
-                    "name": "Membership administration",
-                    "form": {
-                        "tabs": [
-                            {
-                                "name": "Person",
-                                "fields": ["first_name", "infix", "last_name", "emails"],
-                            },
-                            {
-                                "name": "Relations",
-                                "fields": ["functions", "lists", "contact_moments"],
-                            },
-                        ]
-                    },
+                    "view_id": "8d3c1f0e-2b4a-4e6f-9a1b-3c5d7e9f1a2b",
+                    "name": "Members",
+                    "form": FORM_EXAMPLE,
                     "lists": [
-                        {
-                            "list_id": "1f2e3d4c-5b6a-4798-8a9b-0c1d2e3f4a5b",
-                            "name": "All relations",
-                        },
-                        {
-                            "list_id": "7e1d2c3b-4a5f-4e6d-9c8b-0a1f2e3d4c5b",
-                            "name": "Members in Utrecht",
-                        },
+                        {"list_id": "1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b", "name": ALL_RELATIONS}
                     ],
                     "can_edit": True,
                 }
@@ -93,6 +103,11 @@ class ViewOut(BaseModel):
     form: Form
     lists: list[ListRef]
     can_edit: bool
+    labels: dict[str, Labels] = Field(
+        default_factory=dict,
+        description="the label of every field and section of the form, per language (the "
+        "form's own, else the default; a custom field's from its definition)",
+    )
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from relata_gateway.routes import (
-    admin,
+    administration,
     auth,
     automation,
     bulk,
@@ -35,7 +35,7 @@ from relata_gateway.routes import (
 WEB_DIR = Path(__file__).parent.parent / "web"
 ROUTERS = (
     auth.router,
-    admin.router,
+    administration.router,
     views.router,
     lists.router,
     relation_cards.router,

@@ -1,4 +1,5 @@
-"""Logging in: a username and password for a short-lived access token."""
+"""Logging in: a username and password for a short-lived access token, refreshed while the
+user stays active."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from relata_common.errors import Unauthorized
-from relata_gateway.deps import SessionDep
+from relata_gateway import accounts
+from relata_gateway.deps import SessionDep, UserDep
 from relata_gateway.models import users
 from relata_gateway.security import User, issue_token, password_matches
 
@@ -55,7 +57,27 @@ async def log_in(body: Login, request: Request, session: SessionDep) -> AccessTo
     )
     if row is None or not password_matches(row["password_hash"], body.password):
         raise Unauthorized("unknown username or wrong password")
+    return _token(User(row["id"], row["username"], row["role"]), request)
+
+
+def _token(user: User, request: Request) -> AccessToken:
     settings = request.app.state.settings
-    user = User(row["id"], row["username"], row["role"])
     token = issue_token(user, settings.jwt_secret.get_secret_value(), settings.access_token_minutes)
     return AccessToken(access_token=token, expires_in=settings.access_token_minutes * 60)
+
+
+@router.post(
+    "/auth/refresh",
+    responses={
+        401: {"description": "the token is not valid or has expired, or the user was deactivated"}
+    },
+)
+async def refresh(user: UserDep, request: Request, session: SessionDep) -> AccessToken:
+    """Exchange a valid access token for a new one, before it expires. The user is read
+    again: a deactivated user gets none, and a changed role is in the new token."""
+    if user.scopes is not None:
+        raise Unauthorized("an API key has no token to refresh")
+    current = await accounts.active_user(session, user.id)
+    if current is None:
+        raise Unauthorized("this user is deactivated")
+    return _token(current, request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -11,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from relata_common.errors import FieldError, InvalidInput
 from relata_common.web import IfMatchDep, etag
-from relata_gateway import cache, dashboard, directory, views
+from relata_gateway import cache, dashboard, directory, labels, views
 from relata_gateway.cards import Card, compose, require_visible
 from relata_gateway.deps import SessionDep, UserDep, card_context, editable
 from relata_gateway.forms import patch_fields_outside
@@ -25,21 +26,26 @@ async def relation_card(
 ) -> Response:
     """A relation card as the view shows it (404 when the view does not show the relation)."""
     ctx = card_context(request)
-    # The card's cached parts and the views' generation in one round trip.
-    prefetched, (generation,) = await cache.prefetch(
-        ctx.redis, relation_id, directory.GENERATION_KEY
+    # The card's cached parts, the views' generation and the custom field definitions (for
+    # labels) in one round trip.
+    prefetched, (generation, *definitions) = await cache.prefetch(
+        ctx.redis, relation_id, directory.GENERATION_KEY, *labels.custom_field_keys()
     )
     snapshot = await request.app.state.directory.snapshot(directory.as_generation(generation))
     views_of_user = snapshot.views_of(user)
     view = directory.pick(views_of_user, view_id)
-    card = await compose(
-        ctx,
-        view,
-        relation_id,
-        views_of_user=views_of_user,
-        lists_of_view=snapshot.lists_of(view.id),
-        prefetched=prefetched,
+    card, shown_labels = await asyncio.gather(
+        compose(
+            ctx,
+            view,
+            relation_id,
+            views_of_user=views_of_user,
+            lists_of_view=snapshot.lists_of(view.id),
+            prefetched=prefetched,
+        ),
+        labels.form_labels(ctx, view.form, (definitions[0], definitions[1])),
     )
+    card.labels = shown_labels
     await dashboard.remember(
         request.app.state.redis,
         user,

@@ -9,16 +9,25 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from relata_gateway import activity, directory, pages, relation_lists, views
+from relata_gateway import activity, directory, labels, pages, relation_lists, views
 from relata_gateway.deps import Limit, SnapshotDep, UserDep, card_context
 
 router = APIRouter(prefix="/views", tags=["views"])
 
 
 @router.get("")
-async def my_views(user: UserDep, snapshot: SnapshotDep) -> list[views.ViewOut]:
-    """The views this user may work in."""
-    return [views.view_out(v, snapshot.lists_of(v.id)) for v in snapshot.views_of(user)]
+async def my_views(user: UserDep, snapshot: SnapshotDep, request: Request) -> list[views.ViewOut]:
+    """The views this user may work in, with the labels of their forms' fields."""
+    mine = snapshot.views_of(user)
+    custom = {}
+    if any(labels.needs_definitions(v.form) for v in mine):
+        custom = await labels.custom_labels(card_context(request))
+    return [
+        views.view_out(v, snapshot.lists_of(v.id)).model_copy(
+            update={"labels": labels.resolved(v.form, custom)}
+        )
+        for v in mine
+    ]
 
 
 @router.get("/{view_id}/search")

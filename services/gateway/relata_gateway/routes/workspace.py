@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relata_common.errors import Unauthorized
 from relata_gateway import activity, pages, views
 from relata_gateway.cards import require_visible
 from relata_gateway.deps import (
@@ -28,8 +27,6 @@ from relata_gateway.deps import (
 )
 from relata_gateway.forms import ALWAYS_SHOWN, CRITERIA_NEEDS, filter_fields_outside
 from relata_gateway.models import users
-from relata_gateway.routes.auth import AccessToken
-from relata_gateway.security import issue_token
 
 router = APIRouter(tags=["web application"])
 
@@ -92,18 +89,6 @@ async def me(user: UserDep, session: SessionDep, snapshot: SnapshotDep) -> Me:
         role=user.role,
         rights=sorted(snapshot.rights_of(user)),
     )
-
-
-@router.post("/auth/refresh")
-async def refresh_token(user: UserDep, request: Request, session: SessionDep) -> AccessToken:
-    """A new access token for a still valid one, so an open application stays logged in
-    while it is used (a deactivated user gets none)."""
-    active = await session.scalar(select(users.c.active).where(users.c.id == user.id))
-    if not active:
-        raise Unauthorized("this user is no longer active")
-    settings = request.app.state.settings
-    token = issue_token(user, settings.jwt_secret.get_secret_value(), settings.access_token_minutes)
-    return AccessToken(access_token=token, expires_in=settings.access_token_minutes * 60)
 
 
 # --- the filter builder's catalogue -------------------------------------------------------------
