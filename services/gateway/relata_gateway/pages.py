@@ -39,6 +39,24 @@ async def names(ctx: CardContext, view: View, rows: list[dict[str, Any]]) -> dic
     return out
 
 
+PAGE_EXAMPLE = {
+    "count": 412,
+    "relations": [
+        {
+            "relation_id": "0b6f3c3e-8f7e-4d47-9a43-3c1f0f8f0a11",
+            "relation_type": "person",
+            "relation_number": 1042,
+            "display_name": "Sanne Bakker",
+        }
+    ],
+    "next": "Zm9yLXRoZS1uZXh0LXBhZ2U",
+}
+"""What a members or evaluation page looks like (for the OpenAPI document)."""
+PAGE_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {"example": PAGE_EXAMPLE}}}
+}
+
+
 async def redact_page(
     ctx: CardContext, user: User, view: View, page: dict[str, Any]
 ) -> dict[str, Any]:

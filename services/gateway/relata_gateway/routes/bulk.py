@@ -195,6 +195,32 @@ class BulkItem(BaseModel):
 
 
 class BulkUndo(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "batch": {
+                        "batch_id": EXAMPLE_BATCH,
+                        "source": {"list_id": EXAMPLE_LIST, "selection_id": None},
+                        "changes": {"salutation": "Dear friend"},
+                        "status": "done",
+                        "total": 1200,
+                        "done": 1200,
+                        "changed": 1190,
+                        "unchanged": 8,
+                        "failed": 2,
+                        "created_at": "2026-12-07T10:00:00Z",
+                        "finished_at": "2026-12-07T10:02:10Z",
+                        "undone_at": "2026-12-07T11:00:00Z",
+                    },
+                    "restored": 1187,
+                    "conflicts": ["0b6f3c3e-8f7e-4d47-9a43-3c1f0f8f0a11"],
+                    "failed": 0,
+                }
+            ]
+        }
+    )
+
     batch: BulkEdit
     restored: int
     conflicts: list[uuid.UUID] = Field(description="changed since the edit: left as they are")

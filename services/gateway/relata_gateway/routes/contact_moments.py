@@ -117,6 +117,35 @@ async def _drop_cached_timelines(ctx: CardContext, *relation_lists: list[str]) -
 
 
 class TimelinePage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "contact_moments": [
+                        {
+                            "contact_moment_id": "0b8f5a61-7d3e-4b2a-8c9f-1e2d3c4b5a69",
+                            "version": 1,
+                            "kind": "phone",
+                            "direction": "in",
+                            "subject": "Question about the membership fee",
+                            "notes": "Sent the invoice again.",
+                            "occurred_at": "2026-11-26T09:30:00Z",
+                            "relation_ids": ["9d2e4f60-3a1b-4c5d-8e7f-6a5b4c3d2e1f"],
+                            "logged_by": "Anna de Boer",
+                            "source": "manual",
+                            "email": None,
+                            "deleted": False,
+                            "follow_ups": None,
+                            "created_at": "2026-11-26T09:31:02Z",
+                            "updated_at": "2026-11-26T09:31:02Z",
+                        }
+                    ],
+                    "next": "MjAyNi0xMS0yNlQwOTozMDowMFo",
+                }
+            ]
+        }
+    )
+
     contact_moments: list[ContactMomentOut]
     next: str | None = Field(default=None, description="cursor of the next (older) page")
 

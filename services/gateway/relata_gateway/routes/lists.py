@@ -219,7 +219,7 @@ async def list_detail(
     )
 
 
-@router.get("/{list_id}/members", responses=READ_ANSWERS)
+@router.get("/{list_id}/members", responses={**READ_ANSWERS, **pages.PAGE_ANSWER})
 async def list_members(
     view_id: uuid.UUID,
     list_id: uuid.UUID,

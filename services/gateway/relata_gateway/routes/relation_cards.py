@@ -67,7 +67,12 @@ async def relation_card(
 
 
 class CardEdit(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"fields": {"last_name": "Bakker-de Wit", "phones": None}}]
+        },
+    )
 
     relation_type: Any = Field(
         default=None, description="never changes: refused (422) if given, here or in fields"

@@ -425,7 +425,17 @@ async def refresh_detail(
 @router.get(
     "/{selection_id}/export",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}, "description": "the members as CSV"}},
+    responses={
+        200: {
+            "content": {
+                "text/csv": {
+                    "example": "relation_number;first_name;last_name;email\r\n"
+                    "1042;Sanne;Bakker;sanne@bakker.example\r\n"
+                }
+            },
+            "description": "the members as CSV",
+        }
+    },
 )
 async def export_selection(
     view_id: uuid.UUID,

@@ -84,7 +84,7 @@ class FilterInput(BaseModel):
     )
 
 
-@router.post("/{view_id}/evaluate")
+@router.post("/{view_id}/evaluate", responses=pages.PAGE_ANSWER)
 async def evaluate(
     view_id: uuid.UUID,
     body: FilterInput,
