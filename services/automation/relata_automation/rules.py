@@ -17,10 +17,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Set
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -49,6 +49,19 @@ from relata_common.filters import (
     parse_filter,
 )
 from relata_common.logging import get_logger
+from relata_common.rules import (
+    Action,
+    AddFunction,
+    ButtonTrigger,
+    ClearField,
+    EndFunction,
+    FieldChangedTrigger,
+    LogContactMoment,
+    SelectionAction,
+    SetField,
+    Strict,
+    Trigger,
+)
 from relata_common.versions import is_stale
 
 log = get_logger(__name__)
@@ -59,77 +72,7 @@ ACTOR_PREFIX = "automation:"
 # --- definitions -------------------------------------------------------------------------------
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CreatedTrigger(_Strict):
-    kind: Literal["created"]
-
-
-class FieldChangedTrigger(_Strict):
-    kind: Literal["field_changed"]
-    field: str = Field(description="a standard field or custom.<key>")
-
-
-class ListTrigger(_Strict):
-    kind: Literal["entered_list", "left_list"]
-    list_id: uuid.UUID
-
-
-class ButtonTrigger(_Strict):
-    kind: Literal["button"]
-    label: str = Field(min_length=1, max_length=100, description="the button's text")
-
-
-Trigger = Annotated[
-    CreatedTrigger | FieldChangedTrigger | ListTrigger | ButtonTrigger,
-    Field(discriminator="kind"),
-]
-
-
-class SetField(_Strict):
-    kind: Literal["set_field"]
-    field: str
-    value: Any = Field(description='"{actor}" is who pressed the button, "{today}" the date')
-
-
-class ClearField(_Strict):
-    kind: Literal["clear_field"]
-    field: str
-
-
-class AddFunction(_Strict):
-    kind: Literal["add_function"]
-    role: str
-    object_id: uuid.UUID
-
-
-class EndFunction(_Strict):
-    kind: Literal["end_function"]
-    role: str
-    object_id: uuid.UUID | None = Field(default=None, description="any, when not given")
-
-
-class SelectionAction(_Strict):
-    kind: Literal["add_to_selection", "remove_from_selection"]
-    selection_id: uuid.UUID
-
-
-class LogContactMoment(_Strict):
-    kind: Literal["log_contact_moment"]
-    contact_kind: Literal["phone", "email", "visit", "letter", "meeting", "other"] = "other"
-    direction: Literal["in", "out"] = "out"
-    subject: str = Field(min_length=1, max_length=200)
-
-
-Action = Annotated[
-    SetField | ClearField | AddFunction | EndFunction | SelectionAction | LogContactMoment,
-    Field(discriminator="kind"),
-]
-
-
-class RuleInput(_Strict):
+class RuleInput(Strict):
     name: str = Field(min_length=1, max_length=200)
     trigger: Trigger
     condition: dict[str, Any] | None = Field(

@@ -21,6 +21,11 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from relata_common.errors import FieldError, InvalidInput, NotFound
+from relata_common.rules import (
+    Action,
+    Strict,
+    Trigger,
+)
 from relata_gateway import cache, views
 from relata_gateway.cards import BUTTONS_KEY, require_visible
 from relata_gateway.clients import Services
@@ -50,83 +55,6 @@ DEFINING: dict[int | str, dict[str, Any]] = {
 # --- the rule vocabulary (the automation service checks fields, lists and conditions) ----------
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CreatedTrigger(_Strict):
-    """When a relation is created."""
-
-    kind: Literal["created"]
-
-
-class FieldChangedTrigger(_Strict):
-    """When a field of a relation changes."""
-
-    kind: Literal["field_changed"]
-    field: str = Field(description="a standard field or custom.<key>")
-
-
-class ListTrigger(_Strict):
-    """When a relation enters or leaves a relation list."""
-
-    kind: Literal["entered_list", "left_list"]
-    list_id: uuid.UUID
-
-
-class ButtonTrigger(_Strict):
-    """When someone presses the button on a card (a form places it there)."""
-
-    kind: Literal["button"]
-    label: str = Field(min_length=1, max_length=100, description="the button's text")
-
-
-Trigger = Annotated[
-    CreatedTrigger | FieldChangedTrigger | ListTrigger | ButtonTrigger,
-    Field(discriminator="kind"),
-]
-
-
-class SetField(_Strict):
-    kind: Literal["set_field"]
-    field: str = Field(description="a standard field or custom.<key>")
-    value: Any = Field(description='"{actor}" is who pressed the button, "{today}" the date')
-
-
-class ClearField(_Strict):
-    kind: Literal["clear_field"]
-    field: str = Field(description="a standard field or custom.<key>")
-
-
-class AddFunction(_Strict):
-    kind: Literal["add_function"]
-    role: str
-    object_id: uuid.UUID = Field(description="the organisation")
-
-
-class EndFunction(_Strict):
-    kind: Literal["end_function"]
-    role: str
-    object_id: uuid.UUID | None = Field(default=None, description="any, when not given")
-
-
-class SelectionAction(_Strict):
-    kind: Literal["add_to_selection", "remove_from_selection"]
-    selection_id: uuid.UUID
-
-
-class LogContactMoment(_Strict):
-    kind: Literal["log_contact_moment"]
-    contact_kind: Literal["phone", "email", "visit", "letter", "meeting", "other"] = "other"
-    direction: Literal["in", "out"] = "out"
-    subject: str = Field(min_length=1, max_length=200)
-
-
-Action = Annotated[
-    SetField | ClearField | AddFunction | EndFunction | SelectionAction | LogContactMoment,
-    Field(discriminator="kind"),
-]
-
 RULE_EXAMPLE: dict[str, Any] = {
     "name": "Welcome new members",
     "trigger": {"kind": "entered_list", "list_id": EXAMPLE_LIST},
@@ -144,7 +72,7 @@ BUTTON_EXAMPLE: dict[str, Any] = {
 }
 
 
-class RuleInput(_Strict):
+class RuleInput(Strict):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [RULE_EXAMPLE, BUTTON_EXAMPLE]}
     )
