@@ -130,6 +130,24 @@ async def lists_of_relation(
     return await browsing.lists_of(session, relation_id)
 
 
+LOOKUP_MAX = 1000
+"""Relations whose lists one lookup answers."""
+
+
+class RelationIds(BaseModel):
+    ids: list[uuid.UUID] = Field(max_length=LOOKUP_MAX, description="relations to look up")
+
+
+@filters_router.post("/relations/lists/lookup")
+async def lists_of_relations(
+    body: RelationIds, session: SessionDep
+) -> dict[str, list[browsing.ListMembership]]:
+    """The lists each of these relations is in now, by relation id: what
+    ``GET /relations/{id}/lists`` answers for each, in one call (a page of the queue or of a
+    list asks for a hundred relations at once)."""
+    return await browsing.lists_of_many(session, body.ids)
+
+
 @lists_router.post("", status_code=status.HTTP_201_CREATED)
 async def create_list(
     body: definitions.ListInput, request: Request, session: SessionDep, response: Response
