@@ -313,6 +313,14 @@ async def test_lists_of_a_relation_history_members_at_and_events(
         await live_lists.get(f"/lists/{utrecht}/members/{jan['relation_id']}/history")
     ).json()
     assert [h["change"] for h in history] == ["left", "entered"]
+    # A list that does not exist has no history, rather than an empty one.
+    nowhere = uuid.uuid4()
+    for path in (
+        f"/lists/{nowhere}/members/{jan['relation_id']}/history",
+        f"/lists/{nowhere}/members-at",
+    ):
+        missing = await live_lists.get(path, params={"at": before.isoformat()})
+        assert missing.status_code == 404, (path, missing.text)
     left, entered = history
     assert left["cause"]["event_type"] == "relation.updated"
     assert left["cause"]["event_id"] is not None

@@ -249,7 +249,7 @@ async def reevaluate_list(list_id: uuid.UUID, request: Request, session: Session
 @lists_router.get("/{list_id}/members-at")
 async def members_at(list_id: uuid.UUID, at: datetime, session: SessionDep) -> list[uuid.UUID]:
     """Who was in the list at a given moment."""
-    await definitions.get_list(session, list_id)
+    await definitions.require_list(session, list_id)
     return await browsing.members_at(session, list_id=list_id, at=at)
 
 
@@ -258,7 +258,7 @@ async def membership_history(
     list_id: uuid.UUID, relation_id: uuid.UUID, session: SessionDep
 ) -> list[browsing.MembershipRecord]:
     """When a relation entered and left the list, and why, newest first."""
-    await definitions.get_list(session, list_id)
+    await definitions.require_list(session, list_id)
     return await browsing.why(session, list_id=list_id, relation_id=relation_id)
 
 
