@@ -283,6 +283,19 @@ async def test_lists_of_a_relation_history_members_at_and_events(
     lists_of_jan = (await live_lists.get(f"/relations/{jan['relation_id']}/lists")).json()
     assert {item["list_id"] for item in lists_of_jan} == {utrecht, named}
     assert (await live_lists.get(f"/relations/{piet['relation_id']}/lists")).json() == []
+    # Many at once answer what one at a time does, a relation in no list (or unknown) included.
+    unknown = str(uuid.uuid4())
+    looked_up = await live_lists.post(
+        "/relations/lists/lookup", json={"ids": [jan["relation_id"], piet["relation_id"], unknown]}
+    )
+    assert looked_up.status_code == 200, looked_up.text
+    assert looked_up.json() == {
+        jan["relation_id"]: lists_of_jan,
+        piet["relation_id"]: [],
+        unknown: [],
+    }
+    too_many = await live_lists.post("/relations/lists/lookup", json={"ids": [unknown] * 1001})
+    assert too_many.status_code == 422
 
     before = datetime.now(UTC)
     await asyncio.sleep(0.05)
@@ -300,6 +313,14 @@ async def test_lists_of_a_relation_history_members_at_and_events(
         await live_lists.get(f"/lists/{utrecht}/members/{jan['relation_id']}/history")
     ).json()
     assert [h["change"] for h in history] == ["left", "entered"]
+    # A list that does not exist has no history, rather than an empty one.
+    nowhere = uuid.uuid4()
+    for path in (
+        f"/lists/{nowhere}/members/{jan['relation_id']}/history",
+        f"/lists/{nowhere}/members-at",
+    ):
+        missing = await live_lists.get(path, params={"at": before.isoformat()})
+        assert missing.status_code == 404, (path, missing.text)
     left, entered = history
     assert left["cause"]["event_type"] == "relation.updated"
     assert left["cause"]["event_id"] is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -259,6 +260,29 @@ async def test_history_records_who_changed_what(relations_api: httpx.AsyncClient
     assert history[1]["actor"] == {"kind": "user", "id": "u1"}
     only_names = (await relations_api.get(f"{url}/history", params={"field": "last_name"})).json()
     assert [entry["version"] for entry in only_names] == [1]
+
+
+async def test_a_lookup_answers_each_relation_as_reading_it_alone(relations_api: httpx.AsyncClient):
+    """Many relations at once: each state as GET /relations/{id} answers it, functions and all,
+    in the order asked, each once; unknown ids are left out.
+
+    Catches: a lookup that pairs a relation with another's functions, drops the functions of a
+    relation that holds some, or answers in another order or twice for a repeated id."""
+    jan = await create(relations_api, person("Berg"))
+    acme = await create(relations_api, organisation("Acme BV", coc_number="87654321"))
+    piet = await create(relations_api, person("Jansen"))
+    for role in ("director", "treasurer"):
+        held = await relations_api.post(
+            f"/relations/{jan['relation_id']}/functions",
+            json={"role": role, "object_id": acme["relation_id"], "start_date": "2021-03-01"},
+        )
+        assert held.status_code == 201, held.text
+    ids = [piet["relation_id"], str(uuid.uuid4()), jan["relation_id"], acme["relation_id"]]
+    response = await relations_api.post("/relations/lookup", json={"ids": [*ids, ids[2]]})
+    assert response.status_code == 200, response.text
+    alone = [(await relations_api.get(f"/relations/{i}")).json() for i in ids if i != ids[1]]
+    assert response.json() == alone
+    assert [len(state["functions"]) for state in response.json()] == [0, 2, 0]
 
 
 async def test_functions_link_relations_with_dated_roles(relations_api: httpx.AsyncClient):

@@ -62,7 +62,24 @@ async def store(
     redis: Redis, part: str, relation_id: uuid.UUID | str, generation: str, value: Any, ttl: int
 ) -> None:
     """Store a loaded part unless it was invalidated since ``generation`` was read."""
-    await redis.eval(
+    await redis.eval(*_store_arguments(part, relation_id, generation, value, ttl))
+
+
+def _queue_store(
+    pipe: Pipeline,
+    part: str,
+    relation_id: uuid.UUID | str,
+    generation: str,
+    value: Any,
+    ttl: int,
+) -> None:
+    pipe.eval(*_store_arguments(part, relation_id, generation, value, ttl))
+
+
+def _store_arguments(
+    part: str, relation_id: uuid.UUID | str, generation: str, value: Any, ttl: int
+) -> tuple[Any, ...]:
+    return (
         _SET_IF_GENERATION,
         2,
         key(part, relation_id),
@@ -140,8 +157,11 @@ async def cached_many(
             missing[relation_id] = generation(counted)
     if missing:
         loaded = await load(list(missing))
-        for relation_id, value in loaded.items():
-            await store(redis, part, relation_id, missing[relation_id], value, ttl)
+        # One round trip for every store, not one each: a page can load two hundred.
+        async with redis.pipeline(transaction=False) as pipe:
+            for relation_id, value in loaded.items():
+                _queue_store(pipe, part, relation_id, missing[relation_id], value, ttl)
+            await pipe.execute()
         found.update(loaded)
     return found
 

@@ -234,16 +234,26 @@ async def visible(ctx: CardContext, view: View, relation_id: uuid.UUID) -> bool:
     return str(view.base_list_id) in await lists_of(ctx, relation_id)
 
 
+LISTS_LOOKUP_MAX = 1000
+"""Relations the lists service looks up in one ``POST /relations/lists/lookup``."""
+
+
 async def lists_of_many(ctx: CardContext, relation_ids: list[uuid.UUID]) -> dict[str, list[str]]:
     """The lists of many relations (cached parts; the missing ones asked for in parallel)."""
 
     async def load(ids: list[str]) -> dict[str, list[str]]:
-        async def one(relation_id: str) -> list[str]:
-            response = await ctx.services.lists.call("GET", f"/relations/{relation_id}/lists")
-            return [item["list_id"] for item in response.json()]
-
-        found = await asyncio.gather(*(one(r) for r in ids))
-        return dict(zip(ids, found, strict=True))
+        # One call per LISTS_LOOKUP_MAX relations, not one per relation: a page of the
+        # duplicate queue asks for two hundred at once.
+        found: dict[str, list[str]] = {}
+        for start in range(0, len(ids), LISTS_LOOKUP_MAX):
+            response = await ctx.services.lists.call(
+                "POST",
+                "/relations/lists/lookup",
+                json={"ids": ids[start : start + LISTS_LOOKUP_MAX]},
+            )
+            for relation_id, memberships in response.json().items():
+                found[relation_id] = [item["list_id"] for item in memberships]
+        return found
 
     return await cache.cached_many(ctx.redis, "lists", relation_ids, ctx.ttl, load)
 

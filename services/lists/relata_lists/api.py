@@ -130,6 +130,24 @@ async def lists_of_relation(
     return await browsing.lists_of(session, relation_id)
 
 
+LOOKUP_MAX = 1000
+"""Relations whose lists one lookup answers."""
+
+
+class RelationIds(BaseModel):
+    ids: list[uuid.UUID] = Field(max_length=LOOKUP_MAX, description="relations to look up")
+
+
+@filters_router.post("/relations/lists/lookup")
+async def lists_of_relations(
+    body: RelationIds, session: SessionDep
+) -> dict[str, list[browsing.ListMembership]]:
+    """The lists each of these relations is in now, by relation id: what
+    ``GET /relations/{id}/lists`` answers for each, in one call (a page of the queue or of a
+    list asks for a hundred relations at once)."""
+    return await browsing.lists_of_many(session, body.ids)
+
+
 @lists_router.post("", status_code=status.HTTP_201_CREATED)
 async def create_list(
     body: definitions.ListInput, request: Request, session: SessionDep, response: Response
@@ -231,7 +249,7 @@ async def reevaluate_list(list_id: uuid.UUID, request: Request, session: Session
 @lists_router.get("/{list_id}/members-at")
 async def members_at(list_id: uuid.UUID, at: datetime, session: SessionDep) -> list[uuid.UUID]:
     """Who was in the list at a given moment."""
-    await definitions.get_list(session, list_id)
+    await definitions.require_list(session, list_id)
     return await browsing.members_at(session, list_id=list_id, at=at)
 
 
@@ -240,7 +258,7 @@ async def membership_history(
     list_id: uuid.UUID, relation_id: uuid.UUID, session: SessionDep
 ) -> list[browsing.MembershipRecord]:
     """When a relation entered and left the list, and why, newest first."""
-    await definitions.get_list(session, list_id)
+    await definitions.require_list(session, list_id)
     return await browsing.why(session, list_id=list_id, relation_id=relation_id)
 
 

@@ -138,6 +138,27 @@ async def lists_of(session: AsyncSession, relation_id: uuid.UUID) -> list[ListMe
     return [ListMembership.model_validate(row, from_attributes=True) for row in rows]
 
 
+async def lists_of_many(
+    session: AsyncSession, relation_ids: list[uuid.UUID]
+) -> dict[str, list[ListMembership]]:
+    """The lists each of these relations is in now, by relation id, in one query (an unknown
+    relation, like one in no list, has none)."""
+    found: dict[str, list[ListMembership]] = {str(r): [] for r in relation_ids}
+    if not relation_ids:
+        return found
+    rows = await session.execute(
+        select(memberships.c.relation_id, lists.c.list_id, lists.c.name, memberships.c.since)
+        .join(memberships, memberships.c.list_id == lists.c.list_id)
+        .where(memberships.c.relation_id.in_(relation_ids))
+        .order_by(memberships.c.relation_id, lists.c.name)
+    )
+    for row in rows:
+        found[str(row.relation_id)].append(
+            ListMembership(list_id=row.list_id, name=row.name, since=row.since)
+        )
+    return found
+
+
 async def members_at(session: AsyncSession, *, list_id: uuid.UUID, at: datetime) -> list[uuid.UUID]:
     """Who was in the list at a moment: those whose last change by then was entering it."""
     h = membership_history

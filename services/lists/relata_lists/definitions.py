@@ -222,6 +222,14 @@ async def delete_list(session: AsyncSession, *, list_id: uuid.UUID) -> list[Chan
     return changes
 
 
+async def require_list(session: AsyncSession, list_id: uuid.UUID) -> None:
+    """404 unless the list exists: one key lookup, where ``get_list`` also counts the members
+    (a million for a view's base list at scale)."""
+    found = await session.scalar(select(lists.c.list_id).where(lists.c.list_id == list_id))
+    if found is None:
+        raise NotFound(f"relation list {list_id} does not exist")
+
+
 async def get_list(session: AsyncSession, list_id: uuid.UUID) -> ListOut:
     row = (
         (await session.execute(select(lists).where(lists.c.list_id == list_id))).mappings().first()

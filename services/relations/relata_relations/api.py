@@ -98,13 +98,7 @@ async def find_relations(
 @relations_router.post("/lookup")
 async def lookup_relations(body: RelationLookup, session: ReadingSessionDep) -> list[RelationState]:
     """Many relations by id at once (unknown ids are left out)."""
-    found = []
-    for relation_id in dict.fromkeys(body.ids):
-        try:
-            found.append(await relations.get_state(session, relation_id))
-        except NotFound:
-            continue
-    return found
+    return await relations.get_states(session, list(dict.fromkeys(body.ids)))
 
 
 @relations_router.patch("/{relation_id}")

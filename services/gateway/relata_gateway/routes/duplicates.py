@@ -29,7 +29,9 @@ router = APIRouter(prefix="/views/{view_id}/duplicates", tags=["duplicates"])
 Reviewer = Annotated[User, needs(Right.DUPLICATES_REVIEW)]
 
 SCAN_PAGE = 100
-"""Pairs read from the automation service per round while filling a page."""
+"""Pairs read from the automation service per round after the first while filling a page. The
+first round reads as many as the page holds: in a view that shows most of the queue it fills the
+page, and every pair read costs a lookup of its two relations."""
 SCAN_ROUNDS = 10
 """Rounds per request at most: a view showing few of the queue's pairs answers a short page
 with a cursor rather than reading the whole queue in one request."""
@@ -277,12 +279,13 @@ async def review_queue(
     ctx = card_context(request)
     found: list[DuplicatePair] = []
     next_cursor: str | None = cursor
-    for _ in range(SCAN_ROUNDS):
+    for round_number in range(SCAN_ROUNDS):
+        size = limit if round_number == 0 else SCAN_PAGE
         page = (
             await ctx.services.automation.call(
                 "GET",
                 "/duplicates",
-                params={"status": "open", "min_stars": min_stars, "limit": SCAN_PAGE}
+                params={"status": "open", "min_stars": min_stars, "limit": size}
                 | ({"cursor": next_cursor} if next_cursor else {}),
             )
         ).json()
