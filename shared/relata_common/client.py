@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -30,6 +31,10 @@ from relata_common.web import CORRELATION_HEADER, INTERNAL_TOKEN_HEADER, etag
 
 log = get_logger(__name__)
 
+# What may stay as it is in a path the callers build: the delimiters and percent signs they
+# wrote themselves. Anything else (a control character or other text a client put in a path
+# parameter) is percent-encoded, so it reaches the service as a value, never as a broken URL.
+_URL_SAFE = "/?&=%:@!$'()*+,;~-._"
 LOOKUP_MAX = 1000
 """Ids the relations service looks up in one ``POST /relations/lookup``."""
 
@@ -243,7 +248,7 @@ class InternalClient:
         try:
             response = await self._http.request(
                 method,
-                f"{self.urls[service]}{path}",
+                f"{self.urls[service]}{quote(path, safe=_URL_SAFE)}",
                 content=content,
                 params=params,
                 headers=sent,

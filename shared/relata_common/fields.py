@@ -39,6 +39,8 @@ STORED_FIELDS: tuple[str, ...] = (
 """The standard fields the relations service stores (besides ``custom``), in its order."""
 
 CUSTOM_PREFIX = "custom."
+KEY_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+"""The stable key of a custom field, a generated property or a function role."""
 
 PERSON_NAME_FIELDS = ("first_name", "initials", "infix", "last_name")
 NAME_FIELDS = (*PERSON_NAME_FIELDS, "organisation_name")

@@ -45,6 +45,10 @@ def _service(name: str, seen: list[dict[str, Any]]) -> FastAPI:
         response.headers["ETag"] = '"7"'
         return {"service": name}
 
+    @router.get("/keys/{key}")
+    async def key(key: str) -> dict[str, str]:
+        return {"key": key}
+
     @router.get("/status/{code}")
     async def status(code: int) -> Response:
         body = b'{"detail": "refused here", "type": "conflict"}'
@@ -111,6 +115,15 @@ async def test_a_call_carries_token_correlation_actor_and_if_match(client, seen)
     assert headers["content-type"] == "application/json"
     assert seen[0]["body"] == b'{"n":1,"id":"00000000-0000-0000-0000-000000000005"}'
     assert seen[0]["query"] == {"limit": "3"}
+
+
+async def test_a_path_with_any_text_in_it_reaches_the_service_as_that_text(client):
+    """A client's path parameter (a line break, a non-ASCII letter, a space) is
+    percent-encoded on the way, not a broken URL. Catches: the path sent unquoted (httpx
+    raises InvalidURL, which the gateway answered with a 500)."""
+    text = "\n\u0080Y é x"
+    answer = await client.call("relations", "GET", f"/keys/{text}")
+    assert answer.body == {"key": text}
 
 
 async def test_outside_a_request_each_call_gets_an_id_of_its_own(client, seen):

@@ -47,6 +47,15 @@ def _without_security(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+@schemathesis.serializer("message/rfc822")
+def _raw_mail(_: schemathesis.SerializationContext, value: Any) -> bytes:
+    """A generated e-mail goes on the wire as it is: bytes, or text as UTF-8 (surrogates
+    included, as a careless client might send them)."""
+    if isinstance(value, bytes):
+        return value
+    return str(value).encode("utf-8", "surrogatepass")
+
+
 DOCUMENT = _without_security(create_api().openapi())
 # Any 4xx is a refusal: an edit with a malformed If-Match is refused with 412 before its body
 # is read, and that is as good a refusal as a 422.

@@ -29,8 +29,7 @@ from relata_common.events import (
     MembershipPayload,
     PropertyChangedPayload,
 )
-
-KEY_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+from relata_common.fields import KEY_PATTERN
 
 
 class PropertyInput(BaseModel):

@@ -9,8 +9,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from relata_common.fields import KEY_PATTERN
+
 CustomFieldType = Literal["text", "number", "date", "boolean", "choice", "money"]
-KEY_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 _TRUE = {"true", "1", "yes", "ja", "y", "j"}
 _FALSE = {"false", "0", "no", "nee", "n"}
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.errors import Conflict, InvalidInput, NotFound
 from relata_common.events import Actor, FunctionState, RelationState
+from relata_common.fields import KEY_PATTERN
 from relata_relations.models import functions, roles
 from relata_relations.relations import bump_version, get_active_record
 
@@ -23,7 +24,7 @@ from relata_relations.relations import bump_version, get_active_record
 class Role(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    code: str = Field(pattern=KEY_PATTERN)
     label: str = Field(min_length=1, max_length=200)
     subject_types: list[str] = Field(min_length=1)
     object_types: list[str] = Field(min_length=1)

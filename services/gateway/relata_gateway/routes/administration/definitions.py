@@ -3,11 +3,12 @@ place, and custom fields (kept by the relations service)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Path, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from relata_common.fields import KEY_PATTERN
 from relata_gateway import labels
 from relata_gateway.deps import ServicesDep, card_context
 from relata_gateway.forms import SECTIONS, STANDARD_FIELDS, Labels
@@ -99,7 +100,7 @@ class CustomFieldInput(BaseModel):
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [CUSTOM_FIELD_EXAMPLE]})
 
-    key: str = Field(min_length=1, max_length=63, description="stable identifier")
+    key: str = Field(pattern=KEY_PATTERN, description="stable identifier")
     label: str = Field(min_length=1, max_length=200)
     type: Literal["text", "number", "date", "boolean", "choice", "money"]
 
@@ -149,7 +150,11 @@ async def define_custom_field(
     ),
 )
 async def change_custom_field(
-    key: str, body: CustomFieldInput, _: Administrator, request: Request, services: ServicesDep
+    key: Annotated[str, Path(pattern=KEY_PATTERN, description="the field's stable identifier")],
+    body: CustomFieldInput,
+    _: Administrator,
+    request: Request,
+    services: ServicesDep,
 ) -> CustomField:
     """Change a custom field's label or validation (its key and type never change); cards
     show the new label from the next request."""
