@@ -18,7 +18,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -140,15 +140,16 @@ def _drop_databases(server: str, prefix: str) -> None:
     asyncio.run(drop())
 
 
-@pytest.fixture
-def platform(tmp_path: Path, infrastructure: Infrastructure) -> Iterator[Platform]:
+@contextmanager
+def running_platform(directory: Path, infrastructure: Infrastructure) -> Iterator[Platform]:
     """``crm up`` on free ports, with the tests' PostgreSQL server and Redis database (a
     ``make up`` on the same machine keeps its own ports, databases, Redis and run directory);
-    Kafka is a Tansu broker of its own (on a free port, 9092 being taken then)."""
+    Kafka is a Tansu broker of its own (on a free port, 9092 being taken then). Stopped, its
+    processes gone and its databases dropped on the way out."""
     base = free_port_base()
     prefix = f"relata_up_{uuid.uuid4().hex[:8]}_"
-    output = tmp_path / "crm-up.out"
-    run_dir = tmp_path / "run"
+    output = directory / "crm-up.out"
+    run_dir = directory / "run"
     env = {
         **os.environ,
         "CRM_DATABASE_PREFIX": prefix,
@@ -177,6 +178,13 @@ def platform(tmp_path: Path, infrastructure: Infrastructure) -> Iterator[Platfor
                 os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         _drop_databases(infrastructure.postgres_url, prefix)
+
+
+@pytest.fixture
+def platform(tmp_path: Path, infrastructure: Infrastructure) -> Iterator[Platform]:
+    """A platform of this test's own (it is stopped within the test)."""
+    with running_platform(tmp_path, infrastructure) as started:
+        yield started
 
 
 def _log_in(client: httpx.Client, username: str) -> dict[str, str]:

@@ -20,105 +20,29 @@ import io
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from relata_cli.seed import MEMBERSHIP, UTRECHT_LIST
-from tests.platform.test_up import (  # noqa: F401 - the platform fixture, reused
-    EVENTUAL_TIMEOUT,
-    PASSWORDS,
-    READY_TIMEOUT,
-    SEED_TIMEOUT,
-    Platform,
-    platform,
+from tests.platform.test_up import EVENTUAL_TIMEOUT, Platform
+from tests.web.conftest import (
+    LIVE_TIMEOUT_MS,
+    api_headers,
+    assert_accessible,
+    log_in,
+    screenshot,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
-UI_TIMEOUT_MS = 20_000
-LIVE_TIMEOUT_MS = 30_000
-VIEWPORT: ViewportSize = {"width": 1366, "height": 800}  # a laptop screen
-
-
-def chromium_path() -> str:
-    """Debian's chromium (or CRM_CHROMIUM); a missing browser fails the test, in CI and out."""
-    candidates = [os.environ.get("CRM_CHROMIUM"), "chromium", "chromium-browser"]
-    for candidate in candidates:
-        found = candidate and shutil.which(candidate)
-        if found:
-            return found
-    pytest.fail(
-        "no Chromium to run the browser tests: run scripts/ensure-browser.sh "
-        "(apt-get install chromium) or set CRM_CHROMIUM",
-        pytrace=False,
-    )
-    raise AssertionError  # unreachable: fail raises
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=chromium_path(),
-            args=["--no-sandbox", "--disable-dev-shm-usage"],
-            timeout=60_000,
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-def _token(client: httpx.Client, username: str) -> dict[str, str]:
-    response = client.post(
-        "/auth/token", json={"username": username, "password": PASSWORDS[username]}
-    )
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-def _page(browser: Browser, locale: str) -> Page:
-    context = browser.new_context(viewport=VIEWPORT, locale=locale)
-    page = context.new_page()
-    page.set_default_timeout(UI_TIMEOUT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    # The page carries its own error list so the final check can name the page that failed.
-    page.errors = errors  # type: ignore[attr-defined]  # our own attribute on Playwright's Page
-    return page
-
-
-def log_in(page: Page, gateway: str, username: str, *, dutch: bool = False) -> None:
-    """Log in through the login form, as a person would (labels in the page's language)."""
-    page.goto(f"{gateway}/")
-    page.get_by_label("Gebruikersnaam" if dutch else "Username").fill(username)
-    page.get_by_label("Wachtwoord" if dutch else "Password").fill(PASSWORDS[username])
-    page.get_by_role("button", name="Inloggen" if dutch else "Log in").click()
-    expect(page.locator("#search")).to_be_visible()
-
-
-def _wait_for_platform(platform: Platform, client: httpx.Client) -> None:  # noqa: F811
-    platform.eventually(
-        "the gateway answers /ready",
-        lambda: client.get("/ready").status_code == 200 or None,
-        READY_TIMEOUT,
-    )
-    platform.eventually(
-        "the demo logins are printed",
-        lambda: "Demo logins" in platform.tail(200) or None,
-        SEED_TIMEOUT,
-    )
-
 
 def _members_outside_utrecht(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     client: httpx.Client,
     headers: dict[str, str],
     base: str,
@@ -136,7 +60,7 @@ def _members_outside_utrecht(
 
 
 def _searchable(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     client: httpx.Client,
     headers: dict[str, str],
     base: str,
@@ -174,15 +98,13 @@ def _find_in_list(page: Page, list_name: str, name: str) -> None:
 
 
 def test_daily_walkthrough_in_the_browser(
-    platform: Platform,  # noqa: F811
-    browser: Browser,
+    web_platform: Platform, open_page: Callable[[str], Page]
 ) -> None:
     started = time.monotonic()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    platform = web_platform
     gateway = platform.gateway_url
     client = httpx.Client(base_url=gateway, timeout=30)
-    _wait_for_platform(platform, client)
-    anouk_api = _token(client, "anouk")
+    anouk_api = api_headers(client, "anouk")
     view = next(
         v for v in client.get("/views", headers=anouk_api).json() if v["name"] == MEMBERSHIP
     )
@@ -197,24 +119,24 @@ def test_daily_walkthrough_in_the_browser(
     assert client.get("/", follow_redirects=False).headers["location"] == "/app/"
 
     # Daan (read-only, in Dutch) keeps his dashboard and the member's card open.
-    daan_dashboard = _page(browser, "nl-NL")
+    daan_dashboard = open_page("nl-NL")
     log_in(daan_dashboard, gateway, "daan", dutch=True)
     expect(
         daan_dashboard.get_by_role("heading", name="Recent gewijzigd door anderen")
     ).to_be_visible()
-    daan_list = _page(browser, "nl-NL")
+    daan_list = open_page("nl-NL")
     log_in(daan_list, gateway, "daan", dutch=True)
     daan_list.locator("#menu").get_by_role("link", name=UTRECHT_LIST, exact=True).click()
     expect(daan_list.locator("#list-table")).to_be_visible()
     count_before = daan_list.locator("#list-count").inner_text()
-    daan_card = _page(browser, "nl-NL")
+    daan_card = open_page("nl-NL")
     log_in(daan_card, gateway, "daan", dutch=True)
     daan_card.goto(f"{gateway}/app/#{card_path}")
     expect(daan_card.locator("#card-title")).to_have_text(name)
     expect(daan_card.get_by_role("button", name="Wijzigen")).to_have_count(0)  # read-only
 
     # 1. Anouk logs in (in English) and finds the member with the search bar, by keyboard.
-    anouk = _page(browser, "en-GB")
+    anouk = open_page("en-GB")
     log_in(anouk, gateway, "anouk")
     anouk.locator("#search").fill(name)
     expect(anouk.locator("#search-results").get_by_text(name, exact=True).first).to_be_visible()
@@ -240,7 +162,7 @@ def test_daily_walkthrough_in_the_browser(
     anouk.get_by_role("button", name="Save").click()
     expect(anouk.locator("[data-field='addresses']")).to_contain_text("Oudegracht 158")
     expect(anouk.locator("[data-field='addresses']")).to_contain_text("Utrecht")
-    anouk.screenshot(path=SCREENSHOTS / "card.png")
+    screenshot(anouk, "card")
 
     # 3. Daan's card and dashboard update by themselves (server-sent events).
     expect(daan_card.locator("#colleague-editing")).to_have_count(0, timeout=LIVE_TIMEOUT_MS)
@@ -253,16 +175,16 @@ def test_daily_walkthrough_in_the_browser(
         timeout=LIVE_TIMEOUT_MS
     )
     expect(edited).to_contain_text("Anouk de Vries")
-    daan_dashboard.screenshot(path=SCREENSHOTS / "dashboard.png")
+    screenshot(daan_dashboard, "dashboard")
 
     # 4. The member enters "Members in Utrecht": Daan's open list counts one more by itself,
     # and shows the member.
     expect(daan_list.locator("#list-count")).not_to_have_text(count_before, timeout=LIVE_TIMEOUT_MS)
-    daan_list.screenshot(path=SCREENSHOTS / "list.png")
+    screenshot(daan_list, "list")
     _find_in_list(daan_list, UTRECHT_LIST, name)
 
     # 5. An edit based on an old version is refused with a clear message, nothing is lost.
-    stale = _page(browser, "en-GB")
+    stale = open_page("en-GB")
     log_in(stale, gateway, "anouk")
     stale.goto(f"{gateway}/app/#{card_path}")
     expect(stale.locator("#card-title")).to_have_text(name)
@@ -306,7 +228,7 @@ def test_daily_walkthrough_in_the_browser(
         row.get_by_label("Value").select_option(choice)
     expect(anouk.locator("#filter-count")).not_to_have_text("…")
     anouk.wait_for_timeout(800)  # the debounced count settles
-    anouk.screenshot(path=SCREENSHOTS / "filter-builder.png")
+    screenshot(anouk, "filter-builder")
     counted = anouk.locator("#filter-count").inner_text()
     anouk.get_by_label("Name of the list").fill("Utrecht, regular or student")
     anouk.get_by_role("button", name="Save as list").click()
@@ -343,7 +265,5 @@ def test_daily_walkthrough_in_the_browser(
     assert rows[0][:2] == ["relation_id", "relation_type"] and "city" in rows[0]
     assert other["relation_id"] in {row[0] for row in rows[1:]}
 
-    for page in (anouk, daan_dashboard, daan_list, daan_card):
-        assert page.errors == [], page.errors  # type: ignore[attr-defined]  # set by _page
     client.close()
     print(f"walkthrough in the browser done after {time.monotonic() - started:.0f} s")

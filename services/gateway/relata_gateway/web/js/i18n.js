@@ -207,6 +207,20 @@ export function setLanguage(code) {
   applyLanguage();
 }
 
+/**
+ * Add a screen family's texts: `addWords({ nl: {...}, en: {...} })`, called at the top of the
+ * screen's module, so each family keeps its words beside its code. A key defined twice is a
+ * mistake that would make one screen say another's words: it throws.
+ */
+export function addWords(words) {
+  for (const [code, entries] of Object.entries(words)) {
+    for (const [key, text] of Object.entries(entries)) {
+      if (key in dictionaries[code]) throw new Error(`the text "${key}" is defined twice`);
+      dictionaries[code][key] = text;
+    }
+  }
+}
+
 /** A text in the current language, with {name} placeholders filled in. */
 export function t(key, params = {}) {
   const text = dictionaries[language()][key] ?? en[key] ?? key;
