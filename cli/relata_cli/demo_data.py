@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 
 DEMO_NAMESPACE = uuid.UUID("6a1f3c52-8a55-4c1e-9f0e-52454c415441")
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-TODAY = date(2025, 6, 1)
-"""Dates are drawn relative to a fixed day, so the data does not change with the calendar."""
+TODAY = date.today()
+"""Dates are drawn as distances from the day the demo is loaded: who and what relation ``i``
+is never changes, and "in the last 12 months" finds people whenever the demo is loaded."""
 
 MEMBERSHIP_TYPES = ("regular", "student", "honorary", "retired")
 
@@ -95,13 +96,22 @@ UNSUITABLE_LETTERS = frozenset({"SA", "SD", "SS"})
 LETTERS = "ABCDEFGHJKLMNPRSTVWXZ"
 BANKS = ("ABNA", "INGB", "RABO", "TRIO", "SNSB", "ASNB", "KNAB", "BUNQ")
 CAMPAIGNS = ("jaarlijkse-gift", "studiefonds", "jubileum-50-jaar", "noodfonds-leden")
-EVENTS: tuple[tuple[str, date], ...] = (
-    ("ALV-2025", date(2025, 5, 22)),
-    ("JAARCONGRES-2025", date(2025, 10, 9)),
-    ("NIEUWJAARSBORREL-2025", date(2025, 1, 16)),
-    ("MASTERCLASS-ETHIEK-2025", date(2025, 3, 13)),
-    ("REGIODAG-UTRECHT-2025", date(2025, 9, 18)),
+EVENT_DAYS = (
+    ("ALV", -10),
+    ("JAARCONGRES", 130),
+    ("NIEUWJAARSBORREL", -136),
+    ("MASTERCLASS-ETHIEK", -80),
+    ("REGIODAG-UTRECHT", 109),
 )
+"""The association's events, days from today: four behind it, two ahead."""
+
+
+def _event(name: str, days: int) -> tuple[str, date]:
+    day = TODAY + timedelta(days=days)
+    return f"{name}-{day.year}", day
+
+
+EVENTS: tuple[tuple[str, date], ...] = tuple(_event(name, days) for name, days in EVENT_DAYS)
 CONTACT_SUBJECTS: tuple[tuple[str, str, str], ...] = (
     ("phone", "in", "Vraag over contributie"),
     ("phone", "out", "Welkomstgesprek nieuw lid"),
@@ -289,7 +299,7 @@ def _membership(rng: random.Random, birth: date) -> dict[str, Any]:
             kind = "honorary"
         else:
             kind = "regular"
-        earliest = max(date(1975, 1, 1), birth + timedelta(days=18 * 365))
+        earliest = max(TODAY - timedelta(days=50 * 365), birth + timedelta(days=18 * 365))
         span = max(1, (TODAY - earliest).days)
         custom["membership_type"] = kind
         custom["member_since"] = (earliest + timedelta(days=rng.randrange(span))).isoformat()
@@ -307,7 +317,7 @@ def person(index: int) -> DemoRelation:
     female = rng.random() < 0.5
     first = rng.choice(FEMALE_NAMES if female else MALE_NAMES)
     infix, last = rng.choice(SURNAMES)
-    birth = date(1940, 1, 1) + timedelta(days=rng.randrange(365 * 65))
+    birth = TODAY - timedelta(days=85 * 365) + timedelta(days=rng.randrange(365 * 65))
     custom = _membership(rng, birth)
     fields: dict[str, Any] = {
         "first_name": first,

@@ -18,6 +18,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,7 +138,10 @@ def _drop_databases(server: str, prefix: str) -> None:
         for database in dict.fromkeys(spec.database for spec in PROCESSES):
             await drop_database(f"{server}/{prefix}{database}")
 
-    asyncio.run(drop())
+    # In a thread of its own: a browser test's Playwright keeps an event loop running in this
+    # one, and asyncio.run refuses to start beside it.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, drop()).result()
 
 
 @contextmanager

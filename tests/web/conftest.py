@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from axe_playwright_python.base import AXE_SCRIPT
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from tests.conftest import Infrastructure
@@ -35,6 +35,8 @@ UI_TIMEOUT_MS = 20_000
 LIVE_TIMEOUT_MS = 30_000
 VIEWPORT: ViewportSize = {"width": 1366, "height": 800}  # a laptop screen
 BLOCKING_IMPACTS = ("serious", "critical")
+# axe-core as the axe-playwright-python package ships it (read once, injected per check).
+AXE_SCRIPT = (files("axe_playwright_python") / "axe.min.js").read_text("utf-8")
 
 
 def chromium_path() -> str:
