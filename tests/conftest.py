@@ -19,6 +19,10 @@ import redis.asyncio as aioredis
 from relata_cli.tansu import TansuBroker
 from relata_common.db import asyncpg_dsn, drop_database, ensure_database
 
+# The test settings: the tokens written in the tests are accepted (every other process
+# refuses a secret published in the source; tests/common/test_secrets.py checks that).
+os.environ.setdefault("CRM_ALLOW_TEST_SECRETS", "true")
+
 pytest_plugins = ["tests.read_model", "tests.relations.fixtures"]
 
 USE_CONTAINERS = os.environ.get("CRM_TESTCONTAINERS") == "1"

@@ -153,6 +153,7 @@ def up(
             env = {
                 **os.environ,
                 **infrastructure.environment(),
+                **runstate.installation_secrets(run_dir),
                 "CRM_DATABASE_PREFIX": database_prefix,
                 "CRM_INDEX_DIR": str((run_dir / "search-index").resolve()),
                 "CRM_PORT_BASE": str(port_base),

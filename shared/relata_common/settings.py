@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
+
+DEV_INTERNAL_TOKEN = "relata-dev-internal-token"
+PUBLISHED_SECRETS = frozenset(
+    {
+        DEV_INTERNAL_TOKEN,
+        "relata-dev-jwt-secret-change-me-in-production-32b",
+        "relata-private-internal-token",
+        "test-internal-token",
+    }
+)
+"""Every secret value written in Relata's source (defaults, test and harness tokens): known to
+anyone who reads it, so no installation may run with one (tests/common/test_secrets.py keeps
+this list complete)."""
+MIN_SECRET_LENGTH = 32
+
+
+def refuse_published(name: str, secret: SecretStr, allowed: bool) -> None:
+    """Raise naming the setting when ``secret`` is short or published in the source, unless
+    test secrets are ``allowed``."""
+    value = secret.get_secret_value()
+    if allowed:
+        return
+    if value in PUBLISHED_SECRETS or len(value) < MIN_SECRET_LENGTH:
+        raise ValueError(
+            f"CRM_{name.upper()} is missing, shorter than {MIN_SECRET_LENGTH} characters or "
+            "published in Relata's source: set a long random value (`crm up` generates one)"
+        )
 
 
 class CommonSettings(BaseSettings):
@@ -26,7 +53,10 @@ class CommonSettings(BaseSettings):
     topic_partitions: int = 12
     topic_replication: int = 1
     redis_url: str = "redis://127.0.0.1:6379/0"
-    internal_token: SecretStr = SecretStr("relata-dev-internal-token")
+    internal_token: SecretStr = SecretStr(DEV_INTERNAL_TOKEN)
+    allow_test_secrets: bool = False
+    """Accept the secrets written in the source (the test settings only): any other process
+    refuses to start with one."""
     log_level: str = "INFO"
     log_json: bool = True
     log_requests: bool = False
@@ -37,6 +67,11 @@ class CommonSettings(BaseSettings):
     """Appended to every consumer group name: lets separate deployments (or tests) sharing one
     Kafka cluster consume independently."""
     consumer_retry_attempts: int = 3
+
+    @model_validator(mode="after")
+    def _no_published_secrets(self) -> CommonSettings:
+        refuse_published("internal_token", self.internal_token, self.allow_test_secrets)
+        return self
 
     @property
     def database_url(self) -> str:

@@ -111,6 +111,7 @@ class PrivatePlatform:
             "CRM_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "CRM_DATABASE_PREFIX": self.prefix,
             "CRM_INTERNAL_TOKEN": INTERNAL_TOKEN,
+            "CRM_ALLOW_TEST_SECRETS": "true",  # a harness platform, with the harness's token
             "CRM_INDEX_DIR": str((self.run_dir / "search-index").resolve()),
             "CRM_LOG_LEVEL": "WARNING",
             # The gateway's 2 s per service call is for a machine of its own; the fault runs

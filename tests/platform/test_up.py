@@ -14,6 +14,7 @@ import os
 import random
 import signal
 import socket
+import stat
 import subprocess
 import time
 import uuid
@@ -21,16 +22,20 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import jwt
 import pytest
 
+from relata_cli import runstate
 from relata_cli.main import busy_ports
 from relata_cli.processes import GATEWAY, HIGHEST_OFFSET, PROCESSES, port, url
 from relata_cli.seed import DEMO_USERS, MEMBERSHIP, UTRECHT_LIST
 from relata_common.db import drop_database
+from relata_gateway.settings import GatewaySettings
 from tests.conftest import Infrastructure
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
@@ -214,6 +219,26 @@ def _list_members(client: httpx.Client, headers: dict[str, str], path: str) -> s
             return members
 
 
+def _no_source_secret_accepted(
+    platform: Platform, client: httpx.Client, headers: dict[str, str]
+) -> None:
+    """``crm up`` made its own secrets (in a file only its owner reads): an administrator token
+    signed with the JWT secret written in the source is refused. Catches: an installation
+    running with the source's default secret (such a token was once accepted with 200)."""
+    secrets_file = platform.run_dir / runstate.SECRETS_FILE
+    assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
+    me = client.get("/me", headers=headers).json()
+    now = datetime.now(UTC)
+    claims = {"sub": me["user_id"], "name": "admin", "role": "admin", "iat": now}
+    forged = jwt.encode(
+        claims | {"exp": now + timedelta(minutes=5)},
+        GatewaySettings.model_fields["jwt_secret"].get_default().get_secret_value(),
+        algorithm="HS256",
+    )
+    answer = client.get("/admin/users", headers={"Authorization": f"Bearer {forged}"})
+    assert answer.status_code == 401, answer.text
+
+
 def test_up_walkthrough_and_clean_stop(platform: Platform) -> None:
     started = time.monotonic()
     gateway = platform.gateway_url
@@ -238,6 +263,7 @@ def test_up_walkthrough_and_clean_stop(platform: Platform) -> None:
 
     # Anouk works in the membership administration.
     anouk = _log_in(client, "anouk")
+    _no_source_secret_accepted(platform, client, anouk)
     views = {v["name"]: v for v in client.get("/views", headers=anouk).json()}
     assert set(views) == {MEMBERSHIP}, "anouk is granted exactly her view"
     view = views[MEMBERSHIP]

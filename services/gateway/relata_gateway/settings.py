@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 
-from relata_common.settings import CommonSettings
+from relata_common.settings import CommonSettings, refuse_published
 
 
 class GatewaySettings(CommonSettings):
@@ -34,6 +34,11 @@ class GatewaySettings(CommonSettings):
     service allows as much."""
     mail_timeout: float = 15.0
     """Seconds the contact moments service may take to ingest one e-mail."""
+
+    @model_validator(mode="after")
+    def _no_published_jwt_secret(self) -> GatewaySettings:
+        refuse_published("jwt_secret", self.jwt_secret, self.allow_test_secrets)
+        return self
 
 
 @lru_cache
