@@ -88,6 +88,17 @@ class UnsupportedMediaType(DomainError):
     error_type = "unsupported_media_type"
 
 
+class TooManyRequests(DomainError):
+    """Too many attempts for now; ``retry_after`` says in how many seconds to try again."""
+
+    status_code = 429
+    error_type = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
 class ServiceUnavailable(DomainError):
     """Another service did not answer (or answered with its own failure)."""
 

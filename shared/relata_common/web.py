@@ -22,7 +22,13 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from relata_common.db import transaction
-from relata_common.errors import DomainError, Forbidden, InvalidInput, Unauthorized
+from relata_common.errors import (
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    TooManyRequests,
+    Unauthorized,
+)
 from relata_common.events import Actor, ActorKind
 from relata_common.logging import REQUESTS_LOGGER, correlation_id_var, get_logger
 from relata_common.versions import etag, parse_if_match
@@ -160,8 +166,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, error: DomainError) -> JSONResponse:
         body = {"detail": error.message, "type": error.error_type, **error.details}
-        # A 503 is worth retrying (another service or the database is down for a moment).
+        # A 503 is worth retrying (another service or the database is down for a moment);
+        # a 429 says when.
         headers = {"Retry-After": RETRY_AFTER} if error.status_code == 503 else None
+        if isinstance(error, TooManyRequests):
+            headers = {"Retry-After": str(error.retry_after)}
         return JSONResponse(status_code=error.status_code, content=body, headers=headers)
 
     @app.exception_handler(RequestValidationError)

@@ -31,6 +31,8 @@ class User:
     role: str
     scopes: frozenset[str] | None = None
     """An API key's scopes; None for a logged-in user (a token is not limited by scope)."""
+    session_id: str | None = None
+    """The login session an access token belongs to (a refresh needs it alive)."""
 
     @property
     def is_admin(self) -> bool:
@@ -62,13 +64,20 @@ def issue_token(user: User, secret: str, minutes: int, now: datetime | None = No
         "iat": now,
         "exp": now + timedelta(minutes=minutes),
     }
+    if user.session_id is not None:
+        claims["sid"] = user.session_id
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
 def user_from_token(token: str, secret: str) -> User:
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp"]})
-        return User(id=uuid.UUID(claims["sub"]), username=claims["name"], role=claims["role"])
+        return User(
+            id=uuid.UUID(claims["sub"]),
+            username=claims["name"],
+            role=claims["role"],
+            session_id=claims.get("sid"),
+        )
     except jwt.ExpiredSignatureError:
         raise Unauthorized("the access token has expired: log in again") from None
     except (jwt.InvalidTokenError, KeyError, ValueError):

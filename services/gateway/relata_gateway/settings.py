@@ -12,6 +12,13 @@ class GatewaySettings(CommonSettings):
     database_name: str = "relata_gateway"
     jwt_secret: SecretStr = SecretStr("relata-dev-jwt-secret-change-me-in-production-32b")
     access_token_minutes: int = 15
+    login_session_hours: int = 12
+    """How long one login lasts: its access token is refreshed until then, or until logout."""
+    login_failures_per_user: int = 10
+    login_failures_per_address: int = 100
+    login_failure_window_seconds: int = 900
+    """Failed logins allowed per username and per client address in this many seconds;
+    beyond them a login is refused with 429 until the window ends."""
     relations_url: str = "http://127.0.0.1:8001"
     contactmoments_url: str = "http://127.0.0.1:8002"
     lists_url: str = "http://127.0.0.1:8003"

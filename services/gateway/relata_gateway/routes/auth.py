@@ -1,15 +1,19 @@
 """Logging in: a username and password for a short-lived access token, refreshed while the
-user stays active."""
+login lasts and the user stays active; logging out ends the login. Failed logins are
+rate-limited per username and per client address."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+import dataclasses
+
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from relata_common.errors import Unauthorized
 from relata_gateway import accounts
 from relata_gateway.deps import SessionDep, UserDep
+from relata_gateway.logins import LoginSessions, Throttle
 from relata_gateway.models import users
 from relata_gateway.security import User, issue_token, password_matches
 
@@ -43,9 +47,38 @@ class AccessToken(BaseModel):
     expires_in: int
 
 
-@router.post("/auth/token")
+def _throttle(request: Request) -> Throttle:
+    settings = request.app.state.settings
+    return Throttle(
+        request.app.state.redis,
+        settings.login_failures_per_user,
+        settings.login_failures_per_address,
+        settings.login_failure_window_seconds,
+    )
+
+
+def _logins(request: Request) -> LoginSessions:
+    return LoginSessions(request.app.state.redis, request.app.state.settings.login_session_hours)
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post(
+    "/auth/token",
+    responses={
+        401: {"description": "unknown username or wrong password"},
+        429: {"description": "too many failed logins for this user or address: see Retry-After"},
+    },
+)
 async def log_in(body: Login, request: Request, session: SessionDep) -> AccessToken:
-    """Exchange a username and password for a short-lived access token."""
+    """Exchange a username and password for a short-lived access token (refreshable with
+    ``POST /auth/refresh`` until the login ends). After 10 failed logins for a username, or
+    100 from one address, within 15 minutes, logins are refused with 429 until the window
+    ends."""
+    throttle, address = _throttle(request), _address(request)
+    await throttle.check(body.username, address)
     row = (
         (
             await session.execute(
@@ -56,8 +89,11 @@ async def log_in(body: Login, request: Request, session: SessionDep) -> AccessTo
         .first()
     )
     if row is None or not password_matches(row["password_hash"], body.password):
+        await throttle.failed(body.username, address)
         raise Unauthorized("unknown username or wrong password")
-    return _token(User(row["id"], row["username"], row["role"]), request)
+    await throttle.succeeded(body.username, address)
+    session_id = await _logins(request).start(str(row["id"]))
+    return _token(User(row["id"], row["username"], row["role"], session_id=session_id), request)
 
 
 def _token(user: User, request: Request) -> AccessToken:
@@ -69,15 +105,30 @@ def _token(user: User, request: Request) -> AccessToken:
 @router.post(
     "/auth/refresh",
     responses={
-        401: {"description": "the token is not valid or has expired, or the user was deactivated"}
+        401: {
+            "description": "the token is not valid or has expired, the login ended (logged "
+            "out or too old), or the user was deactivated"
+        }
     },
 )
 async def refresh(user: UserDep, request: Request, session: SessionDep) -> AccessToken:
-    """Exchange a valid access token for a new one, before it expires. The user is read
-    again: a deactivated user gets none, and a changed role is in the new token."""
+    """Exchange a valid access token for a new one, before it expires, while its login lasts.
+    The user is read again: a deactivated user gets none, and a changed role is in the new
+    token."""
     if user.scopes is not None:
         raise Unauthorized("an API key has no token to refresh")
+    if user.session_id is None or not await _logins(request).alive(user.session_id, str(user.id)):
+        raise Unauthorized("this login has ended: log in again")
     current = await accounts.active_user(session, user.id)
     if current is None:
         raise Unauthorized("this user is deactivated")
-    return _token(current, request)
+    return _token(dataclasses.replace(current, session_id=user.session_id), request)
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def log_out(user: UserDep, request: Request) -> Response:
+    """End this login: its token can no longer be refreshed (it lapses within its 15
+    minutes). An API key is revoked under ``/api-keys`` instead."""
+    if user.session_id is not None:
+        await _logins(request).end(user.session_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

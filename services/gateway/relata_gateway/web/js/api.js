@@ -29,6 +29,12 @@ export async function logIn(username, password) {
 
 export function logOut() {
   clearTimeout(refreshTimer);
+  // End the login at the gateway too, so this token can no longer be refreshed; the screen
+  // does not wait for it (an expired token is already logged out there).
+  const ending = token();
+  if (ending) {
+    fetch("/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${ending}` } }).catch(() => {});
+  }
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(EXPIRES_KEY);
   window.dispatchEvent(new CustomEvent("relata:logged-out"));
