@@ -45,6 +45,7 @@ from pydantic import (
     Tag,
     TypeAdapter,
     ValidationError,
+    model_validator,
 )
 
 from relata_common.errors import FieldError, InvalidInput
@@ -62,9 +63,27 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+MAX_PERIOD_DAYS = 200 * 366
+"""The longest period a criterion may look back (two centuries, so no period leaves the
+calendar, whatever its unit)."""
+DAYS_PER_UNIT = {"days": 1, "weeks": 7, "months": 31, "years": 366}
+MAX_TEXT_VALUE = 1_000
+"""Characters a compared text value may have (a name, a postal code: far less)."""
+MAX_VALUES = 1_000
+"""Values an ``in`` list may have."""
+FIRST_DAY, LAST_DAY = date(1000, 1, 1), date(9000, 12, 31)
+"""The days a date value may name: any a relation's data has, with room to spare."""
+
+
 class Period(_Strict):
-    amount: int = Field(ge=0, le=10_000)
+    amount: int = Field(ge=0, le=MAX_PERIOD_DAYS)
     unit: Literal["days", "weeks", "months", "years"]
+
+    @model_validator(mode="after")
+    def _within_two_centuries(self) -> Period:
+        if self.amount * DAYS_PER_UNIT[self.unit] > MAX_PERIOD_DAYS:
+            raise ValueError(f"a period may reach back at most 200 years, not {self.describe()}")
+        return self
 
     def describe(self) -> str:
         return f"{self.amount} {self.unit}"
@@ -395,7 +414,7 @@ def value_problem(spec: FieldSpec, op: str, value: Any) -> str | None:
         try:
             Period.model_validate(value)
         except ValidationError:
-            return 'give a period such as {"amount": 30, "unit": "days"}'
+            return 'give a period such as {"amount": 30, "unit": "days"}, at most 200 years'
         return None
     if op == "between":
         if not isinstance(value, list) or len(value) != 2:
@@ -405,6 +424,8 @@ def value_problem(spec: FieldSpec, op: str, value: Any) -> str | None:
     if op == "in":
         if not isinstance(value, list) or not value:
             return "in takes a non-empty list of values"
+        if len(value) > MAX_VALUES:
+            return f"in takes at most {MAX_VALUES} values"
         problems = [scalar_problem(spec, v) for v in value]
         return next((p for p in problems if p), None)
     if value is None:
@@ -413,6 +434,8 @@ def value_problem(spec: FieldSpec, op: str, value: Any) -> str | None:
 
 
 def scalar_problem(spec: FieldSpec, value: Any) -> str | None:
+    if isinstance(value, str) and len(value) > MAX_TEXT_VALUE:
+        return f"give at most {MAX_TEXT_VALUE} characters"
     if spec.type == "any":
         return None if isinstance(value, str | int | float | bool) else "give a plain value"
     if spec.type in ("number", "money"):
@@ -421,9 +444,11 @@ def scalar_problem(spec: FieldSpec, value: Any) -> str | None:
         if not isinstance(value, str):
             return "give a date as YYYY-MM-DD"
         try:
-            (date if spec.type == "date" else datetime).fromisoformat(value)
+            day = parse_day(value) if spec.type == "datetime" else date.fromisoformat(value)
         except ValueError:
             return "give a date as YYYY-MM-DD"
+        if not FIRST_DAY <= day <= LAST_DAY:
+            return f"give a date between {FIRST_DAY} and {LAST_DAY}"
         return None
     if spec.type == "boolean":
         return None if isinstance(value, bool) else "give true or false"

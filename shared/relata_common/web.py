@@ -30,6 +30,7 @@ from relata_common.errors import (
     Unauthorized,
 )
 from relata_common.events import Actor, ActorKind
+from relata_common.input import CleanInputMiddleware
 from relata_common.logging import REQUESTS_LOGGER, correlation_id_var, get_logger
 from relata_common.versions import etag, parse_if_match
 
@@ -274,6 +275,8 @@ def create_app(
 ) -> FastAPI:
     """A service's FastAPI app: its routers behind the internal token, plus the operations ones."""
     app = FastAPI(title=title, description=description, lifespan=lifespan, version="1")
+    # Added first, so it runs inside the body limit: it reads bodies the limit has bounded.
+    app.add_middleware(CleanInputMiddleware, unchecked_bodies=unlimited_paths)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes, unlimited=unlimited_paths)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)

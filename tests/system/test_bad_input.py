@@ -154,3 +154,80 @@ def test_huge_page_size_on_evaluate_is_refused(world: World) -> None:
     )
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == ["query", "limit"]
+
+
+# --- the kinds that once answered 5xx, refused as a class at the edge ---------------------------
+
+NUL = "a\u0000b"
+
+
+def _post(
+    world: World, path: str, body: Any, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    return httpx.post(f"{world.gateway}{path}", json=body, headers=headers, timeout=30)
+
+
+def _refused_at(response: httpx.Response, loc: list[Any]) -> None:
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == loc, response.text
+
+
+def test_a_nul_in_text_is_refused_naming_the_field(world: World) -> None:
+    """At login, in a relation's name, in a contact moment's subject. Catches: the edge's
+    check dropped (PostgreSQL refuses a NUL in text: a 500 before)."""
+    _refused_at(
+        _post(world, "/auth/token", {"username": NUL, "password": "x"}), ["body", "username"]
+    )
+    created = _post(
+        world,
+        f"/views/{world.view_id}/relations",
+        {"relation_type": "person", "fields": {"last_name": NUL}},
+        world.staff,
+    )
+    _refused_at(created, ["body", "fields", "last_name"])
+    moment = {"kind": "phone", "direction": "in", "subject": NUL}
+    logged = _post(
+        world,
+        f"/views/{world.view_id}/relations/{world.relation_ids[0]}/contact-moments",
+        moment,
+        world.staff,
+    )
+    _refused_at(logged, ["body", "subject"])
+
+
+def test_non_finite_and_huge_numbers_are_refused(world: World) -> None:
+    path = f"{world.gateway}/views/{world.view_id}/evaluate"
+    number = {"kind": "field", "field": "relation_number", "op": "equals"}
+    for raw, why in (
+        ("NaN", "NaN"),
+        ("Infinity", "Infinity"),
+        ("1e999", "finite"),
+        (str(2**64), "64 bits"),
+    ):
+        body = json.dumps({"filter": {**number, "value": 0}}).replace("0}}", raw + "}}")
+        response = httpx.post(
+            path,
+            content=body,
+            headers={**world.staff, "Content-Type": "application/json"},
+            timeout=30,
+        )
+        assert response.status_code == 422, (raw, response.text)
+        assert why in response.json()["detail"][0]["msg"], response.text
+
+
+def test_a_period_that_leaves_the_calendar_is_refused(world: World) -> None:
+    """Catches: a period bounded by its number alone (10,000 years once reached year -8000)."""
+    long_ago = {"kind": "donations", "within_last": {"amount": 9000, "unit": "years"}}
+    response = _post(world, f"/views/{world.view_id}/evaluate", {"filter": long_ago}, world.staff)
+    assert response.status_code == 422, response.text
+    assert "200 years" in json.dumps(response.json())
+
+
+def test_a_very_long_filter_value_is_refused_quickly(world: World) -> None:
+    """Catches: an unbounded text value (100,000 characters kept the lists service busy past
+    the gateway's timeout: a 503 or worse)."""
+    huge = {"kind": "field", "field": "city", "op": "contains", "value": "x" * 100_000}
+    response = _post(world, f"/views/{world.view_id}/evaluate", {"filter": huge}, world.staff)
+    assert response.status_code == 422, response.text
+    assert response.elapsed.total_seconds() < 2
+    assert "1000 characters" in json.dumps(response.json())

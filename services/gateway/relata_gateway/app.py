@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from relata_common.input import CleanInputMiddleware
 from relata_common.runtime import api_lifespan, database_check, worker_app
 from relata_common.web import (
     BodyLimitMiddleware,
@@ -59,6 +60,8 @@ def create_api(
         lifespan=lifespan,
     )
     # Raw e-mails are larger than any JSON body: that route reads them under a limit of its own.
+    # Clean input checked inside the body limit (it reads the bodies the limit has bounded).
+    app.add_middleware(CleanInputMiddleware, unchecked_bodies=(MAIL_PATH,))
     app.add_middleware(BodyLimitMiddleware, unlimited=(MAIL_PATH,))
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
