@@ -46,9 +46,17 @@ def asyncpg_dsn(sqlalchemy_url: str) -> str:
     )
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, statement_timeout_ms: int | None = None
+) -> AsyncEngine:
+    """``statement_timeout_ms`` bounds every statement of this engine's connections (the APIs:
+    a query a user shaped cannot keep the database busy after its caller gave up)."""
+    server_settings = {}
+    if statement_timeout_ms:
+        server_settings["statement_timeout"] = str(statement_timeout_ms)
     return create_async_engine(
         url,
+        connect_args={"server_settings": server_settings},
         # A fixed pool: a burst waits for a connection instead of opening more, so that all
         # processes of the platform together stay under PostgreSQL's max_connections (100).
         pool_size=pool_size,

@@ -49,6 +49,10 @@ class CommonSettings(BaseSettings):
         description="Server URL without a database; each service appends its own database name.",
     )
     database_pool_size: int = 10
+    api_statement_timeout_ms: int = 30_000
+    """The longest a statement of a service's API may run (answered 503 with Retry-After), so
+    a query a user shaped cannot keep the database busy long after its caller gave up (the
+    gateway waits seconds); workers and migrations are not bounded by it. 0: no bound."""
     kafka_bootstrap: str = "127.0.0.1:9092"
     topic_partitions: int = 12
     topic_replication: int = 1

@@ -195,6 +195,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 _UNAVAILABLE = (
     OSError,
+    asyncpg.QueryCanceledError,  # the statement timeout: the database is busy, retry later
     asyncpg.TooManyConnectionsError,
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import AsyncIterator
 
 import httpx
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from sqlalchemy import text
 
 from relata_cli.tansu import free_port
-from relata_common.db import create_engine
-from relata_common.web import create_app
+from relata_common.db import create_engine, create_reading_sessionmaker
+from relata_common.web import ReadingSessionDep, create_app
 
 router = APIRouter()
 
@@ -113,3 +114,36 @@ async def test_an_unreachable_database_is_a_503_to_retry_and_a_bad_statement_sta
         assert unreachable.headers["Retry-After"] == "1"
         assert unreachable.json()["type"] == "unavailable"
         assert (await c.get("/bad-statement")).status_code == 500
+
+
+async def test_a_statement_over_the_api_timeout_is_a_503_with_retry_after(
+    postgres_server: str,
+) -> None:
+    """Catches: API engines without a statement timeout (a query a user shaped running on
+    after its caller gave up), or the cancelled statement answered as a 500."""
+    engine = create_engine(f"{postgres_server}/postgres", pool_size=1, statement_timeout_ms=200)
+    router = APIRouter()
+
+    @router.get("/slow")
+    async def slow(session: ReadingSessionDep) -> dict[str, int]:
+        await session.execute(text("SELECT pg_sleep(2)"))
+        return {"slept": 2}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.reading_sessions = create_reading_sessionmaker(engine)
+        yield
+
+    app = create_app(
+        title="t", description="t", lifespan=lifespan, internal_token="t" * 32,
+        routers=[router], readiness=[],
+    )  # fmt: skip
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                answer = await client.get("/slow", headers={"X-Internal-Token": "t" * 32})
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["Retry-After"]
+    finally:
+        await engine.dispose()
