@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvicorn
@@ -26,6 +27,7 @@ from relata_common.db import (
     create_sessionmaker,
     migrate,
 )
+from relata_common.inbox import prune_inbox
 from relata_common.kafka import create_broker, create_producer, ensure_topics
 from relata_common.logging import configure_logging, get_logger
 from relata_common.outbox import OutboxRelay
@@ -178,7 +180,10 @@ def worker_app(
         await broker.start()
         try:
             await asyncio.gather(
-                asyncio.Event().wait(), keep_statistics(app), *(task(app) for task in tasks)
+                asyncio.Event().wait(),
+                keep_statistics(app),
+                keep_inbox_pruned(app, settings),
+                *(task(app) for task in tasks),
             )
         finally:
             await broker.stop()
@@ -186,6 +191,20 @@ def worker_app(
             await engine.dispose()
 
     return background_app(f"{settings.service_name} worker", run, [])
+
+
+async def keep_inbox_pruned(app: FastAPI, settings: CommonSettings) -> None:
+    """Prune the worker's inbox of rows older than the retention, every
+    ``inbox_prune_seconds``; a database outage only skips a round."""
+    while True:
+        try:
+            before = datetime.now(UTC) - timedelta(days=settings.inbox_retention_days)
+            pruned = await prune_inbox(app.state.sessions, before)
+            if pruned:
+                log.info("inbox pruned", rows=pruned)
+        except (SQLAlchemyError, OSError) as error:
+            log.warning("inbox pruning skipped", error=repr(error))
+        await asyncio.sleep(settings.inbox_prune_seconds)
 
 
 STATISTICS_CHECK_SECONDS = 30.0

@@ -71,6 +71,9 @@ class CommonSettings(BaseSettings):
     """Appended to every consumer group name: lets separate deployments (or tests) sharing one
     Kafka cluster consume independently."""
     consumer_retry_attempts: int = 3
+    inbox_retention_days: int = 30
+    """Days a worker remembers an applied event (to ignore a redelivery); then pruned."""
+    inbox_prune_seconds: float = 3600.0
 
     @model_validator(mode="after")
     def _no_published_secrets(self) -> CommonSettings:
