@@ -159,7 +159,7 @@ def _api_key(page: Page, client: httpx.Client, username: str) -> None:
     page.get_by_label("Name of the key").fill("adm walk key")
     expect(page.get_by_label("read", exact=True)).to_be_checked()
     page.get_by_role("button", name="Create").click()
-    secret = page.get_by_label("The key")
+    secret = page.get_by_label("The key", exact=True)
     expect(secret).to_be_visible()
     key = secret.input_value()
     assert key.startswith("rk_")
@@ -172,7 +172,9 @@ def _api_key(page: Page, client: httpx.Client, username: str) -> None:
     page.once("dialog", lambda dialog: dialog.accept())
     row.get_by_role("button", name="Revoke key adm walk key").click()
     expect(row).to_contain_text("Revoked")
-    expect(page.get_by_label("The key")).to_have_count(0)  # the secret is not shown again
+    expect(page.get_by_label("The key", exact=True)).to_have_count(
+        0
+    )  # the secret is not shown again
     refused = client.get("/me", headers={"X-API-Key": key})
     assert refused.status_code == 401, refused.text
 
@@ -184,7 +186,10 @@ def _a_person(
 
     def found() -> dict[str, Any] | None:
         answer = client.post(
-            f"/views/{view_id}/evaluate", headers=headers, json={"filter": person}, params={"limit": 1}
+            f"/views/{view_id}/evaluate",
+            headers=headers,
+            json={"filter": person},
+            params={"limit": 1},
         )
         assert answer.status_code == 200, answer.text
         rows = answer.json()["relations"]
