@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +31,6 @@ from tests.platform.test_up import EVENTUAL_TIMEOUT, Platform
 from tests.web.conftest import (
     LIVE_TIMEOUT_MS,
     api_headers,
-    assert_accessible,
     log_in,
     screenshot,
 )
