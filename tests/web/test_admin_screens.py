@@ -100,6 +100,7 @@ def _configure_form(page: Page, key: str, label: str) -> None:
     assert_accessible(page, "relation card editor")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("The relation card was saved.")
+    page.get_by_role("heading", level=1).scroll_into_view_if_needed()
     screenshot(page, "admin-form")
 
 

@@ -144,7 +144,8 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
   }
 
   function editForm(names, values) {
-    const editors = names.map((name) => ({ name, editor: editorFor(name, values[name], types.get(name), t) }));
+    const spec = (name) => types.get(name) && { ...types.get(name), label: labelOf(name, types.get(name).label) };
+    const editors = names.map((name) => ({ name, editor: editorFor(name, values[name], spec(name), t) }));
     return h(
       "form",
       {

@@ -122,6 +122,11 @@ export async function renderAdminRoles(main) {
       onsubmit: (event) => {
         event.preventDefault();
         const value = (id) => document.getElementById(id).value.trim();
+        // Saving is a PUT by name: a taken name would quietly change that role instead.
+        if (roles.some((role) => role.name === value(ids.name))) {
+          problem.textContent = t("adm_role_taken", { name: value(ids.name) });
+          return;
+        }
         save(value(ids.name), { labels: { nl: value(ids.nl), en: value(ids.en) }, rights: checked(newBoxes) });
       },
     },
