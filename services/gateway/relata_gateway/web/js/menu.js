@@ -46,7 +46,11 @@ export function renderMenu() {
       ),
     ),
     isAdministrator()
-      ? h("ul", { class: "menu-admin" }, h("li", {}, link("/admin/views", t("adm_menu"))))
+      ? h(
+          "ul",
+          { class: "menu-admin" },
+          h("li", {}, h("a", { href: "#/admin/views", "aria-current": here.startsWith("/admin") ? "page" : null }, t("adm_menu"))),
+        )
       : null,
   );
 }
