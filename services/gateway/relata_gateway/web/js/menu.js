@@ -5,6 +5,7 @@ import { h, mount } from "./dom.js";
 import { t } from "./i18n.js";
 import { current } from "./router.js";
 import { session } from "./state.js";
+import { isAdministrator } from "./screens/admin/common.js";
 
 export function renderMenu() {
   const nav = document.getElementById("menu");
@@ -44,6 +45,13 @@ export function renderMenu() {
         ),
       ),
     ),
+    isAdministrator()
+      ? h(
+          "ul",
+          { class: "menu-admin" },
+          h("li", {}, h("a", { href: "#/admin/views", "aria-current": here.startsWith("/admin") ? "page" : null }, t("adm_menu"))),
+        )
+      : null,
   );
 }
 

@@ -31,6 +31,8 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
   let staleWhileEditing = false;
   let presenceTimer = null;
   const timers = [];
+  // A label the view's form gives a field, in the UI language, before the usual one.
+  const labelOf = (name, usual) => view.form.field_labels?.[name]?.[language()] || fieldLabel(name, usual);
 
   const presence = h("div", { id: "presence", "aria-live": "polite" });
   const message = h("div", { id: "card-message", role: "alert" });
@@ -93,7 +95,7 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
               tabs.children[next].focus();
             },
           },
-          tab.name,
+          tab.labels?.[language()] || tab.name,
         ),
       ),
     );
@@ -133,7 +135,7 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
       h(
         "dl",
         { class: "fields" },
-        names.map((name) => [h("dt", {}, fieldLabel(name, types.get(name)?.label)), h("dd", { "data-field": name }, showValue(name, values[name], t))]),
+        names.map((name) => [h("dt", {}, labelOf(name, types.get(name)?.label)), h("dd", { "data-field": name }, showValue(name, values[name], t))]),
       ),
       card.can_edit
         ? h("p", {}, h("button", { type: "button", id: "edit", onclick: () => startEditing() }, t("edit")))
@@ -142,7 +144,8 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
   }
 
   function editForm(names, values) {
-    const editors = names.map((name) => ({ name, editor: editorFor(name, values[name], types.get(name), t) }));
+    const spec = (name) => types.get(name) && { ...types.get(name), label: labelOf(name, types.get(name).label) };
+    const editors = names.map((name) => ({ name, editor: editorFor(name, values[name], spec(name), t) }));
     return h(
       "form",
       {
@@ -247,7 +250,7 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
 
   function section(name) {
     const id = nextId("section");
-    const box = h("section", { class: "panel", "aria-labelledby": id, "data-section": name }, h("h2", { id }, fieldLabel(name)));
+    const box = h("section", { class: "panel", "aria-labelledby": id, "data-section": name }, h("h2", { id }, labelOf(name)));
     const body = h("div", {}, h("p", { class: "muted" }, t("loading")));
     box.append(body);
     const loaders = { functions: functionsOf, contact_moments: timelineOf, history: historyOf, donations: donationsOf, registrations: registrationsOf };
