@@ -13,6 +13,7 @@ import { renderFilter } from "./screens/filter.js";
 import { renderList } from "./screens/list.js";
 import { renderLogin } from "./screens/login.js";
 import { renderSelection, renderSelections } from "./screens/selections.js";
+import "./screens/automation/index.js"; // registers its own routes
 
 route("/", renderDashboard);
 route("/views/:view/lists/:list", renderList);

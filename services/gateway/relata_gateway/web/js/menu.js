@@ -5,6 +5,7 @@ import { h, mount } from "./dom.js";
 import { t } from "./i18n.js";
 import { current } from "./router.js";
 import { session } from "./state.js";
+import { automationMenu } from "./screens/automation/common.js";
 
 export function renderMenu() {
   const nav = document.getElementById("menu");
@@ -44,6 +45,7 @@ export function renderMenu() {
         ),
       ),
     ),
+    automationMenu(link),
   );
 }
 
