@@ -130,8 +130,8 @@ def _people(scene: Scene) -> dict[str, str]:
 
 def test_duplicates_merge_and_undo(web_platform: Platform, scene: Scene, open_page: Any) -> None:
     """Catches: a queue without the pair's reasons or fields side by side, a "not a duplicate"
-    that leaves the pair, a merge ignoring the value chosen per field, an undo that does not
-    bring the merged relation back."""
+    that leaves the pair, a merge ignoring the value chosen per field (checked: a merge screen
+    that sends no choices fails here), an undo that does not bring the merged relation back."""
     people = _people(scene)
     page = open_page("en-GB")
     log_in(page, web_platform.gateway_url, "admin")
@@ -183,7 +183,8 @@ def test_duplicates_merge_and_undo(web_platform: Platform, scene: Scene, open_pa
 def test_rules_buttons_properties(web_platform: Platform, scene: Scene, open_page: Any) -> None:
     """Catches: a rule the editor saves wrongly or whose run log stays empty after it ran, a
     button not placed on the card's tab or that does not run for a staff member, a generated
-    property missing from the card, a staff member shown automation screens."""
+    property missing from the card, a staff member shown automation screens (checked: a menu
+    that ignores rights fails here)."""
     sanne = scene.person("Sanne", f"sanne@{scene.family}.example", "0301111111", "1985-03-04")
     scene.visible(sanne)
     scene.grant("anouk")

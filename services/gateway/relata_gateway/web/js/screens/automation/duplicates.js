@@ -50,7 +50,7 @@ export async function renderDuplicates(main, { view: viewId }) {
       h("p", {}, h("span", { class: "auto-stars", "aria-hidden": "true" }, "★".repeat(pair.stars) + "☆".repeat(5 - pair.stars)), " ", t("auto_stars", { stars: pair.stars })),
       pair.note ? h("p", { class: "notice" }, `${t("auto_note")}: ${pair.note}`) : null,
       h("h3", {}, t("auto_reasons")),
-      h("ul", { class: "auto-reasons" }, pair.reasons.map((r) => h("li", {}, `${r.reason} (${t("auto_points", { points: r.points })})`))),
+      h("ul", { class: "auto-reasons" }, pair.reasons.map((r) => h("li", {}, `${r.reason} (${t(r.points === 1 ? "auto_point" : "auto_points", { points: r.points })})`))),
       compareTable(viewId, [a, b], names),
       h(
         "div",
