@@ -14,6 +14,7 @@ import { renderList } from "./screens/list.js";
 import { renderLogin } from "./screens/login.js";
 import { renderSelection, renderSelections } from "./screens/selections.js";
 import "./screens/admin/index.js"; // registers the administration routes
+import "./screens/automation/index.js"; // registers its own routes
 
 route("/", renderDashboard);
 route("/views/:view/lists/:list", renderList);

@@ -6,6 +6,7 @@ import { t } from "./i18n.js";
 import { current } from "./router.js";
 import { session } from "./state.js";
 import { isAdministrator } from "./screens/admin/common.js";
+import { automationMenu } from "./screens/automation/common.js";
 
 export function renderMenu() {
   const nav = document.getElementById("menu");
@@ -52,6 +53,7 @@ export function renderMenu() {
           h("li", {}, h("a", { href: "#/admin/views", "aria-current": here.startsWith("/admin") ? "page" : null }, t("adm_menu"))),
         )
       : null,
+    automationMenu(link),
   );
 }
 

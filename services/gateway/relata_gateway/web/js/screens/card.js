@@ -10,6 +10,7 @@ import { listen } from "../live.js";
 import { go } from "../router.js";
 import { setCurrentView, viewById } from "../state.js";
 import { editorFor, readValue, showValue } from "./fields.js";
+import { cardButtons } from "./automation/buttons.js";
 
 const SECTIONS = ["functions", "contact_moments", "lists", "history", "donations", "registrations", "properties"];
 const PERSON_ONLY = ["first_name", "initials", "infix", "last_name", "salutation", "gender", "birth_date"];
@@ -117,6 +118,7 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
     panel.setAttribute("aria-labelledby", `tab-${selected}`);
     mount(
       panel,
+      editing ? null : cardButtons(card, tab.name, base, () => reload()),
       plain.length ? (editing ? editForm(plain, values) : showFields(plain, values)) : null,
       sections.map((name) => section(name)),
     );
