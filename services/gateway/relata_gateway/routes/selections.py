@@ -1,5 +1,6 @@
 """Selections in a view: frozen from one of the view's lists (kept by the selections service),
-or picked by hand from a list's table (some of its rows, as the source of a bulk edit), refreshed with who was added and removed (by hand, daily at a chosen time, or just before a
+or picked by hand from a list's table (some of its rows, as the source of a bulk edit),
+refreshed with who was added and removed (by hand, daily at a chosen time, or just before a
 mailing), exported as CSV, renamed and deleted. Changing one needs edit rights in the view and
 the right ``selections.manage``.
 
