@@ -13,9 +13,12 @@ import { renderFilter } from "./screens/filter.js";
 import { renderList } from "./screens/list.js";
 import { renderLogin } from "./screens/login.js";
 import { renderSelection, renderSelections } from "./screens/selections.js";
+import { renderListsOverview } from "./screens/lists/overview.js";
 
 route("/", renderDashboard);
+route("/views/:view/lists", renderListsOverview);
 route("/views/:view/lists/:list", renderList);
+route("/views/:view/lists/:list/filter", renderFilter);
 route("/views/:view/filter", renderFilter);
 route("/views/:view/relations/:relation", renderCard);
 route("/views/:view/selections", renderSelections);
