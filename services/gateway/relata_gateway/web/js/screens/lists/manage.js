@@ -126,7 +126,7 @@ function usedBy(error) {
 
 /** Who was in the list at the end of a chosen day. */
 export function membersOnDate(viewId, listId) {
-  const day = h("input", { type: "date", id: "lst-on-date", required: true, max: new Date().toISOString().slice(0, 10) });
+  const day = h("input", { type: "date", id: "lst-on-date", required: true });
   const out = h("div", { id: "lst-on-result", "aria-live": "polite" });
   async function show(cursor = null, shown = []) {
     try {
