@@ -140,3 +140,57 @@ async def test_selection_from_a_list_refresh_and_export(
     some = await gateway.get(f"{s}/export", params={"fields": "first_name,city"}, headers=bert)
     assert next(csv.reader(io.StringIO(some.text))) == ["first_name", "city"]
     assert city in some.text
+
+
+async def test_picked_selection_and_export_headers_in_a_language(
+    gateway: httpx.AsyncClient, admin: Admin, relations_api: httpx.AsyncClient
+):
+    """Rows picked from a list's table become a selection of just them (the source of a bulk
+    edit on those rows), never reaching a relation the view does not show; the export's headers
+    are the form's labels in the language asked for. Catches a picked selection taking the
+    whole list, an id outside the view being accepted, and technical headers in a labelled
+    export."""
+    view = await admin.view("Picked", PERSONS, TABS)
+    v = view["view_id"]
+    city = town("Zeist")
+    in_city = {"kind": "field", "field": "city", "op": "equals", "value": city}
+    saved = await gateway.post(
+        f"/views/{v}/lists", json={"name": "Zeist", "filter": in_city}, headers=admin.headers
+    )
+    assert saved.status_code == 201, saved.text
+    zeist = saved.json()["list_id"]
+    anna = await admin.user("anna")
+    await admin.grant(anna, view, can_edit=True)
+    address = [{"street": "Slotlaan", "house_number": "3", "city": city}]
+    ida = await create(relations_api, person("Bakker", first_name="Ida", addresses=address))
+    jan = await create(relations_api, person("Visser", first_name="Jan", addresses=address))
+
+    async def both_in() -> bool:
+        page = await gateway.get(f"/views/{v}/lists/{zeist}/members", headers=anna)
+        shown = {row["relation_id"] for row in page.json()["relations"]}
+        return {ida["relation_id"], jan["relation_id"]} <= shown
+
+    await eventually(both_in, timeout=CATCHING_UP)
+    stranger = "0b0e4b4e-8c8a-4c53-9f0e-6d1f0c7d1a11"
+    outside = {"name": "Picked", "list_id": zeist, "relation_ids": [stranger]}
+    refused = await gateway.post(f"/views/{v}/selections", json=outside, headers=anna)
+    assert refused.status_code == 422 and "relation_ids" in refused.text
+    body = {"name": "Picked", "list_id": zeist, "relation_ids": [ida["relation_id"]]}
+    made = await gateway.post(f"/views/{v}/selections", json=body, headers=anna)
+    assert made.status_code == 201, made.text
+    assert made.json()["member_count"] == 1
+    s = f"/views/{v}/selections/{made.json()['selection_id']}"
+    page = (await gateway.get(f"{s}/members", headers=anna)).json()
+    assert [r["display_name"] for r in page["relations"]] == ["Ida Bakker"]
+
+    wanted = {"fields": "first_name,last_name,city"}
+    dutch = await gateway.get(f"{s}/export", params={**wanted, "language": "nl"}, headers=anna)
+    rows = list(csv.reader(io.StringIO(dutch.text)))
+    assert rows[0] == ["Voornaam", "Achternaam", "Plaats"]
+    assert rows[1] == ["Ida", "Bakker", city]
+    english = await gateway.get(f"{s}/export", params={**wanted, "language": "en"}, headers=anna)
+    assert next(csv.reader(io.StringIO(english.text))) == ["First name", "Last name", "City"]
+    plain = await gateway.get(f"{s}/export", params=wanted, headers=anna)
+    assert next(csv.reader(io.StringIO(plain.text))) == ["first_name", "last_name", "city"]
+    unknown = await gateway.get(f"{s}/export", params={"language": "fr"}, headers=anna)
+    assert unknown.status_code == 422

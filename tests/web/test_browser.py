@@ -259,7 +259,9 @@ def test_daily_walkthrough_in_the_browser(
     with anouk.expect_download() as download:
         anouk.get_by_role("button", name="Download CSV").click()
     rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text("utf-8"))))
-    assert rows[0][:2] == ["relation_id", "relation_type"] and "city" in rows[0]
+    # Headers in the user's language; sensitive columns (birth date) start unticked.
+    assert rows[0][:2] == ["Relation id", "Relation type"] and "City" in rows[0]
+    assert "Birth date" not in rows[0]
     assert other["relation_id"] in {row[0] for row in rows[1:]}
 
     client.close()

@@ -1,4 +1,5 @@
 """Selections in a view: frozen from one of the view's lists (kept by the selections service),
+or picked by hand from a list's table (some of its rows, as the source of a bulk edit),
 refreshed with who was added and removed (by hand, daily at a chosen time, or just before a
 mailing), exported as CSV, renamed and deleted. Changing one needs edit rights in the view and
 the right ``selections.manage``.
@@ -25,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from relata_common.client import Upstream
 from relata_common.errors import InvalidInput, NotFound, ServiceUnavailable
 from relata_common.web import OptionalIfMatchDep
-from relata_gateway import pages, views
+from relata_gateway import labels, pages, views
 from relata_gateway.cards import CardContext, visible_ids
 from relata_gateway.deps import Limit, SessionDep, UserDep, card_context, editable, needs
 from relata_gateway.models import view_selections
@@ -62,6 +63,19 @@ EXPORT_SOURCES: dict[str, str] = {
 }
 """Export columns of the selections service and the form field each one reveals."""
 ALWAYS_EXPORTED = ("relation_id", "relation_type")
+PICKED_MAX = 200
+EXPORT_LABELS: dict[str, dict[str, str]] = {
+    "relation_id": {"nl": "Relatie-id", "en": "Relation id"},
+    "relation_type": {"nl": "Soort relatie", "en": "Relation type"},
+    "email": {"nl": "E-mailadres", "en": "E-mail address"},
+    "phone": {"nl": "Telefoonnummer", "en": "Phone number"},
+    "street": {"nl": "Straat", "en": "Street"},
+    "house_number": {"nl": "Huisnummer", "en": "House number"},
+    "postal_code": {"nl": "Postcode", "en": "Postal code"},
+    "city": {"nl": "Plaats", "en": "City"},
+    "country": {"nl": "Land", "en": "Country"},
+}
+"""Headers of export columns that are not a form field of their own (an address's parts)."""
 
 
 class SelectionInput(BaseModel):
@@ -76,6 +90,13 @@ class SelectionInput(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     list_id: uuid.UUID = Field(description="one of the view's lists")
+    relation_ids: list[uuid.UUID] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=PICKED_MAX,
+        description="only these relations (picked from the list's table, which the view must "
+        "show): a selection made by hand, which a refresh leaves as it is",
+    )
 
 
 class ViewSelection(BaseModel):
@@ -259,14 +280,22 @@ async def create_selection(
     names = await _list_names(session, view)
     if body.list_id not in names:
         raise InvalidInput.single(("body", "list_id"), "not a list of this view")
+    source: dict[str, Any] = {"kind": "list", "list_id": str(body.list_id)}
+    if body.relation_ids is not None:
+        picked = list(dict.fromkeys(body.relation_ids))
+        # Only relations the view shows: a hand-made selection must not reach beyond it.
+        shown = await visible_ids(card_context(request), view, picked)
+        outside = [str(i) for i in picked if str(i) not in shown]
+        if outside:
+            raise InvalidInput.single(
+                ("body", "relation_ids"), f"not relations of this view: {outside}"
+            )
+        source = {"kind": "manual", "relation_ids": [str(i) for i in picked]}
     created = (
         await request.app.state.services.selections.call(
             "POST",
             "/selections",
-            json={
-                "name": f"{view.name}: {body.name}",
-                "source": {"kind": "list", "list_id": str(body.list_id)},
-            },
+            json={"name": f"{view.name}: {body.name}", "source": source},
             actor=user.actor,
             timeout=60.0,
         )
@@ -447,6 +476,10 @@ async def export_selection(
         str | None,
         Query(description="comma-separated columns (see export_fields); default all of them"),
     ] = None,
+    language: Annotated[
+        Literal["nl", "en"] | None,
+        Query(description="headers as labels in this language; default the column names"),
+    ] = None,
 ) -> Response:
     """The members as CSV with columns the view's form shows, rows of relations it shows."""
     view = await views.access(session, user, view_id)
@@ -463,15 +496,41 @@ async def export_selection(
         params={"fields": ",".join(columns)},
         timeout=120.0,
     )
-    text = await _only_shown(
-        card_context(request), view, answer.text, keep_id="relation_id" in wanted
-    )
+    ctx = card_context(request)
+    text = await _only_shown(ctx, view, answer.text, keep_id="relation_id" in wanted)
+    if language is not None:
+        text = _labelled(text, await _export_labels(ctx, view, language))
     filename = "".join(c if c.isalnum() or c in "-_" else "-" for c in row["name"]) or "selection"
     return Response(
         content=text.encode(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
     )
+
+
+async def _export_labels(ctx: CardContext, view: views.View, language: str) -> dict[str, str]:
+    """Each export column's header in a language: the form's label of its field, else the
+    column's own label (an address's parts), else its name."""
+    form = await labels.form_labels(ctx, view.form)
+    out = {name: texts[language] for name, texts in EXPORT_LABELS.items()}
+    for column, source in EXPORT_SOURCES.items():
+        if source == column and source in form:
+            out[column] = getattr(form[source], language)
+    for name, texts in form.items():
+        if name.startswith("custom."):
+            out[name] = getattr(texts, language)
+    return out
+
+
+def _labelled(text: str, headers: dict[str, str]) -> str:
+    """The CSV with its header row renamed (the rows as they are)."""
+    head, newline, rest = text.partition("\r\n")
+    if not newline:
+        return text
+    names = next(csv.reader([head]))
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow([headers.get(n, n) for n in names])
+    return out.getvalue() + rest
 
 
 async def _only_shown(ctx: CardContext, view: views.View, text: str, keep_id: bool) -> str:

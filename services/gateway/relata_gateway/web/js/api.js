@@ -7,10 +7,11 @@ const REFRESH_MARGIN_MS = 60_000;
 let refreshTimer = null;
 
 export class ApiError extends Error {
-  constructor(status, detail) {
+  constructor(status, detail, body = null) {
     super(typeof detail === "string" ? detail : JSON.stringify(detail));
     this.status = status;
     this.detail = detail;
+    this.body = body; // the whole answer: a 409 may name more than its detail (used_by)
   }
 }
 
@@ -85,7 +86,7 @@ export async function request(method, path, body, options = {}) {
     data = type.includes("application/json") ? await response.json() : await response.text();
   }
   if (!response.ok) {
-    throw new ApiError(response.status, data && data.detail !== undefined ? data.detail : data);
+    throw new ApiError(response.status, data && data.detail !== undefined ? data.detail : data, data);
   }
   return { data, etag: response.headers.get("ETag"), status: response.status };
 }

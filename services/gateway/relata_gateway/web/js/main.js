@@ -15,9 +15,12 @@ import { renderLogin } from "./screens/login.js";
 import { renderSelection, renderSelections } from "./screens/selections.js";
 import "./screens/admin/index.js"; // registers the administration routes
 import "./screens/automation/index.js"; // registers its own routes
+import { renderListsOverview } from "./screens/lists/overview.js";
 
 route("/", renderDashboard);
+route("/views/:view/lists", renderListsOverview);
 route("/views/:view/lists/:list", renderList);
+route("/views/:view/lists/:list/filter", renderFilter);
 route("/views/:view/filter", renderFilter);
 route("/views/:view/relations/:relation", renderCard);
 route("/views/:view/selections", renderSelections);

@@ -1,24 +1,32 @@
 // The filter builder, drawn from the view's field catalogue: groups of criteria joined by
 // "all" (and) or "any" (or), nested as deep as needed, each criterion optionally negated.
-// Every change re-counts the matching relations (debounced); the filter can be saved as a list.
+// Every change re-counts the matching relations (debounced); the filter can be saved as a list,
+// and a saved list opens here for editing (its filter drawn back into the tree, its name).
 
-import { ApiError, get, post, query } from "../api.js";
+import { ApiError, get, post, query, request } from "../api.js";
 import { debounce, field, flash, h, mount, nextId } from "../dom.js";
 import { fieldLabel, messageOf, t } from "../i18n.js";
 import { go } from "../router.js";
 import { reloadViews, setCurrentView, viewById } from "../state.js";
+import "./lists/words.js";
 
 const UNITS = ["days", "weeks", "months", "years"];
 const CONTACT_KINDS = ["phone", "email", "visit", "letter", "meeting", "other"];
 const RELATIVE = ["within_last", "more_than_ago", "less_than_ago"];
+// A donation condition's period: ever (the default: who gave at all), the last years, or a
+// period of one's own.
+const DONATION_PERIODS = ["ever", "1", "2", "5", "custom"];
 
-export async function renderFilter(main, { view: viewId }) {
+export async function renderFilter(main, { view: viewId, list: listId }) {
   const view = viewById(viewId);
   if (!view) throw Object.assign(new Error("not found"), { status: 404 });
   setCurrentView(viewId);
-  const catalogue = await get(`/views/${viewId}/fields`);
+  const [catalogue, editing] = await Promise.all([
+    get(`/views/${viewId}/fields`),
+    listId ? request("GET", `/views/${viewId}/lists/${listId}`) : null,
+  ]);
   const fields = new Map(catalogue.fields.map((f) => [f.name, f]));
-  const root = group("all");
+  const root = editing ? rootOf(editing.data.filter) : group("all");
   const tree = h("div", { id: "filter-tree" });
   const count = h("p", { class: "count", id: "filter-count", "aria-live": "polite" }, "…");
   const preview = h("div", {});
@@ -36,7 +44,7 @@ export async function renderFilter(main, { view: viewId }) {
     }
     if (kind === "function") return { ...base, role: "", at_list: "", active: true };
     if (kind === "contact") return { ...base, contact_kinds: [], direction: "", amount: 90, unit: "days" };
-    if (kind === "donations") return { ...base, amount: 1, unit: "years", total_at_least: "", min_count: 1 };
+    if (kind === "donations") return { ...base, period: "ever", amount: 5, unit: "years", total_at_least: "", min_count: 1 };
     if (kind === "registration") return { ...base, event_code: "" };
     return { ...base, list_id: catalogue.lists[0]?.list_id || "" };
   }
@@ -62,10 +70,11 @@ export async function renderFilter(main, { view: viewId }) {
       return unfinished ? null : { kind: "field", field: c.field, op: c.op, value };
     }
     if (c.kind === "function") {
-      return { kind: "function", role: c.role || null, at_list: c.at_list || null, active: c.active };
+      return { ...c.keep, kind: "function", role: c.role || null, at_list: c.at_list || null, active: c.active };
     }
     if (c.kind === "contact") {
       return {
+        ...c.keep,
         kind: "contact",
         contact_kinds: c.contact_kinds,
         direction: c.direction || null,
@@ -74,14 +83,85 @@ export async function renderFilter(main, { view: viewId }) {
     }
     if (c.kind === "donations") {
       return {
+        ...c.keep,
         kind: "donations",
-        within_last: c.amount ? { amount: Number(c.amount), unit: c.unit } : null,
-        total_at_least: c.total_at_least === "" ? null : c.total_at_least,
+        within_last: donationPeriod(c),
+        total_at_least: c.total_at_least === "" || c.total_at_least === null ? null : String(c.total_at_least),
         min_count: c.min_count ? Number(c.min_count) : null,
       };
     }
-    if (c.kind === "registration") return c.event_code ? { kind: "registration", event_code: c.event_code } : null;
+    if (c.kind === "registration") return c.event_code ? { ...c.keep, kind: "registration", event_code: c.event_code } : null;
     return c.list_id ? { kind: "in_list", list_id: c.list_id } : null;
+  }
+
+  function donationPeriod(c) {
+    if (c.period === "ever") return null;
+    if (c.period === "custom") return c.amount ? { amount: Number(c.amount), unit: c.unit } : null;
+    return { amount: Number(c.period), unit: "years" };
+  }
+
+  // --- a saved filter back into the tree (editing a list) ---------------------------------------
+
+  function rootOf(filter) {
+    if (!filter || !Object.keys(filter).length) return group("all");
+    const node = fromFilter(filter);
+    if (node.type === "group") return node;
+    const top = group("all");
+    top.children.push(node);
+    return top;
+  }
+
+  function fromFilter(node) {
+    if (node.not) {
+      const inner = fromFilter(node.not);
+      inner.negate = !inner.negate;
+      return inner;
+    }
+    if (node.all || node.any) {
+      const out = group(node.all ? "all" : "any");
+      out.children = (node.all || node.any).map(fromFilter);
+      return out;
+    }
+    return fromCriterion(node);
+  }
+
+  function fromCriterion(f) {
+    const base = { type: "criterion", kind: f.kind, negate: false };
+    if (f.kind === "field") {
+      const c = { ...base, field: f.field, shownField: f.field, op: f.op, value: "" };
+      const v = f.value;
+      if (RELATIVE.includes(f.op) && v && typeof v === "object") return { ...c, amount: v.amount, unit: v.unit };
+      if (f.op === "between" && Array.isArray(v)) return { ...c, value: String(v[0] ?? ""), value2: String(v[1] ?? "") };
+      if (f.op === "in" && Array.isArray(v)) return { ...c, value: v.join(", ") };
+      return { ...c, value: v === null || v === undefined ? "" : String(v) };
+    }
+    const { kind, within_last: period, ...rest } = f;
+    if (f.kind === "function") {
+      const { role, at_list: atList, active, ...keep } = rest;
+      return { ...base, role: role || "", at_list: atList || "", active: active !== false, keep };
+    }
+    if (f.kind === "contact") {
+      const { contact_kinds: kinds, direction, ...keep } = rest;
+      return { ...base, contact_kinds: kinds || [], direction: direction || "", amount: period ? period.amount : "", unit: period ? period.unit : "days", keep };
+    }
+    if (f.kind === "donations") {
+      const { total_at_least: total, min_count: minCount, ...keep } = rest;
+      const years = period && period.unit === "years" && ["1", "2", "5"].includes(String(period.amount));
+      return {
+        ...base,
+        period: !period ? "ever" : years ? String(period.amount) : "custom",
+        amount: period ? period.amount : 5,
+        unit: period ? period.unit : "years",
+        total_at_least: total ?? "",
+        min_count: minCount ?? "",
+        keep,
+      };
+    }
+    if (f.kind === "registration") {
+      const { event_code: code, ...keep } = rest;
+      return { ...base, event_code: code || "", keep };
+    }
+    return { ...base, list_id: f.list_id || "" };
   }
 
   function fieldValue(c) {
@@ -200,7 +280,7 @@ export async function renderFilter(main, { view: viewId }) {
 
   function periodInputs(c) {
     return [
-      field(t("amount"), bound(c, "amount", { type: "number", min: 0, size: 5 })),
+      field(t("lst_how_many"), bound(c, "amount", { type: "number", min: 0, size: 5 })),
       field(t("unit"), choice(c, "unit", UNITS.map((u) => [u, t(u)]))),
     ];
   }
@@ -271,10 +351,13 @@ export async function renderFilter(main, { view: viewId }) {
     }
     if (c.kind === "donations") {
       return [
-        h("span", { class: "muted" }, t("within_last")),
-        periodInputs(c),
-        field(t("total_at_least"), bound(c, "total_at_least", { type: "number", min: 0, step: "0.01", size: 8 })),
-        field(t("min_count"), bound(c, "min_count", { type: "number", min: 1, size: 4 })),
+        field(t("lst_donation_total"), bound(c, "total_at_least", { type: "number", min: 0, step: "0.01", size: 8, class: "lst-money" })),
+        field(t("lst_donation_count"), bound(c, "min_count", { type: "number", min: 1, size: 4 })),
+        field(
+          t("lst_donation_period"),
+          choice(c, "period", DONATION_PERIODS.map((p) => [p, t(`lst_period_${p}`)]), { redrawOnChange: true }),
+        ),
+        c.period === "custom" ? [h("span", { class: "muted" }, t("within_last")), periodInputs(c)] : null,
       ];
     }
     if (c.kind === "registration") return field(t("event_code"), bound(c, "event_code"));
@@ -343,7 +426,8 @@ export async function renderFilter(main, { view: viewId }) {
     }
   }, 350);
 
-  const name = h("input", { id: "list-name", required: true });
+  const name = h("input", { id: "list-name", required: true, value: editing ? editing.data.name : "" });
+  let etag = editing ? editing.etag : null;
   const save = view.can_edit
     ? h(
         "form",
@@ -354,9 +438,14 @@ export async function renderFilter(main, { view: viewId }) {
             const filter = toFilter(root);
             if (!filter) return;
             try {
-              const saved = await post(`/views/${viewId}/lists`, { name: name.value, filter });
+              if (editing) {
+                // If-Match: a colleague's change to the list in between is refused, not lost.
+                const answer = await request("PATCH", `/views/${viewId}/lists/${listId}`, { name: name.value, filter }, { ifMatch: etag });
+                etag = answer.etag || etag;
+              }
+              const saved = editing ? { list_id: listId } : await post(`/views/${viewId}/lists`, { name: name.value, filter });
               await reloadViews();
-              flash(t("list_saved"));
+              flash(editing ? t("lst_changes_saved") : t("list_saved"));
               go(`/views/${viewId}/lists/${saved.list_id}`);
             } catch (error) {
               mount(problem, h("p", { class: "error" }, messageOf(error)));
@@ -364,14 +453,21 @@ export async function renderFilter(main, { view: viewId }) {
           },
         },
         field(t("list_name"), name),
-        h("button", { type: "submit", class: "primary" }, t("save_as_list")),
+        h("button", { type: "submit", class: "primary" }, editing ? t("lst_save_changes") : t("save_as_list")),
+        editing ? h("a", { class: "button", href: `#/views/${viewId}/lists/${listId}` }, t("cancel")) : null,
       )
     : h("p", { class: "muted" }, t("read_only_view"));
 
-  root.children.push(criterion("field"));
+  if (!editing) root.children.push(criterion("field"));
   mount(
     main,
-    h("h1", {}, t("filter_builder"), " ", h("span", { class: "badge" }, view.name)),
+    h(
+      "h1",
+      {},
+      editing ? t("lst_editing_title", { name: editing.data.name }) : t("filter_builder"),
+      " ",
+      h("span", { class: "badge" }, view.name),
+    ),
     h(
       "div",
       { class: "grid-2", style: "grid-template-columns: 2fr 1fr" },

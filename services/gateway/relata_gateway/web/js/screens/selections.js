@@ -1,10 +1,17 @@
 // Selections: frozen from a list (made from the list screen), refreshed to see who was added
-// and who was removed since, exported as CSV.
+// and who was removed since (by hand, every day at a chosen time, or just before a mailing),
+// exported as CSV with the columns chosen (sensitive ones start unticked) and headers in the
+// user's language.
 
-import { download, get, post, query } from "../api.js";
-import { flash, formatDate, h, mount } from "../dom.js";
+import { download, get, post, query, request } from "../api.js";
+import { field, flash, formatDate, h, mount } from "../dom.js";
 import { fieldLabel, language, messageOf, t } from "../i18n.js";
 import { setCurrentView, viewById } from "../state.js";
+import { labelOf } from "./lists/table.js";
+import "./lists/words.js";
+
+// Columns a mailing rarely needs and that say much about a person: ticked only on purpose.
+const SENSITIVE = ["birth_date", "gender", "iban", "phone", "coc_number"];
 
 export async function renderSelections(main, { view: viewId }) {
   const view = viewById(viewId);
@@ -22,7 +29,7 @@ export async function renderSelections(main, { view: viewId }) {
           h(
             "thead",
             {},
-            h("tr", {}, [t("name"), t("from_list"), t("members"), t("refreshed")].map((c) => h("th", { scope: "col" }, c))),
+            h("tr", {}, [t("name"), t("from_list"), t("members"), t("refreshed"), t("lst_schedule")].map((c) => h("th", { scope: "col" }, c))),
           ),
           h(
             "tbody",
@@ -35,6 +42,7 @@ export async function renderSelections(main, { view: viewId }) {
                 h("td", {}, s.list_name ?? "—"),
                 h("td", {}, s.member_count ?? "—"),
                 h("td", {}, formatDate(s.refreshed_at || s.created_at, language())),
+                h("td", {}, scheduleText(s)),
               ),
             ),
           ),
@@ -111,12 +119,20 @@ export async function renderSelection(main, { view: viewId, selection: selection
 
   const columns = h(
     "fieldset",
-    {},
+    { id: "export-columns" },
     h("legend", {}, t("columns")),
+    h("p", { class: "muted" }, t("lst_export_sensitive")),
     detail.export_fields.map((name) =>
-      h("label", { style: "display:inline-block;margin-right:.75rem" }, h("input", { type: "checkbox", value: name, checked: true }), " ", fieldLabel(name)),
+      h(
+        "label",
+        { class: "lst-inline" },
+        h("input", { type: "checkbox", value: name, checked: !SENSITIVE.includes(name) }),
+        " ",
+        view.labels && view.labels[name] ? labelOf(view, name) : fieldLabel(name),
+      ),
     ),
   );
+  const technical = h("input", { type: "checkbox", id: "export-technical" });
   const count = h("p", { class: "count", id: "selection-count" });
   const drawCount = () => (count.textContent = t("count_relations", { count: detail.member_count ?? 0 }));
 
@@ -160,6 +176,7 @@ export async function renderSelection(main, { view: viewId, selection: selection
       { class: "panel", "aria-labelledby": "export-title" },
       h("h2", { id: "export-title" }, t("export_csv")),
       columns,
+      h("label", { class: "field" }, technical, " ", t("lst_export_technical")),
       h(
         "button",
         {
@@ -168,7 +185,8 @@ export async function renderSelection(main, { view: viewId, selection: selection
           onclick: async () => {
             const chosen = [...columns.querySelectorAll("input:checked")].map((box) => box.value);
             try {
-              await download(`${base}/export${query({ fields: chosen.join(",") })}`, `${detail.name}.csv`);
+              const headers = technical.checked ? null : language();
+              await download(`${base}/export${query({ fields: chosen.join(","), language: headers })}`, `${detail.name}.csv`);
             } catch (error) {
               flash(messageOf(error));
             }
@@ -177,6 +195,7 @@ export async function renderSelection(main, { view: viewId, selection: selection
         t("download_csv"),
       ),
     ),
+    view.can_edit ? schedulePanel() : null,
     h(
       "div",
       { class: "grid-2" },
@@ -184,8 +203,77 @@ export async function renderSelection(main, { view: viewId, selection: selection
       h("section", { class: "panel", "aria-labelledby": "history-title" }, h("h2", { id: "history-title" }, t("refreshes")), history),
     ),
   );
+  // Refreshed every day at a chosen time, and once more just before a mailing goes out.
+  function schedulePanel() {
+    const daily = h("input", { type: "checkbox", id: "schedule-daily", checked: Boolean(detail.daily_refresh) });
+    const at = h("input", { type: "time", id: "schedule-at", value: detail.daily_at ? detail.daily_at.slice(0, 5) : "06:30" });
+    const now = h("p", { id: "schedule-now" }, scheduleText(detail));
+    const answer = h("div", { role: "alert" });
+    return h(
+      "section",
+      { class: "panel", "aria-labelledby": "schedule-title", id: "schedule" },
+      h("h2", { id: "schedule-title" }, t("lst_schedule_title")),
+      now,
+      h(
+        "form",
+        {
+          class: "row",
+          onsubmit: async (event) => {
+            event.preventDefault();
+            mount(answer);
+            try {
+              const body = daily.checked ? { daily_refresh: true, daily_at: at.value || null } : { daily_refresh: false };
+              const changed = (await request("PATCH", base, body)).data;
+              detail = { ...detail, ...changed };
+              now.textContent = scheduleText(detail);
+              flash(t("lst_schedule_saved"));
+            } catch (error) {
+              mount(answer, h("p", { class: "error" }, messageOf(error)));
+            }
+          },
+        },
+        h("label", { class: "field" }, daily, " ", t("lst_schedule_daily")),
+        field(t("lst_schedule_at"), at),
+        h("button", { type: "submit" }, t("lst_schedule_save")),
+      ),
+      answer,
+      h("h3", {}, t("lst_mailing_title")),
+      h("p", { class: "muted" }, t("lst_mailing_intro")),
+      h(
+        "button",
+        {
+          type: "button",
+          id: "mailing-refresh",
+          onclick: async (event) => {
+            event.target.disabled = true;
+            try {
+              const done = await post(`${base}/mailing-refresh`);
+              if (done.refresh) showChanges(done.refresh);
+              else mount(changes, h("p", { class: "ok" }, t("lst_mailing_manual")));
+              detail = await get(base);
+              drawCount();
+              drawHistory();
+              loadMembers();
+            } catch (error) {
+              flash(messageOf(error));
+            } finally {
+              event.target.disabled = false;
+            }
+          },
+        },
+        t("lst_mailing_refresh"),
+      ),
+    );
+  }
+
   drawCount();
   drawHistory();
   await loadMembers();
   return null;
+}
+
+function scheduleText(selection) {
+  if (!selection.daily_refresh) return t("lst_schedule_none");
+  if (!selection.daily_at) return t("lst_schedule_daily_first");
+  return t("lst_schedule_daily_at", { time: selection.daily_at.slice(0, 5) });
 }
