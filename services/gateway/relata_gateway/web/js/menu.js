@@ -5,6 +5,7 @@ import { h, mount } from "./dom.js";
 import { t } from "./i18n.js";
 import { current } from "./router.js";
 import { session } from "./state.js";
+import { mayCreate } from "./screens/daily/create.js";
 
 export function renderMenu() {
   const nav = document.getElementById("menu");
@@ -38,6 +39,7 @@ export function renderMenu() {
                 ),
               ),
             ),
+            mayCreate(view) ? h("li", {}, link(`/views/${view.view_id}/new`, `+ ${t("day_new_relation")}`)) : null,
             h("li", {}, link(`/views/${view.view_id}/filter`, `+ ${t("new_filter")}`)),
             h("li", {}, link(`/views/${view.view_id}/selections`, t("selections"))),
           ),
