@@ -6,8 +6,8 @@ the gateway serves: Anouk logs in, searches a member, opens the card and moves t
 Utrecht while her colleague Daan watches the card ("Anouk is editing"), his dashboard and the
 list "Members in Utrecht" update by themselves. A stale edit is refused with a clear message,
 a filter is built and saved as a list, a contact moment is logged (in the card's contact
-moments tab), and a selection is made, refreshed and exported. Screenshots of the dashboard, a list, the filter builder and a card
-are saved in docs/screenshots/.
+moments tab), and a selection is made, refreshed and exported. Screenshots of the dashboard,
+a list, the filter builder and a card are saved in docs/screenshots/.
 
 The browser is Debian's ``chromium`` package (``scripts/ensure-browser.sh`` installs it;
 ``CRM_CHROMIUM`` names another executable). Without it this test fails: it never skips.
