@@ -38,13 +38,15 @@ function functionItem(f, held, ctx, redraw) {
   const dates = f.end_date
     ? t("day_from_to", { from: day(f.start_date), to: day(f.end_date) })
     : t("day_since", { date: day(f.start_date) });
+  // A function whose last day has come is ended, though the service counts today in.
+  const ended = !f.active || Boolean(f.end_date && f.end_date <= today());
   const item = h(
     "li",
     { "data-function": f.function_id },
     held ? [role, ` ${t("at")} `, other] : [other, ": ", role],
     h("span", { class: "muted" }, ` · ${dates}`),
     " ",
-    h("span", { class: "badge" }, f.active ? t("day_active") : t("day_ended")),
+    h("span", { class: "badge" }, ended ? t("day_ended") : t("day_active")),
   );
   if (!ctx.card.can_edit) return item;
   const path = `/views/${ctx.viewId}/functions/${f.function_id}`;
@@ -84,7 +86,7 @@ function functionItem(f, held, ctx, redraw) {
             item.querySelector("input").focus();
           },
         }, t("day_change_dates"), h("span", { class: "visually-hidden" }, ` ${f.role_label}`)),
-      f.active ? h("button", { type: "button", onclick: () => act("POST", "/end", {}, "day_function_ended") }, t("day_end"), h("span", { class: "visually-hidden" }, ` ${f.role_label}`)) : null,
+      ended ? null : h("button", { type: "button", onclick: () => act("POST", "/end", {}, "day_function_ended") }, t("day_end"), h("span", { class: "visually-hidden" }, ` ${f.role_label}`)),
       h(
         "button",
         { type: "button", onclick: () => confirm(t("day_remove_confirm")) && act("DELETE", "", undefined, "day_function_removed") },

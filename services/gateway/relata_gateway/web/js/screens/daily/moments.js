@@ -12,23 +12,19 @@ import "./words.js";
 const KINDS = ["phone", "email", "visit", "letter", "meeting", "other"];
 const tag = (version) => `"${version}"`;
 let colleagues = null; // who can be asked to follow up: [{ id, name }]
+window.addEventListener("relata:logged-out", () => (colleagues = null)); // another user may log in
 
-/** Users one may assign: oneself, and every active user when the role may read them. */
+/** Whom a follow-up can be assigned to: oneself first, then the colleagues by name. */
 async function assignees() {
   if (colleagues) return colleagues;
   const me = { id: session.me.user_id, name: t("day_me", { name: session.me.display_name }) };
-  colleagues = [me];
-  if (session.me.rights.includes("administration")) {
-    try {
-      const users = await get("/admin/users");
-      const list = Array.isArray(users) ? users : users.users || [];
-      for (const user of list) {
-        if (user.user_id !== me.id && user.active !== false) colleagues.push({ id: user.user_id, name: user.display_name });
-      }
-    } catch {
-      /* oneself is always possible */
-    }
+  let others = [];
+  try {
+    others = (await get("/colleagues")).filter((c) => c.user_id !== me.id).map((c) => ({ id: c.user_id, name: c.display_name }));
+  } catch {
+    /* oneself is always possible */
   }
+  colleagues = [me, ...others];
   return colleagues;
 }
 
