@@ -38,7 +38,7 @@ export function summary(card) {
   if (!rows.length) return null;
   return h(
     "dl",
-    { class: "day-summary", id: "card-summary", "aria-label": t("day_summary") },
+    { class: "day-summary", id: "card-summary" },
     rows.map(([name, label, value]) =>
       h(
         "div",
