@@ -66,6 +66,9 @@ async def test_daily_walkthrough(
     await eventually(is_found, timeout=30)
     hit = (await found())[0]
     assert hit["display_name"] == "Jan de Vries" and hit["matched_field"] == "last_name"
+    # Beside the name, what tells namesakes apart, as far as the form shows it (no number).
+    assert (hit["city"], hit["email"]) == ("Amersfoort", "jan@devries.example")
+    assert hit["relation_number"] is None
 
     # 3. She opens the card.
     url = f"/views/{v}/relations/{hit['relation_id']}"

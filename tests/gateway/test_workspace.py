@@ -82,6 +82,13 @@ async def test_catalogue_history_timeline_functions_and_presence(
     assert (await gateway.get("/me", headers=fresh)).json()["username"] == "anna"
     assert (await gateway.post("/auth/refresh")).status_code == 401
 
+    # Whom a follow-up can be assigned to: active colleagues by name, nothing more (an answer
+    # that also gave usernames, roles or rights fails the second assertion).
+    colleagues = (await gateway.get("/colleagues", headers=bert)).json()
+    assert {"Anna", "Bert"} <= {c["display_name"] for c in colleagues}
+    assert all(set(c) == {"user_id", "display_name"} for c in colleagues)
+    assert (await gateway.get("/colleagues")).status_code == 401
+
     # The filter builder's catalogue: fields and criteria the form shows, the view's lists.
     catalogue = (await gateway.get(f"/views/{v}/fields", headers=anna)).json()
     names = {f["name"] for f in catalogue["fields"]}

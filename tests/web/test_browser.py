@@ -5,9 +5,9 @@ headless Chromium, driven by Playwright, then walks the daily work through the a
 the gateway serves: Anouk logs in, searches a member, opens the card and moves the member to
 Utrecht while her colleague Daan watches the card ("Anouk is editing"), his dashboard and the
 list "Members in Utrecht" update by themselves. A stale edit is refused with a clear message,
-a filter is built and saved as a list, a contact moment is logged, and a selection is made,
-refreshed and exported. Screenshots of the dashboard, a list, the filter builder and a card
-are saved in docs/screenshots/.
+a filter is built and saved as a list, a contact moment is logged (in the card's contact
+moments tab), and a selection is made, refreshed and exported. Screenshots of the dashboard,
+a list, the filter builder and a card are saved in docs/screenshots/.
 
 The browser is Debian's ``chromium`` package (``scripts/ensure-browser.sh`` installs it;
 ``CRM_CHROMIUM`` names another executable). Without it this test fails: it never skips.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -139,10 +140,10 @@ def test_daily_walkthrough_in_the_browser(
     expect(anouk.locator("#search-results").get_by_text(name, exact=True).first).to_be_visible()
     # By keyboard: down the results to the member (the first hits may be namesakes), Enter.
     for _ in range(10):
-        anouk.locator("#search").press("ArrowDown")
-        chosen = anouk.locator("#search-results li[aria-selected='true'] a")
-        if (chosen.get_attribute("href") or "").endswith(member["relation_id"]):
+        chosen = anouk.locator("#search-results li[aria-selected='true']")
+        if chosen.get_attribute("data-relation") == member["relation_id"]:
             break
+        anouk.locator("#search").press("ArrowDown")
     anouk.locator("#search").press("Enter")
     expect(anouk.locator("#card-title")).to_have_text(name)
 
@@ -200,15 +201,20 @@ def test_daily_walkthrough_in_the_browser(
     expect(stale.locator("[data-field='birth_date']")).to_have_text("1970-01-02")
     stale.close()
 
-    # 6. She logs a contact moment; the card's timeline and history show her work.
-    anouk.get_by_role("tab", name="Network").click()
+    # 6. She logs a contact moment in the card's own tab for them; the history tells her
+    # change as a sentence, with her name.
+    anouk.get_by_role("tab", name="Contact moments").click()
     anouk.get_by_text("Log a contact moment").first.click()
     anouk.get_by_label("Subject").fill("Moved to Utrecht")
     anouk.get_by_label("Notes").fill("New address confirmed by phone.")
     anouk.locator("#moment-form").get_by_role("button", name="Log a contact moment").click()
     expect(anouk.locator("#timeline")).to_contain_text("Moved to Utrecht")
-    expect(anouk.locator("#history")).to_contain_text("Addresses")
-    expect(anouk.locator("#history")).to_contain_text("Anouk de Vries")
+    assert_accessible(anouk, "card, contact moments tab")
+    anouk.get_by_role("tab", name="Network").click()
+    expect(anouk.locator("#history")).to_contain_text(
+        re.compile("Anouk de Vries (changed|set) Addresses")
+    )
+    expect(anouk.locator("#history")).to_contain_text("Oudegracht 158, 3511 AZ Utrecht")
 
     # 7. A filter from the field catalogue: city is Utrecht and (membership regular or
     # student); its count is live, and it is saved as a list.

@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
 
 from relata_common.errors import InvalidInput, ServiceUnavailable
@@ -123,6 +123,9 @@ class SearchHit(BaseModel):
                     "display_name": "Sanne Bakker",
                     "matched_field": "last_name",
                     "matched_value": "Bakker",
+                    "relation_number": 1042,
+                    "city": "Utrecht",
+                    "email": "sanne@bakker.example",
                 }
             ]
         }
@@ -133,6 +136,13 @@ class SearchHit(BaseModel):
     display_name: str
     matched_field: str | None = None
     matched_value: str | None = None
+    relation_number: int | None = Field(default=None, description="when the form shows it")
+    city: str | None = Field(
+        default=None, description="of the first address, when the form shows addresses"
+    )
+    email: str | None = Field(
+        default=None, description="the first e-mail address, when the form shows them"
+    )
 
 
 SEARCHABLE_FIELDS = (
@@ -163,21 +173,41 @@ def searchable_fields(view: View) -> list[str]:
 async def search_hits(
     ctx: CardContext, view: View, results: list[dict[str, Any]]
 ) -> list[SearchHit]:
-    """Hits the view shows that matched on a field its form shows, named from the form.
+    """Hits the view shows that matched on a field its form shows, named from the form, with
+    what tells namesakes apart (relation number, city, e-mail) as far as the form shows it.
 
     A hit that matched only on a hidden field is left out: showing it would tell that the
     relation has the typed value (an e-mail address, a city) the form hides."""
     results = [r for r in results if _matched_shown(view, r.get("matched_field"))]
     in_view = await visible_ids(ctx, view, [uuid.UUID(r["relation_id"]) for r in results])
     results = [r for r in results if r["relation_id"] in in_view]
-    shown_names = await names(ctx, view, results)
-    return [
-        SearchHit(
-            relation_id=r["relation_id"],
-            relation_type=r.get("relation_type"),
-            display_name=shown_names[r["relation_id"]],
-            matched_field=r["matched_field"],
-            matched_value=r.get("matched_value"),
+    try:
+        states = await relation_states(ctx, [uuid.UUID(r["relation_id"]) for r in results])
+    except ServiceUnavailable:
+        states = {}
+    hits = []
+    for r in results:
+        state = states.get(r["relation_id"], {})
+        fields = state.get("fields", {})
+        number = state.get("relation_number", r.get("relation_number"))
+        hits.append(
+            SearchHit(
+                relation_id=r["relation_id"],
+                relation_type=r.get("relation_type"),
+                display_name=display_name(view.form, fields, number),
+                matched_field=r["matched_field"],
+                matched_value=r.get("matched_value"),
+                relation_number=number if view.form.shows("relation_number") else None,
+                city=_first(fields, "addresses", "city") if view.form.shows("addresses") else None,
+                email=_first(fields, "emails", "address") if view.form.shows("emails") else None,
+            )
         )
-        for r in results
-    ]
+    return hits
+
+
+def _first(fields: dict[str, Any], name: str, part: str) -> str | None:
+    """A part of the first item of a repeating field that has it (a city, an address)."""
+    for item in fields.get(name) or []:
+        if isinstance(item, dict) and item.get(part):
+            return str(item[part])
+    return None

@@ -91,6 +91,35 @@ async def me(user: UserDep, session: SessionDep, snapshot: SnapshotDep) -> Me:
     )
 
 
+# --- colleagues ----------------------------------------------------------------------------------
+
+
+class Colleague(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"user_id": "9a7d1c2b-3e4f-4a5b-8c6d-7e8f9a0b1c2d", "display_name": "Anouk Jansen"}
+            ]
+        }
+    )
+
+    user_id: uuid.UUID
+    display_name: str
+
+
+@router.get("/colleagues")
+async def colleagues(user: UserDep, session: SessionDep) -> list[Colleague]:
+    """The active users by name (any logged-in user): whom a follow-up can be assigned to.
+    Only names: usernames, roles and rights stay with the administration."""
+    del user  # logged in is enough: the names are shown beside their work anyway
+    rows = await session.execute(
+        select(users.c.id, users.c.display_name)
+        .where(users.c.active)
+        .order_by(users.c.display_name, users.c.id)
+    )
+    return [Colleague(user_id=row.id, display_name=row.display_name) for row in rows]
+
+
 # --- the filter builder's catalogue -------------------------------------------------------------
 
 

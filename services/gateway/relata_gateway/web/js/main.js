@@ -16,6 +16,7 @@ import { renderSelection, renderSelections } from "./screens/selections.js";
 import "./screens/admin/index.js"; // registers the administration routes
 import "./screens/automation/index.js"; // registers its own routes
 import { renderListsOverview } from "./screens/lists/overview.js";
+import { renderCreate } from "./screens/daily/create.js";
 
 route("/", renderDashboard);
 route("/views/:view/lists", renderListsOverview);
@@ -25,6 +26,7 @@ route("/views/:view/filter", renderFilter);
 route("/views/:view/relations/:relation", renderCard);
 route("/views/:view/selections", renderSelections);
 route("/views/:view/selections/:selection", renderSelection);
+route("/views/:view/new", renderCreate);
 
 const main = document.getElementById("main");
 let cleanup = null; // what the screen on display must stop (live listeners, timers)
@@ -67,7 +69,8 @@ async function show() {
   } catch (error) {
     mount(main, h("h1", {}, t("error_title")), h("p", { class: "error" }, messageOf(error)));
   }
-  main.focus({ preventScroll: true });
+  // A screen that put focus somewhere itself (the dashboard's search bar) keeps it there.
+  if (!main.contains(document.activeElement)) main.focus({ preventScroll: true });
 }
 
 function showUser() {

@@ -9,6 +9,7 @@ import { isAdministrator } from "./screens/admin/common.js";
 import { automationMenu } from "./screens/automation/common.js";
 import { recentLists } from "./screens/lists/table.js";
 import "./screens/lists/words.js";
+import { mayCreate } from "./screens/daily/create.js";
 
 export function renderMenu() {
   const nav = document.getElementById("menu");
@@ -47,6 +48,7 @@ export function renderMenu() {
                   ),
                 ),
               ),
+              mayCreate(view) ? h("li", {}, link(`/views/${view.view_id}/new`, `+ ${t("day_new_relation")}`)) : null,
               h("li", {}, link(`/views/${view.view_id}/lists`, hidden > 0 ? t("lst_all_lists_more", { count: hidden }) : t("lst_all_lists"))),
               h("li", {}, link(`/views/${view.view_id}/filter`, `+ ${t("new_filter")}`)),
               h("li", {}, link(`/views/${view.view_id}/selections`, t("selections"))),

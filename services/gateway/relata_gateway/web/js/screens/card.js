@@ -3,18 +3,26 @@
 // version read, so a colleague's change in between is refused with a clear message); a card
 // updates by itself when the relation changes and shows when a colleague is editing it.
 
-import { ApiError, get, post, query, request } from "../api.js";
-import { field, flash, formatDate, h, mount, nextId } from "../dom.js";
-import { fieldLabel, language, messageOf, t } from "../i18n.js";
+import { ApiError, get, request } from "../api.js";
+import { field, flash, h, mount, nextId } from "../dom.js";
+import { fieldLabel, messageOf, t } from "../i18n.js";
 import { listen } from "../live.js";
 import { go } from "../router.js";
 import { setCurrentView, viewById } from "../state.js";
+import { donationsSection, registrationsSection } from "./daily/facts.js";
+import { functionsSection } from "./daily/functions.js";
+import { archiveButton, renderArchived, summary as cardSummary } from "./daily/header.js";
+import { historySection } from "./daily/history.js";
+import { momentsSection } from "./daily/moments.js";
 import { editorFor, readValue, showValue } from "./fields.js";
 import { cardButtons } from "./automation/buttons.js";
 
 const SECTIONS = ["functions", "contact_moments", "lists", "history", "donations", "registrations", "properties"];
 const PERSON_ONLY = ["first_name", "initials", "infix", "last_name", "salutation", "gender", "birth_date"];
 const ORGANISATION_ONLY = ["organisation_name", "coc_number"];
+// Sections with a tab of their own on every card whose form shows them (their own tab on
+// the form, if any, is left out when nothing else is on it).
+const OWN_TAB = ["contact_moments", "donations", "registrations"];
 const PRESENCE_REPEAT_MS = 10000;
 const PRESENCE_POLL_MS = 20000;
 
@@ -27,6 +35,8 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
   const types = new Map(catalogue.fields.map((f) => [f.name, f]));
   let card = first.data;
   let etag = first.etag;
+  const cardTabs = tabsOf(view);
+  const ctx = { viewId, relationId, base, view, card };
   let selected = 0; // the open tab
   let editing = null; // { tab, values } while a tab is in edit mode
   let staleWhileEditing = false;
@@ -52,11 +62,16 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
         " ",
         h("span", { class: "badge" }, view.name),
         card.can_edit ? null : h("span", { class: "badge" }, " ", t("read_only")),
+        cardSummary(card),
         card.unavailable.length
           ? h("p", { class: "notice" }, t("parts_unavailable", { parts: card.unavailable.map((p) => fieldLabel(p)).join(", ") }))
           : null,
       ),
-      card.other_views.length
+      h(
+        "div",
+        { class: "day-card-actions" },
+        archiveButton(card, base, () => etag, (shown) => archived(shown)),
+        card.other_views.length
         ? field(
             t("switch_view"),
             h(
@@ -70,14 +85,22 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
             ),
           )
         : null,
+      ),
     );
+  }
+
+  // An archived relation has no card: the screen turns into the archive notice.
+  function archived(shown) {
+    stopEditing();
+    timers.forEach(clearInterval);
+    renderArchived(main, shown, base, `/views/${viewId}/relations/${relationId}`);
   }
 
   // Tabs follow the WAI-ARIA pattern: arrow keys move between them, Tab goes into the panel.
   function drawTabs() {
     mount(
       tabs,
-      view.form.tabs.map((tab, i) =>
+      cardTabs.map((tab, i) =>
         h(
           "button",
           {
@@ -91,7 +114,7 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
             onkeydown: (event) => {
               const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
               if (!step) return;
-              const next = (i + step + view.form.tabs.length) % view.form.tabs.length;
+              const next = (i + step + cardTabs.length) % cardTabs.length;
               select(next);
               tabs.children[next].focus();
             },
@@ -111,8 +134,8 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
   }
 
   function drawPanel() {
-    const tab = view.form.tabs[selected];
-    const values = (card.tabs[selected] || {}).fields || {};
+    const tab = cardTabs[selected];
+    const values = tab.index === null ? {} : (card.tabs[tab.index] || {}).fields || {};
     const plain = tab.fields.filter((name) => !SECTIONS.includes(name) && applies(name));
     const sections = tab.fields.filter((name) => SECTIONS.includes(name));
     panel.setAttribute("aria-labelledby", `tab-${selected}`);
@@ -183,7 +206,7 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
     mount(message);
     try {
       const answer = await request("PATCH", base, { fields: changed }, { ifMatch: etag });
-      card = answer.data;
+      card = ctx.card = answer.data;
       etag = answer.etag;
       stopEditing(true);
       flash(t("saved"));
@@ -238,7 +261,7 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
 
   async function reload(leaveEdit = false) {
     const answer = await request("GET", base);
-    card = answer.data;
+    card = ctx.card = answer.data;
     etag = answer.etag;
     if (leaveEdit) {
       stopEditing();
@@ -255,12 +278,18 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
     const box = h("section", { class: "panel", "aria-labelledby": id, "data-section": name }, h("h2", { id }, labelOf(name)));
     const body = h("div", {}, h("p", { class: "muted" }, t("loading")));
     box.append(body);
-    const loaders = { functions: functionsOf, contact_moments: timelineOf, history: historyOf, donations: donationsOf, registrations: registrationsOf };
+    const loaders = {
+      functions: functionsSection,
+      contact_moments: momentsSection,
+      history: historySection,
+      donations: donationsSection,
+      registrations: registrationsSection,
+    };
     if (name === "lists") mount(body, listsOf());
     else if (name === "properties") mount(body, propertiesOf());
     else if (loaders[name]) {
       // A section whose service does not answer says so; the rest of the card stays usable.
-      loaders[name](body).catch((error) => mount(body, h("p", { class: "error" }, messageOf(error))));
+      loaders[name](body, ctx).catch((error) => mount(body, h("p", { class: "error" }, messageOf(error))));
     } else mount(body, h("p", { class: "muted" }, t("kept_in_module")));
     return box;
   }
@@ -282,192 +311,6 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
     return card.properties.length
       ? h("ul", { class: "plain-list", id: "card-properties" }, card.properties.map((p) => h("li", {}, p.label)))
       : h("p", { class: "muted" }, t("no_properties"));
-  }
-
-  async function functionsOf(body) {
-    const functions = await get(`${base}/functions`);
-    mount(
-      body,
-      functions.length
-        ? h(
-            "ul",
-            { class: "plain-list" },
-            functions.map((f) => {
-              // Held by this relation: "Director at Acme"; held at it: "Jan de Vries, Director".
-              const held = f.subject_id === relationId;
-              const [otherId, otherName] = held ? [f.object_id, f.object_name] : [f.subject_id, f.subject_name];
-              const other = otherId
-                ? h("a", { href: `#/views/${viewId}/relations/${otherId}` }, otherName)
-                : h("span", { class: "muted" }, t("not_in_view"));
-              const dates = h("span", { class: "muted" }, ` · ${f.start_date}${f.end_date ? ` – ${f.end_date}` : ""}`);
-              return held
-                ? h("li", {}, h("strong", {}, f.role_label), " ", t("at"), " ", other, dates)
-                : h("li", {}, other, ", ", h("strong", {}, f.role_label), dates);
-            }),
-          )
-        : h("p", { class: "muted" }, t("no_functions")),
-    );
-  }
-
-  let timelineBody = null;
-  async function timelineOf(body, cursor = null, items = []) {
-    timelineBody = body;
-    const page = await get(`${base}/contact-moments${query({ limit: 10, cursor })}`);
-    const all = [...items, ...page.contact_moments];
-    mount(
-      body,
-      card.can_edit ? momentForm(body) : null,
-      all.length
-        ? h(
-            "ol",
-            { class: "timeline", id: "timeline" },
-            all.map((m) =>
-              h(
-                "li",
-                {},
-                h("strong", {}, m.subject),
-                h(
-                  "div",
-                  { class: "muted" },
-                  `${t(`moment_${m.kind}`)} · ${m.direction === "in" ? t("incoming") : t("outgoing")} · ${formatDate(m.occurred_at, language())}${m.logged_by ? ` · ${m.logged_by}` : ""}`,
-                ),
-                m.notes ? h("p", {}, m.notes) : null,
-              ),
-            ),
-          )
-        : h("p", { class: "muted" }, t("no_moments")),
-      page.next ? h("button", { type: "button", onclick: () => timelineOf(body, page.next, all) }, t("older")) : null,
-    );
-  }
-
-  // Donations, as the donations module published them: the card's summary, then the gifts.
-  const money = (amount, currency) => `${currency} ${amount}`;
-  async function donationsOf(body, after = null, items = []) {
-    const summary = card.donations;
-    if (!summary) return mount(body, h("p", { class: "muted" }, t("not_available")));
-    if (!summary.count) return mount(body, h("p", { class: "muted" }, t("no_donations")));
-    const page = await get(`${base}/donations${query({ limit: 20, after })}`);
-    const all = [...items, ...page.donations];
-    const gift = (g) => `${money(g.amount, g.currency)} · ${g.received_on}`;
-    mount(
-      body,
-      h(
-        "p",
-        { id: "donation-summary" },
-        `${summary.count} ${t("donations_count")} · ${summary.total.map((x) => money(x.amount, x.currency)).join(" + ")}`,
-        h("br"),
-        h("span", { class: "muted" }, `${t("first_gift")}: ${gift(summary.first_gift)} · ${t("last_gift")}: ${gift(summary.last_gift)}`),
-      ),
-      h(
-        "ol",
-        { class: "plain-list", id: "donations" },
-        all.map((d) => h("li", {}, `${d.received_on} · ${money(d.amount, d.currency)}${d.campaign ? ` · ${d.campaign}` : ""}`)),
-      ),
-      page.next ? h("button", { type: "button", onclick: () => donationsOf(body, page.next, all) }, t("older")) : null,
-    );
-  }
-
-  async function registrationsOf(body, after = null, items = []) {
-    const page = await get(`${base}/registrations${query({ limit: 20, after })}`);
-    const all = [...items, ...page.events];
-    mount(
-      body,
-      all.length
-        ? h(
-            "ul",
-            { class: "plain-list", id: "registrations" },
-            all.map((e) =>
-              h(
-                "li",
-                {},
-                h("strong", {}, e.event_code),
-                e.event_date ? ` · ${e.event_date}` : "",
-                h("span", { class: "muted" }, ` · ${e.registrations.map((r) => t(`registration_${r.status}`)).join(", ")}`),
-              ),
-            ),
-          )
-        : h("p", { class: "muted" }, t("no_registrations")),
-      page.next ? h("button", { type: "button", onclick: () => registrationsOf(body, page.next, all) }, t("older")) : null,
-    );
-  }
-
-  function momentForm(body) {
-    const now = new Date(Date.now() - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 16);
-    const kind = h("select", { name: "kind" }, ["phone", "email", "visit", "letter", "meeting", "other"].map((k) => h("option", { value: k }, t(`moment_${k}`))));
-    const direction = h("select", { name: "direction" }, h("option", { value: "in" }, t("incoming")), h("option", { value: "out" }, t("outgoing")));
-    const subject = h("input", { name: "subject", required: true, maxlength: 300, size: 40 });
-    const notes = h("textarea", { name: "notes", rows: 2, cols: 50 });
-    const when = h("input", { name: "occurred_at", type: "datetime-local", value: now, required: true });
-    return h(
-      "details",
-      {},
-      h("summary", {}, t("log_moment")),
-      h(
-        "form",
-        {
-          id: "moment-form",
-          onsubmit: async (event) => {
-            event.preventDefault();
-            try {
-              await post(`${base}/contact-moments`, {
-                kind: kind.value,
-                direction: direction.value,
-                subject: subject.value,
-                notes: notes.value,
-                occurred_at: new Date(when.value).toISOString(),
-              });
-              flash(t("moment_logged"));
-              await timelineOf(body);
-            } catch (error) {
-              flash(messageOf(error));
-            }
-          },
-        },
-        h("div", { class: "row" }, field(t("kind"), kind), field(t("direction"), direction), field(t("when"), when)),
-        field(t("subject"), subject),
-        field(t("notes"), notes),
-        h("button", { type: "submit", class: "primary" }, t("log_moment")),
-      ),
-    );
-  }
-
-  async function historyOf(body) {
-    const entries = await get(`${base}/history${query({ limit: 20 })}`);
-    mount(
-      body,
-      entries.length
-        ? h(
-            "table",
-            { id: "history" },
-            h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("when")), h("th", { scope: "col" }, t("who")), h("th", { scope: "col" }, t("what")))),
-            h(
-              "tbody",
-              {},
-              entries.map((e) =>
-                h(
-                  "tr",
-                  {},
-                  h("td", {}, formatDate(e.occurred_at, language())),
-                  h("td", {}, e.actor_name || t(`actor_${e.actor_kind}`)),
-                  h(
-                    "td",
-                    {},
-                    e.kind === "relation.created" ? h("div", {}, t("created")) : null,
-                    e.changes.map((c) => h("div", {}, h("strong", {}, fieldLabel(c.field)), `: ${summary(c.old)} → ${summary(c.new)}`)),
-                  ),
-                ),
-              ),
-            ),
-          )
-        : h("p", { class: "muted" }, t("no_history")),
-    );
-  }
-
-  function summary(value) {
-    if (value === null || value === undefined || value === "") return "—";
-    if (Array.isArray(value)) return value.map((v) => (typeof v === "object" ? Object.values(v).filter(Boolean).join(" ") : v)).join("; ");
-    if (typeof value === "object") return Object.values(value).filter(Boolean).join(" ");
-    return String(value);
   }
 
   // --- colleagues editing ------------------------------------------------------------------------
@@ -495,7 +338,7 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
 
   const stop = listen(viewId, async (type, data) => {
     if (type === "presence" && data.relation_id === relationId) return showPresence();
-    if (type === "contact_moments" && data.relation_ids.includes(relationId) && timelineBody) return timelineOf(timelineBody);
+    if (type === "contact_moments" && data.relation_ids.includes(relationId)) return ctx.redrawMoments?.();
     const mine = (type === "relation" || type === "membership") && data.relation_id === relationId;
     if (!mine || (type === "relation" && data.by_me)) return;
     if (editing) {
@@ -520,4 +363,17 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
     window.removeEventListener("beforeunload", leave);
     stopEditing();
   };
+}
+
+/** The card's tabs: the form's, with the sections that have a tab of their own moved there. */
+function tabsOf(view) {
+  const tabs = [];
+  view.form.tabs.forEach((tab, index) => {
+    const fields = tab.fields.filter((name) => !OWN_TAB.includes(name));
+    if (fields.length) tabs.push({ name: tab.name, fields, index });
+  });
+  for (const name of OWN_TAB) {
+    if (view.form.tabs.some((tab) => tab.fields.includes(name))) tabs.push({ name: fieldLabel(name), fields: [name], index: null, own: name });
+  }
+  return tabs;
 }

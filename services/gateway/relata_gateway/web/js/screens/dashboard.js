@@ -7,6 +7,8 @@ import { fieldLabel, language, t } from "../i18n.js";
 import { listen } from "../live.js";
 import { go } from "../router.js";
 import { currentView, session, setCurrentView } from "../state.js";
+import { followUpsPanel } from "./daily/followups.js";
+import { hitDetail } from "./daily/functions.js";
 
 export async function renderDashboard(main) {
   const view = currentView();
@@ -28,6 +30,7 @@ export async function renderDashboard(main) {
   const searchLabel = h("label", { for: "search", class: "visually-hidden" }, t("search_in", { view: view.name }));
   const recent = h("div", {}, h("p", { class: "muted" }, t("loading")));
   const edited = h("div", {}, h("p", { class: "muted" }, t("loading")));
+  const followUps = followUpsPanel();
 
   let hits = [];
   let active = -1;
@@ -42,7 +45,8 @@ export async function renderDashboard(main) {
 
   function showHits(found) {
     hits = found;
-    active = -1;
+    // The first result is highlighted: it is the one Enter opens.
+    active = found.length ? 0 : -1;
     results.hidden = found.length === 0 && !input.value.trim();
     input.setAttribute("aria-expanded", String(!results.hidden));
     mount(
@@ -50,21 +54,28 @@ export async function renderDashboard(main) {
       found.length === 0
         ? h("li", { class: "muted", role: "option", "aria-disabled": "true" }, t("no_results"))
         : found.map((hit, i) =>
+            // An option is not a link (no interactive element inside another): the combobox
+            // moves through the options, Enter or a click opens one.
             h(
               "li",
-              { role: "option", id: `hit-${i}`, "aria-selected": "false" },
-              h(
-                "a",
-                { href: `#/views/${view.view_id}/relations/${hit.relation_id}` },
-                h("strong", {}, hit.display_name),
-                hit.matched_field && hit.matched_field !== "last_name" && hit.matched_field !== "first_name"
-                  ? h("span", { class: "matched" }, ` · ${fieldLabel(hit.matched_field)}: ${hit.matched_value ?? ""}`)
-                  : null,
-              ),
+              { role: "option", id: `hit-${i}`, "data-relation": hit.relation_id, "aria-selected": String(i === 0), onclick: () => open(hit) },
+              h("strong", {}, hit.display_name),
+              hitDetail(hit) ? h("span", { class: "hit-detail" }, ` · ${hitDetail(hit)}`) : null,
+              hit.matched_field && !["last_name", "first_name", "city", "email", "relation_number"].includes(hit.matched_field)
+                ? h("span", { class: "matched" }, ` · ${fieldLabel(hit.matched_field)}: ${hit.matched_value ?? ""}`)
+                : null,
             ),
           ),
     );
+    markActive();
   }
+
+  function markActive() {
+    if (active < 0) input.removeAttribute("aria-activedescendant");
+    else input.setAttribute("aria-activedescendant", `hit-${active}`);
+  }
+
+  const open = (hit) => go(`/views/${view.view_id}/relations/${hit.relation_id}`);
 
   // Arrow keys move through the results, Enter opens one, Escape closes the list.
   input.addEventListener("keydown", (event) => {
@@ -73,11 +84,11 @@ export async function renderDashboard(main) {
       if (!hits.length) return;
       active = (active + (event.key === "ArrowDown" ? 1 : -1) + hits.length) % hits.length;
       results.querySelectorAll("li").forEach((li, i) => li.setAttribute("aria-selected", String(i === active)));
-      input.setAttribute("aria-activedescendant", `hit-${active}`);
+      markActive();
+      results.querySelector(`#hit-${active}`)?.scrollIntoView({ block: "nearest" });
     } else if (event.key === "Enter" && hits.length) {
       event.preventDefault();
-      const hit = hits[Math.max(active, 0)];
-      go(`/views/${view.view_id}/relations/${hit.relation_id}`);
+      open(hits[Math.max(active, 0)]);
     } else if (event.key === "Escape") {
       input.value = "";
       showHits([]);
@@ -108,6 +119,7 @@ export async function renderDashboard(main) {
     h("h1", {}, t("dashboard")),
     viewPicker,
     h("div", { class: "search", role: "search" }, searchLabel, input, results),
+    followUps.panel,
     h(
       "div",
       { class: "grid-2" },
@@ -171,7 +183,7 @@ export async function renderDashboard(main) {
           ),
     );
   };
-  await Promise.all([loadRecent(), loadEdited()]);
+  await Promise.all([loadRecent(), loadEdited(), followUps.load()]);
 
   // A colleague's change to a relation in this view: reload "recently edited by others".
   const reload = debounce(() => loadEdited().catch(() => {}), 300); // next event retries
