@@ -32,6 +32,7 @@ from tests.platform.test_up import EVENTUAL_TIMEOUT, Platform
 from tests.web.conftest import (
     LIVE_TIMEOUT_MS,
     api_headers,
+    assert_accessible,
     log_in,
     screenshot,
 )
