@@ -35,6 +35,9 @@ UI_TIMEOUT_MS = 20_000
 LIVE_TIMEOUT_MS = 30_000
 VIEWPORT: ViewportSize = {"width": 1366, "height": 800}  # a laptop screen
 BLOCKING_IMPACTS = ("serious", "critical")
+# Every expect() waits as long as an action may: on a busy two-core machine a screen that
+# loads from three services can take longer than Playwright's default of five seconds.
+expect.set_options(timeout=UI_TIMEOUT_MS)
 # axe-core as the axe-playwright-python package ships it (read once, injected per check).
 AXE_SCRIPT = (files("axe_playwright_python") / "axe.min.js").read_text("utf-8")
 

@@ -118,8 +118,8 @@ def test_lists_and_selections_screens(
 
     # Choose columns from the form's fields: remembered for this list.
     page.get_by_role("button", name="Choose columns").click()
-    page.locator("#lst-columns").get_by_label("Birth date").check()
-    page.locator("#lst-columns").get_by_label("Addresses").check()
+    page.locator("#lst-columns").get_by_label("Birth date", exact=True).check()
+    page.locator("#lst-columns").get_by_label("Addresses", exact=True).check()
     page.get_by_role("button", name="Show columns").click()
     table = page.locator("#list-table")
     expect(table.locator("thead")).to_contain_text("Birth date")
