@@ -179,6 +179,26 @@ def test_duplicates_merge_and_undo(web_platform: Platform, scene: Scene, open_pa
     assert scene.card(people["sanne"]).json()["tabs"][0]["fields"]["first_name"] == "Sanne"
     scene.visible(people["sanna"])
 
+    # Merging from a card: find the other relation, then the same side-by-side screen.
+    page.goto(f"{web_platform.gateway_url}/#{scene.base}/relations/{people['sanne']}")
+    page.get_by_text("Merge with another relation").click()
+    page.get_by_label("Find a relation").fill("Piet")
+    other = page.get_by_role("link", name=f"Merge with Piet {scene.family}")
+
+    def found() -> bool | None:
+        page.locator("#merge-with-search").press("Enter")
+        page.wait_for_timeout(500)
+        return other.count() > 0 or None
+
+    web_platform.eventually("the card finds the other relation", found, EVENTUAL_TIMEOUT)
+    assert_accessible(page, "card with merge search")
+    other.click()
+    expect(
+        page.get_by_role("heading", name=f"Merge: Sanne {scene.family} + Piet {scene.family}")
+    ).to_be_visible()
+    expect(page.get_by_role("group", name="First name")).to_be_visible()
+    assert_accessible(page, "merge from a card")
+
 
 def test_rules_buttons_properties(web_platform: Platform, scene: Scene, open_page: Any) -> None:
     """Catches: a rule the editor saves wrongly or whose run log stays empty after it ran, a

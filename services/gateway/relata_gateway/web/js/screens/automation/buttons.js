@@ -2,8 +2,8 @@
 // administrator on a tab of a view's form; and the placed buttons on the relation card, where
 // pressing one runs its rule for that relation at once (right buttons.run).
 
-import { get, post, request } from "../../api.js";
-import { flash, h, mount } from "../../dom.js";
+import { get, post, query, request } from "../../api.js";
+import { field, flash, h, mount } from "../../dom.js";
 import { fieldLabel, t } from "../../i18n.js";
 import { reloadViews } from "../../state.js";
 import { RIGHTS, asText, can, problem, requireRight } from "./common.js";
@@ -73,8 +73,51 @@ function placement(button, views) {
 
 // --- on the card -------------------------------------------------------------------------------
 
-/** The buttons placed on this tab of the card (none for a user who may not press them). */
+/** What automation adds to a tab of the card: its placed buttons and, on the first tab, merging
+ * the relation with another one of the view. */
 export function cardButtons(card, tabName, base, afterRun) {
+  const first = card.tabs.length && card.tabs[0].name === tabName;
+  const merging = first && card.can_edit && can(RIGHTS.merge) ? mergeWith(card) : null;
+  const buttons = placedButtons(card, tabName, base, afterRun);
+  return buttons || merging ? h("div", { class: "auto-card-tools" }, buttons, merging) : null;
+}
+
+/** Find another relation of the view to merge this one with (the merge screen compares). */
+function mergeWith(card) {
+  const search = h("input", { type: "search", id: "merge-with-search" });
+  const hits = h("ul", { class: "plain-list", id: "merge-with-hits" });
+  return h(
+    "details",
+    { class: "auto-merge-with" },
+    h("summary", {}, t("auto_merge_with")),
+    h(
+      "form",
+      {
+        class: "row",
+        onsubmit: async (event) => {
+          event.preventDefault();
+          try {
+            const found = await get(`/views/${card.view_id}/search${query({ q: search.value, limit: 10 })}`);
+            const others = found.filter((hit) => hit.relation_id !== card.relation_id && hit.relation_type === card.relation_type);
+            mount(
+              hits,
+              others.length
+                ? others.map((hit) => h("li", {}, h("a", { href: `#/views/${card.view_id}/merge/${card.relation_id}/${hit.relation_id}` }, t("auto_merge_with_name", { name: hit.display_name }))))
+                : h("li", { class: "muted" }, t("no_results")),
+            );
+          } catch (error) {
+            mount(hits, h("li", {}, problem(error)));
+          }
+        },
+      },
+      field(t("auto_find_relation"), search),
+      h("button", { type: "submit" }, t("auto_search")),
+    ),
+    hits,
+  );
+}
+
+function placedButtons(card, tabName, base, afterRun) {
   const placed = (card.buttons || []).filter((b) => b.tab === tabName);
   if (!placed.length || !card.can_edit || !can(RIGHTS.run)) return null;
   const outcome = h("div", { "aria-live": "polite", class: "auto-button-outcome" });

@@ -57,7 +57,7 @@ addWords({
     auto_property_key: "Sleutel (bijv. actief_lid)", auto_property_label: "Naam op de kaart", auto_property_list: "Zolang in lijst",
     auto_property_defined: "Kenmerk vastgelegd: {count} relaties hebben het nu.", auto_no_properties: "Nog geen kenmerken.",
     auto_define: "Vastleggen", auto_merge_undo_hint: "Ongedaan maken kan zolang de blijvende relatie niet is gewijzigd.",
-    auto_hidden_change: "een wijziging buiten deze weergave", auto_search: "Zoeken", auto_no_changes: "niets gewijzigd",
+    auto_hidden_change: "een wijziging buiten deze weergave", auto_search: "Zoeken", auto_merge_with: "Samenvoegen met een andere relatie", auto_merge_with_name: "Samenvoegen met {name}", auto_no_changes: "niets gewijzigd",
   },
   en: {
     auto_section: "Automation", auto_duplicates: "Duplicate relations", auto_merge_rules: "Merge rules",
@@ -110,7 +110,7 @@ addWords({
     auto_property_key: "Key (e.g. active_member)", auto_property_label: "Name on the card", auto_property_list: "While in list",
     auto_property_defined: "Property defined: {count} relations hold it now.", auto_no_properties: "No properties yet.",
     auto_define: "Define", auto_merge_undo_hint: "Undoing is possible while the remaining relation is unchanged.",
-    auto_hidden_change: "a change outside this view", auto_search: "Search", auto_no_changes: "nothing changed",
+    auto_hidden_change: "a change outside this view", auto_search: "Search", auto_merge_with: "Merge with another relation", auto_merge_with_name: "Merge with {name}", auto_no_changes: "nothing changed",
   },
 });
 

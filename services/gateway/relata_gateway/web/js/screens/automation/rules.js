@@ -52,6 +52,9 @@ export function ruleTable(rules, id, redraw) {
             h("td", {}, rule.enabled ? t("auto_enabled") : t("auto_disabled")),
             h(
               "td",
+              {},
+              h(
+              "div",
               { class: "row" },
               h("button", {
                 type: "button",
@@ -66,6 +69,7 @@ export function ruleTable(rules, id, redraw) {
                 },
               }, rule.enabled ? t("auto_disable") : t("auto_enable")),
               h("a", { class: "button", href: `#/automation/rules/${rule.rule_id}`, "aria-label": `${t("auto_run_log")}: ${rule.name}` }, t("auto_run_log")),
+              ),
             ),
           ),
         ),

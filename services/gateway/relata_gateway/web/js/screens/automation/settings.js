@@ -88,6 +88,9 @@ export async function renderMergeRules(main) {
                 h("td", {}, rule.enabled ? t("auto_enabled") : t("auto_disabled")),
                 h(
                   "td",
+                  {},
+                  h(
+                  "div",
                   { class: "row" },
                   h("button", {
                     type: "button",
@@ -99,6 +102,7 @@ export async function renderMergeRules(main) {
                     "aria-label": `${t("auto_delete")}: ${rule.name}`,
                     onclick: () => confirm(t("auto_confirm_delete", { name: rule.name })) && act(() => request("DELETE", `/automation/merge-rules/${rule.rule_id}`)),
                   }, t("auto_delete")),
+                  ),
                 ),
               ),
             ),
