@@ -333,7 +333,7 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
 
   const stop = listen(viewId, async (type, data) => {
     if (type === "presence" && data.relation_id === relationId) return showPresence();
-    if (type === "contact_moments" && data.relation_ids.includes(relationId)) return ctx.redrawMoments?.();
+    if (type === "contact_moments" && data.relation_ids.includes(relationId)) return ctx.redrawMoments?.({ live: true });
     const mine = (type === "relation" || type === "membership") && data.relation_id === relationId;
     if (!mine || (type === "relation" && data.by_me)) return;
     if (editing) {

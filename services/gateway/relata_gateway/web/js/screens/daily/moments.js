@@ -29,7 +29,12 @@ async function assignees() {
 }
 
 export async function momentsSection(body, ctx, cursor = null, shown = []) {
-  ctx.redrawMoments = () => momentsSection(body, ctx).catch((error) => flash(messageOf(error)));
+  // A change published by the platform redraws the timeline, unless the user is filling in a
+  // form in it (what they typed would go); their own saves redraw it anyway.
+  ctx.redrawMoments = ({ live = false } = {}) => {
+    if (live && body.querySelector("details[open], #moment-edit-form")) return null;
+    return momentsSection(body, ctx).catch((error) => flash(messageOf(error)));
+  };
   const page = await get(`${ctx.base}/contact-moments${query({ limit: 10, cursor })}`);
   // The timeline leaves follow-ups out: each moment is read whole (with its version).
   const full = await Promise.all(
