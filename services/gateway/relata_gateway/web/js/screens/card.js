@@ -263,7 +263,9 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
       mount(message);
     }
     drawHead();
-    if (!editing) drawPanel();
+    // A form opened in a section (a follow-up, a function's dates) keeps what was typed.
+    const busy = panel.querySelector("details[open], #moment-edit-form, .day-inline");
+    if (!editing && !busy) drawPanel();
   }
 
   // --- sections ------------------------------------------------------------------------------
