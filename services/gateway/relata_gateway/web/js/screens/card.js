@@ -268,7 +268,9 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
       mount(message);
     }
     drawHead();
-    if (!editing) drawPanel();
+    // A form opened in a section (a follow-up, a function's dates) keeps what was typed.
+    const busy = panel.querySelector("details[open], #moment-edit-form, .day-inline");
+    if (!editing && !busy) drawPanel();
   }
 
   // --- sections ------------------------------------------------------------------------------
@@ -338,7 +340,7 @@ export async function renderCard(main, { view: viewId, relation: relationId }) {
 
   const stop = listen(viewId, async (type, data) => {
     if (type === "presence" && data.relation_id === relationId) return showPresence();
-    if (type === "contact_moments" && data.relation_ids.includes(relationId)) return ctx.redrawMoments?.();
+    if (type === "contact_moments" && data.relation_ids.includes(relationId)) return ctx.redrawMoments?.({ live: true });
     const mine = (type === "relation" || type === "membership") && data.relation_id === relationId;
     if (!mine || (type === "relation" && data.by_me)) return;
     if (editing) {

@@ -28,8 +28,17 @@ async function assignees() {
   return colleagues;
 }
 
-export async function momentsSection(body, ctx, cursor = null, shown = []) {
-  ctx.redrawMoments = () => momentsSection(body, ctx).catch((error) => flash(messageOf(error)));
+// A form open in the timeline: what the user is typing there.
+const busy = (body) => body.querySelector("details[open], #moment-edit-form");
+
+export async function momentsSection(body, ctx, cursor = null, shown = [], live = false) {
+  // A change published by the platform redraws the timeline, unless the user is filling in a
+  // form in it (what they typed would go), also when they opened it while the timeline was
+  // being read; their own saves redraw it anyway.
+  ctx.redrawMoments = ({ live: published = false } = {}) => {
+    if (published && busy(body)) return null;
+    return momentsSection(body, ctx, null, [], published).catch((error) => flash(messageOf(error)));
+  };
   const page = await get(`${ctx.base}/contact-moments${query({ limit: 10, cursor })}`);
   // The timeline leaves follow-ups out: each moment is read whole (with its version).
   const full = await Promise.all(
@@ -37,6 +46,7 @@ export async function momentsSection(body, ctx, cursor = null, shown = []) {
   );
   const all = [...shown, ...full];
   const people = await assignees();
+  if (live && busy(body)) return;
   mount(
     body,
     ctx.card.can_edit ? momentForm(ctx, null) : null,
