@@ -65,11 +65,3 @@ export function flash(message, ms = 4000) {
   box.append(item);
   setTimeout(() => item.remove(), ms);
 }
-
-export function formatDate(value, language) {
-  if (!value) return "";
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime())) return String(value);
-  const locale = language === "nl" ? "nl-NL" : "en-GB";
-  return date.toLocaleString(locale, { dateStyle: "medium", timeStyle: "short" });
-}

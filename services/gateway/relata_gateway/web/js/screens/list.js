@@ -7,6 +7,7 @@
 
 import { get, post, query, request } from "../api.js";
 import { debounce, field, flash, h, mount } from "../dom.js";
+import { day, today } from "../format.js";
 import { messageOf, t } from "../i18n.js";
 import { listen } from "../live.js";
 import { go } from "../router.js";
@@ -363,7 +364,7 @@ export async function renderList(main, { view: viewId, list: listId }) {
   mount(toolbar, field(t("lst_search"), search), columnsToggle);
 
   // Freeze the list's members now as a selection (for a mailing), then open it.
-  const selectionName = h("input", { id: "selection-name", required: true, value: `${title} ${new Date().toLocaleDateString()}` });
+  const selectionName = h("input", { id: "selection-name", required: true, value: `${title} ${day(today())}` });
   const selectionForm = view.can_edit
     ? h(
         "form",

@@ -3,8 +3,9 @@
 // exported as CSV with the columns chosen (sensitive ones start unticked) and headers in the
 // user's language.
 
+import { moment } from "../format.js";
 import { download, get, post, query, request } from "../api.js";
-import { field, flash, formatDate, h, mount } from "../dom.js";
+import { field, flash, h, mount } from "../dom.js";
 import { fieldLabel, language, messageOf, t } from "../i18n.js";
 import { setCurrentView, viewById } from "../state.js";
 import { labelOf } from "./lists/table.js";
@@ -41,7 +42,7 @@ export async function renderSelections(main, { view: viewId }) {
                 h("td", {}, h("a", { href: `#/views/${viewId}/selections/${s.selection_id}` }, s.name)),
                 h("td", {}, s.list_name ?? "—"),
                 h("td", {}, s.member_count ?? "—"),
-                h("td", {}, formatDate(s.refreshed_at || s.created_at, language())),
+                h("td", {}, moment(s.refreshed_at || s.created_at)),
                 h("td", {}, scheduleText(s)),
               ),
             ),
@@ -107,7 +108,7 @@ export async function renderSelection(main, { view: viewId, selection: selection
                     class: "link-button",
                     onclick: async () => showChanges(await get(`${base}/refreshes/${r.refresh_id}`)),
                   },
-                  formatDate(r.at, language()),
+                  moment(r.at),
                 ),
                 ` · +${r.added_count} / −${r.removed_count}`,
               ),

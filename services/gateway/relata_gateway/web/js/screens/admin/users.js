@@ -2,8 +2,9 @@
 // reactivate, give a new password; and per user their API keys: create one with scopes (its
 // secret is shown once), revoke one.
 
+import { moment } from "../../format.js";
 import { get, post, request } from "../../api.js";
-import { flash, formatDate, h, mount, nextId } from "../../dom.js";
+import { flash, h, mount, nextId } from "../../dom.js";
 import { language, messageOf, t } from "../../i18n.js";
 import { SCOPES, adminHeader, inLanguage, problemBox, textInput } from "./common.js";
 
@@ -151,7 +152,7 @@ export async function renderApiKeys(main, { user: userId }) {
     const fresh = await get(`/admin/users/${userId}/api-keys`);
     mount(table, drawRows(fresh));
   };
-  const when = (value) => formatDate(value, language());
+  const when = (value) => moment(value);
 
   function drawRows(items) {
     if (!items.length) return h("tr", {}, h("td", { colspan: "6", class: "muted" }, t("adm_no_keys")));

@@ -2,8 +2,9 @@
 // (trigger, an optional condition of field and list criteria, actions), the run log per rule
 // and, for a button rule a view places on the card, running it now for one relation.
 
+import { moment } from "../../format.js";
 import { get, post, query, request } from "../../api.js";
-import { field, flash, formatDate, h, mount } from "../../dom.js";
+import { field, flash, h, mount } from "../../dom.js";
 import { fieldLabel, language, t } from "../../i18n.js";
 import { go } from "../../router.js";
 import { currentView, session } from "../../state.js";
@@ -383,7 +384,7 @@ function runTable(runs, view) {
         h(
           "tr",
           {},
-          h("td", {}, formatDate(run.ran_at || run.queued_at, language())),
+          h("td", {}, moment(run.ran_at || run.queued_at)),
           h("td", {}, view ? h("a", { href: `#/views/${view.view_id}/relations/${run.relation_id}` }, run.relation_id.slice(0, 8)) : run.relation_id),
           h("td", {}, Object.entries(run.trigger).map(([k, v]) => `${k}: ${asText(v)}`).join(", ")),
           h("td", { class: `auto-run-${run.status}` }, t(`auto_run_${run.status}`) + (run.error ? ` — ${run.error}` : "")),

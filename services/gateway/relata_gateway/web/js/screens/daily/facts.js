@@ -4,7 +4,7 @@
 import { get, query } from "../../api.js";
 import { h, mount } from "../../dom.js";
 import { t } from "../../i18n.js";
-import { day, money, moment } from "./format.js";
+import { day, money, moment } from "../../format.js";
 import "./words.js";
 
 export async function donationsSection(body, ctx, after = null, shown = []) {

@@ -4,7 +4,7 @@
 import { get, request } from "../../api.js";
 import { flash, h, mount } from "../../dom.js";
 import { messageOf, t } from "../../i18n.js";
-import { day, today } from "./format.js";
+import { day, today } from "../../format.js";
 import "./words.js";
 
 export function followUpsPanel() {

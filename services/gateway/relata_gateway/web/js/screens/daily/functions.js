@@ -5,7 +5,7 @@
 import { debounce, field, flash, h, mount, nextId } from "../../dom.js";
 import { get, query, request } from "../../api.js";
 import { messageOf, t } from "../../i18n.js";
-import { day, today } from "./format.js";
+import { day, today } from "../../format.js";
 import "./words.js";
 
 let roles = null; // the catalogue, read once

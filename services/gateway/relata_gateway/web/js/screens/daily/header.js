@@ -7,7 +7,7 @@ import { flash, h, mount } from "../../dom.js";
 import { messageOf, t } from "../../i18n.js";
 import { go } from "../../router.js";
 import { session } from "../../state.js";
-import { addressLine } from "./format.js";
+import { addressLine } from "../../format.js";
 import "./words.js";
 
 const ARCHIVE_RIGHT = "relations.archive";

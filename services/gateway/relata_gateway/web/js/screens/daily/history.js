@@ -5,7 +5,7 @@
 import { get, query } from "../../api.js";
 import { h, mount } from "../../dom.js";
 import { fieldLabel, t } from "../../i18n.js";
-import { addressLine, day, moment } from "./format.js";
+import { addressLine, day, moment } from "../../format.js";
 import "./words.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

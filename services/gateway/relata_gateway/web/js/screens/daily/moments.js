@@ -6,7 +6,7 @@ import { get, query, request } from "../../api.js";
 import { field, flash, h, mount } from "../../dom.js";
 import { messageOf, t } from "../../i18n.js";
 import { session } from "../../state.js";
-import { day, moment as when, today } from "./format.js";
+import { day, moment as when, today } from "../../format.js";
 import "./words.js";
 
 const KINDS = ["phone", "email", "visit", "letter", "meeting", "other"];

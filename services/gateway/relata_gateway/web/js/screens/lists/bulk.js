@@ -2,6 +2,7 @@
 // a selection picked by hand) or of the whole list. A dry run shows every change, old → new,
 // before anything changes; the run shows its progress; undo puts the previous values back.
 
+import { moment } from "../../format.js";
 import { ApiError, get, post } from "../../api.js";
 import { h, mount, nextId } from "../../dom.js";
 import { messageOf, t } from "../../i18n.js";
@@ -85,7 +86,7 @@ export function bulkPanel({ view, listId, title, catalogue, picked, onDone }) {
   async function source() {
     if (!picked.size) return { list_id: listId };
     if (!selectionId) {
-      const stamp = new Date().toLocaleString();
+      const stamp = moment(new Date().toISOString());
       const made = await post(`/views/${viewId}/selections`, {
         name: `${t("lst_bulk_selection_name")} ${stamp}`,
         list_id: listId,

@@ -3,11 +3,12 @@
 // a date, and why a relation is in it (each entry and exit with its cause).
 
 import { get, query, request } from "../../api.js";
-import { field, flash, formatDate, h, mount } from "../../dom.js";
+import { field, flash, h, mount } from "../../dom.js";
 import { language, messageOf, t } from "../../i18n.js";
 import { go } from "../../router.js";
 import { reloadViews, session } from "../../state.js";
-import { formatDay, labelOf } from "./table.js";
+import { day, moment } from "../../format.js";
+import { labelOf } from "./table.js";
 import "./words.js";
 
 const USED_BY_KINDS = ["rules", "merge_rules", "properties", "selections", "lists"];
@@ -134,7 +135,7 @@ export function membersOnDate(viewId, listId) {
       const names = shown.concat(answer.relations);
       mount(
         out,
-        h("p", {}, t("lst_on_count", { day: formatDay(answer.on), count: answer.member_count })),
+        h("p", {}, t("lst_on_count", { day: day(answer.on), count: answer.member_count })),
         h("ul", { class: "plain-list" }, names.map((r) => h("li", {}, h("a", { href: `#/views/${viewId}/relations/${r.relation_id}` }, r.display_name)))),
         answer.next ? h("button", { type: "button", onclick: () => show(answer.next, names) }, t("lst_more")) : null,
       );
@@ -189,7 +190,7 @@ export async function showWhy(viewId, listId, row, listTitle) {
                 {},
                 h("strong", {}, entry.change === "entered" ? t("lst_entered") : t("lst_left")),
                 " · ",
-                formatDate(entry.at, language()),
+                moment(entry.at),
                 h("div", {}, causeText(entry)),
                 entry.criteria.length ? h("div", { class: "muted" }, `${entry.change === "entered" ? t("lst_matched") : t("lst_failed")}: ${entry.criteria.join("; ")}`) : null,
                 entry.changed_fields.length

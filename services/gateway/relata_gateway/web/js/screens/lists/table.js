@@ -2,6 +2,7 @@
 // per list: the API keeps no table settings), a cell's value as text (for showing, sorting and
 // searching alike) and the lists a user opened lately (the menu shows those first).
 
+import { day, money } from "../../format.js";
 import { fieldLabel, language, t } from "../../i18n.js";
 import { formFields } from "../../state.js";
 
@@ -52,19 +53,6 @@ export function rememberList(viewId, listId) {
   localStorage.setItem(RECENT_KEY + viewId, JSON.stringify(ids));
 }
 
-const locale = () => (language() === "nl" ? "nl-NL" : "en-GB");
-
-export function formatDay(value) {
-  const date = new Date(`${String(value).slice(0, 10)}T12:00:00`);
-  return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleDateString(locale(), { dateStyle: "medium" });
-}
-
-export function formatMoney(amount, currency = "EUR") {
-  const number = Number(amount);
-  if (Number.isNaN(number)) return String(amount);
-  return number.toLocaleString(locale(), { style: "currency", currency });
-}
-
 /** A field's value as one line of text (the first address, phone or e-mail address). */
 export function cellText(name, value, spec) {
   if (value === null || value === undefined || value === "") return "";
@@ -79,11 +67,11 @@ export function cellText(name, value, spec) {
   }
   if (typeof value === "boolean") return value ? t("yes") : t("no");
   if (typeof value === "object") {
-    if (value.amount !== undefined) return formatMoney(value.amount, value.currency || "EUR");
+    if (value.amount !== undefined) return money(value.amount, value.currency || "EUR");
     return Object.values(value).filter(Boolean).join(" ");
   }
-  if (spec && (spec.type === "date" || spec.type === "datetime")) return formatDay(value);
-  if (spec && spec.type === "money") return formatMoney(value);
+  if (spec && (spec.type === "date" || spec.type === "datetime")) return day(value);
+  if (spec && spec.type === "money") return money(value);
   if (name === "gender" || name === "relation_type") return t(value);
   return String(value);
 }

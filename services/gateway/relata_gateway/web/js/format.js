@@ -1,6 +1,7 @@
-// Money, dates and addresses as the UI language writes them (Intl: nl-NL or en-GB).
+// Money, dates and addresses as the UI language writes them (Intl: nl-NL or en-GB): the one
+// place every screen formats them.
 
-import { language } from "../../i18n.js";
+import { language } from "./i18n.js";
 
 const locale = () => (language() === "nl" ? "nl-NL" : "en-GB");
 
