@@ -278,7 +278,8 @@ def test_daily_screens(web_platform: Platform, open_page: Callable[[str], Page])
     assert_accessible(anouk, "dashboard, search results open")
 
     # 8. Daan (read-only in the membership view) gets no Archive button nor a "New relation"
-    # link; the gateway refuses him as well.
+    # link; the gateway refuses him as well. (A card offering Archive on the strength of the
+    # role's right alone, without the view's edit right, fails here.)
     daan_api = api_headers(client, "daan")
     membership = next(
         v for v in client.get("/views", headers=daan_api).json() if v["name"] == MEMBERSHIP
