@@ -208,7 +208,7 @@ def test_lists_and_selections_screens(
     page.get_by_label("From (time)").fill("07:15")
     page.get_by_role("button", name="Save the schedule").click()
     expect(page.locator("#schedule-now")).to_have_text("Every day at 07:15")
-    page.get_by_role("button", name="Refresh for the mailing").click()
+    page.get_by_role("button", name="Update for the mailing").click()
     expect(page.locator("#refresh-changes")).to_contain_text("added")
     assert_accessible(page, "selection with schedule")
     screenshot(page, "selection-schedule")
