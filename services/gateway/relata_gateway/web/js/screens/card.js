@@ -372,7 +372,7 @@ function tabsOf(view) {
   const tabs = [];
   view.form.tabs.forEach((tab, index) => {
     const fields = tab.fields.filter((name) => !OWN_TAB.includes(name));
-    if (fields.length) tabs.push({ name: tab.name, fields, index });
+    if (fields.length) tabs.push({ name: tab.name, labels: tab.labels, fields, index });
   });
   for (const name of OWN_TAB) {
     if (view.form.tabs.some((tab) => tab.fields.includes(name))) tabs.push({ name: fieldLabel(name), fields: [name], index: null, own: name });

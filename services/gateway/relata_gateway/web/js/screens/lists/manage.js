@@ -7,7 +7,7 @@ import { field, flash, h, mount } from "../../dom.js";
 import { language, messageOf, t } from "../../i18n.js";
 import { go } from "../../router.js";
 import { reloadViews, session } from "../../state.js";
-import { day, moment } from "../../format.js";
+import { day as formatDay, moment } from "../../format.js";
 import { labelOf } from "./table.js";
 import "./words.js";
 
@@ -135,7 +135,7 @@ export function membersOnDate(viewId, listId) {
       const names = shown.concat(answer.relations);
       mount(
         out,
-        h("p", {}, t("lst_on_count", { day: day(answer.on), count: answer.member_count })),
+        h("p", {}, t("lst_on_count", { day: formatDay(answer.on), count: answer.member_count })),
         h("ul", { class: "plain-list" }, names.map((r) => h("li", {}, h("a", { href: `#/views/${viewId}/relations/${r.relation_id}` }, r.display_name)))),
         answer.next ? h("button", { type: "button", onclick: () => show(answer.next, names) }, t("lst_more")) : null,
       );
