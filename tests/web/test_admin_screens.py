@@ -10,6 +10,7 @@ checked with axe-core; screenshots: admin-views, admin-form, admin-users, admin-
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -199,6 +200,21 @@ def _a_person(
     return platform.eventually("a person in the new view", found, EVENTUAL_TIMEOUT)
 
 
+def _open_when_granted(page: Page, url: str) -> None:
+    """Open the card, again until it shows: the gateway takes in a new grant from its
+    events, a moment after the administrator made it."""
+    deadline = time.monotonic() + EVENTUAL_TIMEOUT
+    while True:
+        page.goto(url)
+        page.reload()
+        try:
+            expect(page.locator("#card-title")).to_be_visible(timeout=5_000)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+
+
 def _see_card(page: Page, gateway: str, username: str, path: str) -> None:
     page.goto(f"{gateway}/")
     page.get_by_label("Username").fill(username)
@@ -206,18 +222,18 @@ def _see_card(page: Page, gateway: str, username: str, path: str) -> None:
     page.get_by_role("button", name="Log in").click()
     expect(page.locator("#search")).to_be_visible()
     expect(page.get_by_role("link", name="Administration")).to_have_count(0)
-    page.goto(f"{gateway}/#{path}")
+    _open_when_granted(page, f"{gateway}/#{path}")
     tabs = page.get_by_role("tablist")
-    expect(tabs.get_by_role("tab")).to_have_text(["General", "Extra EN"])
+    # Donations, a section with a tab of its own, follows the form's tabs.
+    expect(tabs.get_by_role("tab")).to_have_text(["General", "Extra EN", "Donations"])
     tabs.get_by_role("tab", name="Extra EN").click()
     expect(page.locator("dl.fields dt")).to_have_text(["Test field EN"])
     assert_accessible(page, "the configured card (English)")
     page.get_by_label("Language").select_option("nl")
     tabs = page.get_by_role("tablist")
-    expect(tabs.get_by_role("tab")).to_have_text(["Algemeen", "Extra NL"])
+    expect(tabs.get_by_role("tab")).to_have_text(["Algemeen", "Extra NL", "Donaties"])
     tabs.get_by_role("tab", name="Extra NL").click()
     expect(page.locator("dl.fields dt")).to_have_text(["Testveld NL"])
-    expect(page.locator('[data-section="donations"] h2')).to_have_text("Donaties")
 
 
 def test_an_administrator_configures_a_view_for_a_new_user(
