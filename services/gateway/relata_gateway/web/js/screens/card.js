@@ -5,7 +5,7 @@
 
 import { ApiError, get, request } from "../api.js";
 import { field, flash, h, mount, nextId } from "../dom.js";
-import { fieldLabel, messageOf, t } from "../i18n.js";
+import { fieldLabel, language, messageOf, t } from "../i18n.js";
 import { listen } from "../live.js";
 import { go } from "../router.js";
 import { setCurrentView, viewById } from "../state.js";
