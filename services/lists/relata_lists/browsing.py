@@ -3,6 +3,7 @@ relation, who was in a list on a date, and why a relation is in a list."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import datetime
 from typing import Any
@@ -11,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relata_common.errors import NotFound
+from relata_common.errors import InvalidInput, NotFound
 from relata_lists.compiler import Compiler
 from relata_lists.models import lists, membership_history, memberships, rm_relations
 
@@ -36,16 +37,23 @@ class Page(BaseModel):
 
 
 def _cursor(row: Any) -> str:
-    return f"{row.sort_name}\x1f{row.relation_id}"
+    """Opaque and URL-safe: the sort name may hold any character a name can."""
+    raw = f"{row.sort_name}\x1f{row.relation_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode()
 
 
 def _after(cursor: str | None) -> Any:
     if not cursor:
         return None
-    sort_name, _, relation_id = cursor.rpartition("\x1f")
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode("ascii")).decode()
+        sort_name, _, relation_id = raw.rpartition("\x1f")
+        after_id = uuid.UUID(relation_id)
+    except (ValueError, UnicodeError):
+        raise InvalidInput.single(("query", "cursor"), "not a cursor this list gave") from None
     return or_(
         r.c.sort_name > sort_name,
-        and_(r.c.sort_name == sort_name, r.c.relation_id > uuid.UUID(relation_id)),
+        and_(r.c.sort_name == sort_name, r.c.relation_id > after_id),
     )
 
 
