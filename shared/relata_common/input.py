@@ -13,15 +13,33 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
+from pydantic import BeforeValidator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # C0 controls but tab, line feed and carriage return; DEL and the C1 controls; lone surrogates.
 _BAD_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 INT64 = 2**63
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _written_day(value: Any) -> Any:
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _DAY.match(value):
+        raise ValueError("give a day as YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_written_day)]
+"""A day as a client writes it, YYYY-MM-DD only (pydantic alone would also take a number as
+seconds since 1970)."""
 
 
 class Refused(ValueError):

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from relata_common.client import Upstream
 from relata_common.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
+from relata_common.input import Day
 from relata_common.web import IfMatchDep, OptionalIfMatchDep, etag
 from relata_gateway import cache, views
 from relata_gateway.cards import CardContext, require_visible
@@ -632,7 +633,7 @@ async def my_open_follow_ups(
     request: Request,
     snapshot: SnapshotDep,
     limit: Limit = 50,
-    due_before: Annotated[date | None, Query(description="only those due before this day")] = None,
+    due_before: Annotated[Day | None, Query(description="only those due before this day")] = None,
 ) -> list[MyFollowUp]:
     """The caller's open follow-ups, soonest due first, each with the moment's relations as
     the caller's views (those showing contact moments) show them. A follow-up of relations

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from relata_common.errors import InvalidInput, NotFound
+from relata_common.input import Day
 from relata_common.web import OptionalIfMatchDep
 from relata_gateway import dashboard, directory, pages, views
 from relata_gateway import relation_lists as rl
@@ -263,7 +264,7 @@ async def members_on(
     user: UserDep,
     request: Request,
     snapshot: SnapshotDep,
-    on: Annotated[date, Query(description="the day (Europe/Amsterdam), YYYY-MM-DD")],
+    on: Annotated[Day, Query(description="the day (Europe/Amsterdam), YYYY-MM-DD")],
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> MembersOn:
